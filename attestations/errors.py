@@ -1,0 +1,25 @@
+"""The attestations package's exceptions: one root, ``AttestationError``.
+
+``exit_code`` follows the CLI contract by convention (2 bad input, 3 could not
+complete), so the CLI can map an error without this package importing it.
+"""
+
+from __future__ import annotations
+
+
+class AttestationError(Exception):
+    """Root of every error this package raises."""
+
+    exit_code = 2
+
+
+class InputError(AttestationError):
+    """The input is missing, too large, or not of the expected shape."""
+
+
+class KeyFormatError(InputError):
+    """A key file could not be read as any supported key format."""
+
+
+class UnsupportedError(AttestationError):
+    """The input is well-formed but uses something this version cannot check."""

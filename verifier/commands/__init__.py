@@ -1,0 +1,1 @@
+"""One module per top-level subcommand; ``verifier.cli`` imports them lazily."""
