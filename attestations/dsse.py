@@ -1,0 +1,143 @@
+"""DSSE envelopes: parse, sign, and check which keys signed them.
+
+This module establishes facts only (which keys produced a valid signature);
+whether that is enough is the verifier's decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from attestations.errors import InputError, UnsupportedError
+from attestations.files import write_atomic
+from attestations.keys import PublicKey, Signer
+from attestations.predicates import INTOTO_PAYLOAD_TYPE
+
+KNOWN_PAYLOAD_TYPES = frozenset({INTOTO_PAYLOAD_TYPE})
+
+
+@dataclass(frozen=True)
+class DsseSignature:
+    keyid: str
+    sig: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    payload: bytes
+    payload_type: str
+    signatures: tuple[DsseSignature, ...]
+    source: str = ""
+
+    def pae(self) -> bytes:
+        return pae(self.payload_type, self.payload)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "payload": base64.b64encode(self.payload).decode(),
+            "payloadType": self.payload_type,
+            "signatures": [{"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()} for s in self.signatures],
+        }
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """Which distinct keys produced a valid signature over the envelope."""
+
+    valid_keyids: tuple[str, ...]
+    signature_count: int
+    invalid_count: int
+
+    @property
+    def distinct_valid(self) -> int:
+        return len(self.valid_keyids)
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: what is actually signed."""
+    type_bytes = payload_type.encode()
+    return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
+
+
+def _b64decode(text: Any, what: str, source: str) -> bytes:
+    if not isinstance(text, str):
+        raise InputError(f"{source}: {what} is not a base64 string")
+    compact = "".join(text.split())
+    try:
+        if "-" in compact or "_" in compact:
+            return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
+        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{source}: {what} is not valid base64") from None
+
+
+def parse_envelope(obj: Any, source: str = "envelope") -> Envelope:
+    """An ``Envelope`` from its JSON form; ``InputError`` names what is wrong with it."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{source}: a DSSE envelope must be a JSON object")
+    if "payload" not in obj:
+        raise InputError(f"{source}: not a DSSE envelope (no 'payload')")
+    payload_type = obj.get("payloadType")
+    if not isinstance(payload_type, str):
+        raise InputError(f"{source}: the envelope has no payloadType")
+    if payload_type not in KNOWN_PAYLOAD_TYPES:
+        raise UnsupportedError(
+            f"{source}: unknown payloadType {payload_type!r}; provcheck verifies {INTOTO_PAYLOAD_TYPE}"
+        )
+    payload = _b64decode(obj.get("payload"), "payload", source)
+    raw_signatures = obj.get("signatures")
+    if not isinstance(raw_signatures, list) or not raw_signatures:
+        raise InputError(f"{source}: the envelope has no signatures")
+    signatures = []
+    for index, raw in enumerate(raw_signatures):
+        if not isinstance(raw, dict):
+            raise InputError(f"{source}: signature #{index} is not an object")
+        keyid = raw.get("keyid", "")
+        if not isinstance(keyid, str):
+            raise InputError(f"{source}: signature #{index} has a keyid that is not a string")
+        sig = _b64decode(raw.get("sig"), f"signature #{index}", source)
+        if not sig:
+            raise InputError(f"{source}: signature #{index} is empty")
+        signatures.append(DsseSignature(keyid=keyid, sig=sig))
+    return Envelope(payload=payload, payload_type=payload_type, signatures=tuple(signatures), source=source)
+
+
+def sign_envelope(payload: bytes, payload_type: str, signers: Sequence[Signer]) -> Envelope:
+    """An envelope over ``payload`` with one signature per signer."""
+    if not signers:
+        raise InputError("at least one signing key is needed")
+    message = pae(payload_type, payload)
+    signatures = tuple(DsseSignature(keyid=s.public.keyid, sig=s.sign(message)) for s in signers)
+    return Envelope(payload=payload, payload_type=payload_type, signatures=signatures)
+
+
+def verify_signatures(envelope: Envelope, keys: Sequence[PublicKey]) -> SignatureCheck:
+    """Check every signature against the keys; a key that signed twice counts once."""
+    message = envelope.pae()
+    valid: dict[str, None] = {}
+    invalid = 0
+    for signature in envelope.signatures:
+        # The keyid is only a hint: try the hinted keys first, then the rest.
+        ordered = sorted(keys, key=lambda k: not k.matches_hint(signature.keyid))
+        for key in ordered:
+            if key.verify(signature.sig, message):
+                valid[key.keyid] = None
+                break
+        else:
+            invalid += 1
+    return SignatureCheck(valid_keyids=tuple(valid), signature_count=len(envelope.signatures), invalid_count=invalid)
+
+
+def envelopes_to_jsonl(envelopes: Iterable[Envelope]) -> bytes:
+    return b"".join(json.dumps(e.to_json(), sort_keys=True, separators=(",", ":")).encode() + b"\n" for e in envelopes)
+
+
+def write_jsonl(path: Path, envelopes: Iterable[Envelope]) -> None:
+    """Write envelopes as ``.intoto.jsonl``, atomically."""
+    write_atomic(path, envelopes_to_jsonl(envelopes))
