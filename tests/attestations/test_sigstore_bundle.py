@@ -1,0 +1,469 @@
+"""Sigstore bundles verified offline through sigstore-python, on the public vectors; each check has a failing twin."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from attestations.errors import InputError, UnsupportedError
+from attestations.sigstore_bundle import (
+    MAX_BUNDLE_BYTES,
+    BundleVerificationError,
+    IdentityPolicy,
+    TrustConfigChoice,
+    VerifiedBundle,
+    load_trust_root,
+    looks_like_sigstore_bundle,
+    verify_bundle,
+    verify_bundle_bytes,
+)
+
+pytestmark = pytest.mark.vectors
+
+PROD = TrustConfigChoice.production()
+STAGING = TrustConfigChoice.staging()
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+RFC8785_SAN = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
+BCR_SAN = "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml@refs/tags/v0.0.1"
+
+
+@pytest.fixture(scope="session")
+def sp_assets(vectors: Path) -> Path:
+    return vectors / "sigstore-python" / "test" / "assets"
+
+
+@pytest.fixture(scope="session")
+def conformance(vectors: Path) -> Path:
+    return vectors / "sigstore-conformance" / "test" / "assets" / "bundle-verify"
+
+
+@pytest.fixture(scope="session")
+def bcr(vectors: Path) -> Path:
+    return vectors / "slsa-verifier" / "cli" / "slsa-verifier" / "testdata" / "bcr"
+
+
+def unsafe(bundle: Path, artifact: Path | None, trust: Any = PROD) -> VerifiedBundle:
+    return verify_bundle(bundle, artifact=artifact, trust=trust, policy=None, unsafe_no_identity=True)
+
+
+def rewrite(bundle: Path, tmp_path: Path, change: Any) -> Path:
+    obj = json.loads(bundle.read_text())
+    change(obj)
+    out = tmp_path / "tampered.sigstore.json"
+    out.write_text(json.dumps(obj))
+    return out
+
+
+# --- the production bundle: signature, identity and GitHub claims -------------------------------------------------
+
+
+def test_production_bundle_verifies_with_identity_and_github_claims(sp_assets: Path) -> None:
+    policy = IdentityPolicy(
+        identity=RFC8785_SAN,
+        issuer=GITHUB_ISSUER,
+        github_repository="trailofbits/rfc8785.py",
+        github_ref="refs/tags/v0.1.2",
+        github_workflow_name="release",
+        github_workflow_trigger="release",
+        github_workflow_sha="d8b4a6445f38c48b9137a8099706d9b8073146e4",
+    )
+    fact = verify_bundle(
+        sp_assets / "bundle_v3_github.whl.sigstore",
+        artifact=sp_assets / "bundle_v3_github.whl",
+        trust=PROD,
+        policy=policy,
+    )
+    assert fact.kind == "message" and fact.payload is None
+    assert fact.identity_checked
+    assert fact.signer is not None and fact.signer.san == RFC8785_SAN and fact.signer.issuer == GITHUB_ISSUER
+    assert fact.signer.extensions["github_workflow_repository"] == "trailofbits/rfc8785.py"
+    assert fact.artifact_sha256 == "c4e92e9ecc828bef2aa7dba1de8ac983511f7532a0df11c770d39099a25cf201"
+    assert (fact.log_entry_kind, fact.log_entry_version) == ("hashedrekord", "0.0.1")
+    assert fact.integrated_time is not None and fact.integrated_time.year == 2024
+    assert fact.trust_root.startswith("production") and fact.certificate_sha256
+    assert json.dumps(fact.to_json())
+
+
+def test_production_bundle_fails_for_a_flipped_artifact_byte(sp_assets: Path, tmp_path: Path) -> None:
+    data = bytearray((sp_assets / "bundle_v3_github.whl").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped = tmp_path / "flipped.whl"
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(BundleVerificationError) as err:
+        unsafe(sp_assets / "bundle_v3_github.whl.sigstore", flipped)
+    assert err.value.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"identity": "https://github.com/someone/else/.github/workflows/release.yml@refs/tags/v0.1.2"},
+        {"issuer": "https://accounts.google.com"},
+        {"github_repository": "trailofbits/other"},
+        {"github_ref": "refs/heads/main"},
+        {"github_workflow_name": "nightly"},
+        {"github_workflow_trigger": "push"},
+        {"github_workflow_sha": "0" * 40},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_production_bundle_fails_a_wrong_identity_claim(sp_assets: Path, change: dict[str, str]) -> None:
+    fields = {"identity": RFC8785_SAN, "issuer": GITHUB_ISSUER, **change}
+    with pytest.raises(BundleVerificationError) as err:
+        verify_bundle(
+            sp_assets / "bundle_v3_github.whl.sigstore",
+            artifact=sp_assets / "bundle_v3_github.whl",
+            trust=PROD,
+            policy=IdentityPolicy(**fields),
+        )
+    assert err.value.stage == "identity"
+    assert "identity policy" in str(err.value)
+
+
+def test_production_bundle_fails_against_the_staging_root(sp_assets: Path) -> None:
+    with pytest.raises(BundleVerificationError):
+        unsafe(sp_assets / "bundle_v3_github.whl.sigstore", sp_assets / "bundle_v3_github.whl", STAGING)
+
+
+def test_production_bundle_fails_with_a_flipped_signature_byte(sp_assets: Path, tmp_path: Path) -> None:
+    def flip(obj: dict[str, Any]) -> None:
+        sig = bytearray(base64.b64decode(obj["messageSignature"]["signature"]))
+        sig[10] ^= 0x01
+        obj["messageSignature"]["signature"] = base64.b64encode(bytes(sig)).decode()
+
+    tampered = rewrite(sp_assets / "bundle_v3_github.whl.sigstore", tmp_path, flip)
+    with pytest.raises(BundleVerificationError):
+        unsafe(tampered, sp_assets / "bundle_v3_github.whl")
+
+
+def test_the_identity_policy_is_required_unless_explicitly_waived(sp_assets: Path) -> None:
+    with pytest.raises(InputError, match="identity policy"):
+        verify_bundle(
+            sp_assets / "bundle_v3_github.whl.sigstore",
+            artifact=sp_assets / "bundle_v3_github.whl",
+            trust=PROD,
+            policy=None,
+        )
+    with pytest.raises(InputError):
+        IdentityPolicy(identity=RFC8785_SAN, issuer="")
+
+
+def test_a_message_bundle_needs_its_artifact(sp_assets: Path) -> None:
+    with pytest.raises(InputError, match="give the artifact"):
+        unsafe(sp_assets / "bundle_v3_github.whl.sigstore", None)
+
+
+# --- conformance happy paths, staging and private instances ---------------------------------------------------------
+
+
+def test_conformance_message_bundle_v03(conformance: Path, vectors: Path) -> None:
+    fact = unsafe(
+        conformance / "happy-path-v0.3" / "bundle.sigstore.json", vectors / "sigstore-conformance/test/assets/a.txt"
+    )
+    assert fact.kind == "message" and fact.bundle_version == "0.3" and not fact.identity_checked
+
+
+def test_conformance_dsse_bundle_returns_payload(conformance: Path) -> None:
+    fact = unsafe(conformance / "happy-path-intoto-in-dsse-v3" / "bundle.sigstore.json", None)
+    assert fact.kind == "dsse" and fact.payload_type == "application/vnd.in-toto+json"
+    assert fact.payload is not None and json.loads(fact.payload)["_type"].startswith("https://in-toto.io/Statement/")
+
+
+def test_conformance_dsse_fails_with_a_flipped_payload_byte(conformance: Path, tmp_path: Path) -> None:
+    def flip(obj: dict[str, Any]) -> None:
+        payload = bytearray(base64.b64decode(obj["dsseEnvelope"]["payload"]))
+        payload[5] ^= 0x01
+        obj["dsseEnvelope"]["payload"] = base64.b64encode(bytes(payload)).decode()
+
+    tampered = rewrite(conformance / "happy-path-intoto-in-dsse-v3" / "bundle.sigstore.json", tmp_path, flip)
+    with pytest.raises(BundleVerificationError):
+        unsafe(tampered, None)
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "entry"),
+    [
+        ("bundle-with-sct-with-extensions", "message", "hashedrekord/0.0.2"),
+        ("rekor2-happy-path", "message", "hashedrekord/0.0.2"),
+        ("rekor2-dsse-happy-path", "dsse", "hashedrekord/0.0.2"),
+    ],
+)
+def test_conformance_private_and_rekor2_roots(
+    conformance: Path, vectors: Path, case: str, kind: str, entry: str
+) -> None:
+    root = TrustConfigChoice.from_file(conformance / case / "trusted_root.json")
+    artifact = vectors / "sigstore-conformance/test/assets/a.txt"
+    fact = unsafe(conformance / case / "bundle.sigstore.json", artifact, root)
+    assert fact.kind == kind
+    assert f"{fact.log_entry_kind}/{fact.log_entry_version}" == entry
+    assert fact.trust_root == f"file {conformance / case / 'trusted_root.json'}"
+
+
+def test_private_instance_bundle_fails_against_the_production_root(conformance: Path, vectors: Path) -> None:
+    with pytest.raises(BundleVerificationError):
+        unsafe(
+            conformance / "bundle-with-sct-with-extensions" / "bundle.sigstore.json",
+            vectors / "sigstore-conformance/test/assets/a.txt",
+        )
+
+
+def test_private_instance_root_given_as_a_client_trust_config(conformance: Path, vectors: Path, tmp_path: Path) -> None:
+    config = json.loads((vectors / "sigstore-python/test/assets/trust_config/config.v1.json").read_text())
+    config["trustedRoot"] = json.loads(
+        (conformance / "bundle-with-sct-with-extensions" / "trusted_root.json").read_text()
+    )
+    path = tmp_path / "private.trustconfig.json"
+    path.write_text(json.dumps(config))
+    fact = unsafe(
+        conformance / "bundle-with-sct-with-extensions" / "bundle.sigstore.json",
+        vectors / "sigstore-conformance/test/assets/a.txt",
+        TrustConfigChoice.from_file(path),
+    )
+    assert fact.kind == "message"
+
+
+def test_staging_rekor_v2_bundles(sp_assets: Path) -> None:
+    message = unsafe(sp_assets / "staging-rekor-v2.txt.sigstore.json", sp_assets / "staging-rekor-v2.txt", STAGING)
+    assert message.kind == "message" and message.timestamp_count >= 1 and message.integrated_time is None
+    dsse = unsafe(sp_assets / "a.dsse.staging-rekor-v2.txt.sigstore.json", None, STAGING)
+    assert dsse.kind == "dsse" and dsse.trust_root.startswith("staging")
+    with pytest.raises(BundleVerificationError):
+        unsafe(sp_assets / "staging-rekor-v2.txt.sigstore.json", sp_assets / "staging-rekor-v2.txt", PROD)
+
+
+# --- negative vectors -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "stage"),
+    [
+        ("checkpoint-wrong-roothash_fail", "log"),
+        ("dsse-mismatch-sig_fail", None),
+        ("wrong-material_fail", "artifact"),
+        ("invalid-ct-key_fail", "certificate"),
+        ("integrated-time-in-future_fail", None),
+    ],
+)
+def test_conformance_negative_cases_fail(conformance: Path, vectors: Path, case: str, stage: str | None) -> None:
+    directory = conformance / case
+    root = directory / "trusted_root.json"
+    artifact = (
+        directory / "artifact"
+        if (directory / "artifact").exists()
+        else vectors / "sigstore-conformance/test/assets/a.txt"
+    )
+    with pytest.raises(BundleVerificationError) as err:
+        unsafe(
+            directory / "bundle.sigstore.json", artifact, TrustConfigChoice.from_file(root) if root.exists() else PROD
+        )
+    assert err.value.exit_code == 1
+    if stage is not None:
+        assert err.value.stage == stage, err.value
+
+
+def test_cve_2022_36056_bundle_fails(sp_assets: Path) -> None:
+    with pytest.raises(BundleVerificationError):
+        unsafe(sp_assets / "bundle_cve_2022_36056.txt.sigstore", sp_assets / "bundle_cve_2022_36056.txt")
+
+
+# --- slsa-verifier bcr: DSSE SLSA v1 provenance, right and wrong signer -------------------------------------------
+
+
+def bcr_policy() -> IdentityPolicy:
+    return IdentityPolicy(
+        identity=BCR_SAN,
+        issuer=GITHUB_ISSUER,
+        github_repository="aspect-build/rules_lint",
+        github_ref="refs/heads/publish-to-bcr",
+    )
+
+
+def test_bcr_provenance_bundle_verifies_with_policy(bcr: Path) -> None:
+    line = (bcr / "MODULE.bazel.intoto.jsonl").read_bytes().strip()
+    assert looks_like_sigstore_bundle(json.loads(line))
+    fact = verify_bundle_bytes(
+        line, source="MODULE.bazel.intoto.jsonl:1", artifact=None, trust=PROD, policy=bcr_policy()
+    )
+    assert fact.kind == "dsse" and fact.log_entry_kind == "dsse" and fact.identity_checked
+    assert fact.payload is not None
+    statement = json.loads(fact.payload)
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert (
+        statement["subject"][0]["digest"]["sha256"]
+        == "06ce330900a7d6403bc8d88e5dfad6aeeb8ae40179f66bb89e69c8bf6f6b1a0b"
+    )
+
+
+def test_bcr_wrong_signer_fails_the_identity_policy(bcr: Path) -> None:
+    with pytest.raises(BundleVerificationError) as err:
+        verify_bundle(bcr / "MODULE-wrong-signer.bazel.intoto.jsonl", artifact=None, trust=PROD, policy=bcr_policy())
+    assert err.value.stage == "identity"
+    # Its signature and log entry are genuine: only the signer is wrong.
+    fact = unsafe(bcr / "MODULE-wrong-signer.bazel.intoto.jsonl", None)
+    assert fact.signer is not None and "loosebazooka/aa-test" in fact.signer.san
+
+
+# --- what sigstore-python cannot verify is said, never passed -------------------------------------------------------
+
+
+def test_key_signed_bundle_without_a_key_is_unsupported(conformance: Path, vectors: Path) -> None:
+    with pytest.raises(UnsupportedError, match="public key, not a Fulcio certificate"):
+        unsafe(
+            conformance / "managed-key-happy-path" / "bundle.sigstore.json",
+            vectors / "sigstore-conformance/test/assets/a.txt",
+        )
+
+
+def test_rekor_intoto_entries_are_unsupported(conformance: Path, vectors: Path) -> None:
+    directory = conformance / "intoto-with-custom-trust-root"
+    with pytest.raises(UnsupportedError, match="'intoto'"):
+        unsafe(
+            directory / "bundle.sigstore.json",
+            directory / "artifact",
+            TrustConfigChoice.from_file(directory / "trusted_root.json"),
+        )
+    gradle = (
+        vectors
+        / "slsa-verifier/cli/slsa-verifier/testdata/gha_gradle/v2.1.0/binary-linux-amd64-workflow_dispatch.build.slsa"
+    )
+    with pytest.raises(UnsupportedError, match="slsa-github-generator"):
+        unsafe(gradle, None)
+
+
+def test_npm_attestation_bundles_are_unsupported(vectors: Path) -> None:
+    npm = json.loads(
+        (
+            vectors / "slsa-verifier/cli/slsa-verifier/testdata/npm/gha/provenance-npm-test-cli-v1-prega.tgz.json"
+        ).read_text()
+    )
+    for attestation in npm["attestations"]:
+        raw = json.dumps(attestation["bundle"]).encode()
+        with pytest.raises(UnsupportedError):
+            verify_bundle_bytes(raw, source="npm", artifact=None, trust=PROD, policy=None, unsafe_no_identity=True)
+
+
+def test_tsa_validity_end_inclusive_is_reported_as_a_sigstore_python_limitation(
+    conformance: Path, vectors: Path
+) -> None:
+    directory = conformance / "trust-root-tsa-validity-end-inclusive"
+    with pytest.raises(UnsupportedError, match="exclusive"):
+        unsafe(
+            directory / "bundle.sigstore.json",
+            vectors / "sigstore-conformance/test/assets/a.txt",
+            TrustConfigChoice.from_file(directory / "trusted_root.json"),
+        )
+
+
+def test_an_unknown_bundle_version_is_unsupported(conformance: Path, tmp_path: Path) -> None:
+    def bump(obj: dict[str, Any]) -> None:
+        obj["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.9+json"
+
+    with pytest.raises(UnsupportedError, match=r"v0\.9"):
+        unsafe(rewrite(conformance / "happy-path-intoto-in-dsse-v3" / "bundle.sigstore.json", tmp_path, bump), None)
+
+
+# --- offline: no socket is ever opened -------------------------------------------------------------------------------
+
+
+def test_verification_opens_no_socket(
+    sp_assets: Path, conformance: Path, vectors: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network is forbidden in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
+    unsafe(sp_assets / "bundle_v3_github.whl.sigstore", sp_assets / "bundle_v3_github.whl")
+    unsafe(sp_assets / "a.dsse.staging-rekor-v2.txt.sigstore.json", None, STAGING)
+    case = conformance / "rekor2-happy-path"
+    unsafe(
+        case / "bundle.sigstore.json",
+        vectors / "sigstore-conformance/test/assets/a.txt",
+        TrustConfigChoice.from_file(case / "trusted_root.json"),
+    )
+    assert attempts == []
+
+
+def test_importing_the_module_does_not_import_sigstore() -> None:
+    code = (
+        "import sys, attestations.sigstore_bundle; sys.exit('sigstore' in sys.modules or 'cryptography' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_loaded_root_is_reusable(sp_assets: Path, bcr: Path) -> None:
+    pinned = load_trust_root(PROD)
+    unsafe(sp_assets / "bundle_v3_github.whl.sigstore", sp_assets / "bundle_v3_github.whl", pinned)
+    verify_bundle(bcr / "MODULE.bazel.intoto.jsonl", artifact=None, trust=pinned, policy=bcr_policy())
+
+
+# --- bad input ------------------------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_are_input_errors(sp_assets: Path, tmp_path: Path) -> None:
+    good = (sp_assets / "bundle_v3_github.whl.sigstore").read_bytes()
+    artifact = sp_assets / "bundle_v3_github.whl"
+    truncated = tmp_path / "truncated.sigstore"
+    truncated.write_bytes(good[: len(good) // 2])
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text("{not json")
+    not_a_bundle = tmp_path / "envelope.json"
+    not_a_bundle.write_text(json.dumps({"payload": "", "payloadType": "x", "signatures": []}))
+    junk = tmp_path / "junk-200mb.sigstore"
+    with junk.open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)
+    binary = tmp_path / "binary.sigstore"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    no_entries = tmp_path / "no-entries.sigstore"
+    obj = json.loads(good)
+    obj["verificationMaterial"]["tlogEntries"] = []
+    no_entries.write_text(json.dumps(obj))
+    for path, words in [
+        (tmp_path / "missing.sigstore", "does not exist"),
+        (tmp_path, "not a regular file"),
+        (truncated, "not valid JSON"),
+        (malformed, "not valid JSON"),
+        (not_a_bundle, "not a Sigstore bundle"),
+        (junk, "limit"),
+        (binary, "not valid JSON"),
+        (no_entries, "exactly one"),
+    ]:
+        with pytest.raises(InputError, match=words):
+            unsafe(path, artifact)
+    with pytest.raises(InputError, match="limit"):
+        verify_bundle_bytes(
+            b" " * (MAX_BUNDLE_BYTES + 1), source="big", artifact=None, trust=PROD, policy=None, unsafe_no_identity=True
+        )
+    with pytest.raises(InputError, match="directory"):
+        unsafe(sp_assets / "bundle_v3_github.whl.sigstore", tmp_path)
+
+
+def test_bad_trust_roots_are_input_errors(sp_assets: Path, tmp_path: Path) -> None:
+    bundle, artifact = sp_assets / "bundle_v3_github.whl.sigstore", sp_assets / "bundle_v3_github.whl"
+    garbage = tmp_path / "root.json"
+    garbage.write_text('{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": 5}')
+    for path in (tmp_path / "absent.json", garbage, bundle):
+        with pytest.raises(InputError, match="trusted root"):
+            unsafe(bundle, artifact, TrustConfigChoice.from_file(path))
+
+
+def test_looks_like_sigstore_bundle() -> None:
+    assert looks_like_sigstore_bundle(
+        {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": {}}
+    )
+    assert not looks_like_sigstore_bundle(
+        {"payloadType": "application/vnd.in-toto+json", "payload": "", "signatures": []}
+    )
+    assert not looks_like_sigstore_bundle(["not", "a", "dict"])
+    assert not looks_like_sigstore_bundle({"mediaType": "application/json", "verificationMaterial": {}})
