@@ -37,18 +37,24 @@ class TextRenderer:
             highlight=False,
             soft_wrap=False,
         )
-        table = Table(title=report.title, show_lines=False, expand=False)
+        table = Table(title=Text(report.title), show_lines=False, expand=False)
         table.add_column("status", no_wrap=True)
         table.add_column("check", no_wrap=True)
         table.add_column("subject", overflow="fold", max_width=40)
         table.add_column("message", overflow="fold")
         for f in report.findings:
-            table.add_row(Text(f.status.value.upper(), style=_STATUS_STYLE[f.status]), f.check, f.subject, f.message)
+            # Text(), not markup strings: messages quote device output and must never be interpreted.
+            table.add_row(
+                Text(f.status.value.upper(), style=_STATUS_STYLE[f.status]),
+                Text(f.check),
+                Text(f.subject),
+                Text(f.message),
+            )
         console.print(table)
         verdict = report.verdict
         counts = ", ".join(f"{n} {s}" for s, n in report.counts().items() if n)
-        console.print(Text(f"verdict: {verdict.value.upper()}", style=_VERDICT_STYLE[verdict]), f"({counts})")
+        console.print(Text(f"verdict: {verdict.value.upper()}", style=_VERDICT_STYLE[verdict]), Text(f"({counts})"))
         for f in report.reasons():
             label = f"{f.check} [{f.subject}]" if f.subject else f.check
-            console.print(f"  because {label}: {f.message}")
+            console.print(Text(f"  because {label}: {f.message}"))
         return buffer.getvalue()

@@ -1,0 +1,504 @@
+"""Judging attestations: signatures and thresholds, subjects against artifacts, SLSA build policy, and the chain.
+
+``attestations`` tells us which keys signed what and what a statement says; this
+module decides whether that is enough, and says so as findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attestations import slsa
+from attestations.documents import Document, MetablockDocument, SigstoreBundleDocument
+from attestations.dsse import Envelope, verify_signatures
+from attestations.errors import AttestationError, UnsupportedError
+from attestations.keys import PublicKey
+from attestations.predicates import describe
+from attestations.statement import Statement, Subject, parse_statement, subject_matches
+from verifier.errors import UsageError
+from verifier.model import Finding, errored, failed, passed, skipped, warned
+
+if TYPE_CHECKING:
+    from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice
+
+
+@dataclass(frozen=True)
+class VouchedStatement:
+    """A statement whose signature verified, with who vouched for it."""
+
+    statement: Statement
+    source: str
+    signers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    digests: Mapping[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class SigstoreOptions:
+    trust: TrustConfigChoice | None = None
+    policy: IdentityPolicy | None = None
+    unsafe_no_identity: bool = False
+
+
+@dataclass(frozen=True)
+class AttestPolicy:
+    """What ``attest verify`` was asked to require."""
+
+    threshold: int = 1
+    builder_id: str | None = None
+    source_uri: str | None = None
+    sigstore: SigstoreOptions = field(default_factory=SigstoreOptions)
+
+
+def _signer_names(check_ids: Sequence[str], keys: Sequence[PublicKey]) -> tuple[str, ...]:
+    by_id = {k.keyid: k for k in keys}
+    return tuple(by_id[i].describe() if i in by_id else f"key {i[:16]}" for i in check_ids)
+
+
+def check_envelope(envelope: Envelope, keys: Sequence[PublicKey], threshold: int) -> tuple[Finding, bool]:
+    """The ``attest.signature`` finding for one envelope, and whether it met the threshold."""
+    result = verify_signatures(envelope, keys)
+    signers = _signer_names(result.valid_keyids, keys)
+    evidence: dict[str, Any] = {
+        "valid_keyids": list(result.valid_keyids),
+        "signatures": result.signature_count,
+        "invalid_signatures": result.invalid_count,
+        "threshold": threshold,
+    }
+    if result.distinct_valid >= threshold:
+        who = ", ".join(signers)
+        return passed(
+            "attest.signature",
+            f"signed by {who} ({result.distinct_valid} of {threshold} required)",
+            envelope.source,
+            **evidence,
+        ), True
+    if result.distinct_valid == 0:
+        message = (
+            f"none of the {result.signature_count} signature(s) verifies with the {len(keys)} trusted key(s): "
+            "the payload was altered or signed by another key"
+        )
+    else:
+        duplicate = " (a key that signed more than once counts once)" if result.signature_count > threshold else ""
+        message = (
+            f"only {result.distinct_valid} distinct trusted key(s) signed, {threshold} required{duplicate}: "
+            f"{', '.join(signers)}"
+        )
+    return failed("attest.signature", message, envelope.source, **evidence), False
+
+
+def _statement_or_error(payload: bytes, source: str) -> Statement:
+    statement = parse_statement(payload)
+    return statement
+
+
+def verify_envelopes(
+    envelopes: Sequence[Envelope], keys: Sequence[PublicKey], threshold: int
+) -> tuple[list[Finding], list[VouchedStatement]]:
+    if threshold < 1:
+        raise UsageError("--threshold must be at least 1")
+    distinct = {k.keyid for k in keys}
+    if threshold > len(distinct):
+        raise UsageError(f"--threshold {threshold} needs at least {threshold} distinct keys; {len(distinct)} given")
+    findings: list[Finding] = []
+    vouched: list[VouchedStatement] = []
+    for envelope in envelopes:
+        finding, ok = check_envelope(envelope, keys, threshold)
+        findings.append(finding)
+        if ok:
+            statement = _statement_or_error(envelope.payload, envelope.source)
+            signers = _signer_names(finding.evidence["valid_keyids"], keys)
+            vouched.append(VouchedStatement(statement, envelope.source, signers))
+    return findings, vouched
+
+
+def _artifact_for_bundle(raw: bytes, artifacts: Sequence[Artifact]) -> Artifact | None:
+    """The artifact whose sha256 a message-signature bundle signed, if any was given."""
+    import json
+
+    try:
+        obj = json.loads(raw)
+        digest = obj["messageSignature"]["messageDigest"]["digest"]
+    except (ValueError, KeyError, TypeError):
+        return artifacts[0] if len(artifacts) == 1 else None
+    import base64
+
+    try:
+        want = base64.b64decode(digest).hex()
+    except (ValueError, TypeError):
+        return None
+    for artifact in artifacts:
+        if artifact.digests.get("sha256") == want:
+            return artifact
+    return artifacts[0] if artifacts else None
+
+
+def verify_sigstore_bundles(
+    bundles: Sequence[SigstoreBundleDocument],
+    artifacts: Sequence[Artifact],
+    options: SigstoreOptions,
+    keys: Sequence[PublicKey],
+) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
+    """Findings for each bundle, the statements DSSE bundles vouch for, and artifacts covered by message bundles."""
+    from attestations import sigstore_bundle as sb
+
+    findings: list[Finding] = []
+    vouched: list[VouchedStatement] = []
+    covered: set[str] = set()
+    if not bundles:
+        return findings, vouched, covered
+    if options.policy is None and not options.unsafe_no_identity:
+        raise UsageError(
+            "Sigstore bundles need an identity policy: give --identity and --issuer "
+            "(or --insecure-skip-identity to accept any signer)"
+        )
+    trust = sb.load_trust_root(options.trust or sb.TrustConfigChoice.production())
+    crypto_keys = [k.key for k in keys]
+    for doc in bundles:
+        artifact = _artifact_for_bundle(doc.raw, artifacts)
+        try:
+            fact = sb.verify_bundle_bytes(
+                doc.raw,
+                source=doc.source,
+                artifact=artifact.path if artifact else None,
+                trust=trust,
+                policy=options.policy,
+                unsafe_no_identity=options.unsafe_no_identity,
+                public_keys=crypto_keys,
+            )
+        except sb.BundleVerificationError as exc:
+            findings.append(failed(f"attest.sigstore.{exc.stage}", str(exc), doc.source, stage=exc.stage))
+            continue
+        except AttestationError as exc:
+            if exc.exit_code == 2 and not isinstance(exc, UnsupportedError):
+                raise
+            findings.append(errored("attest.sigstore", f"not verified: {exc}", doc.source, reason=str(exc)))
+            continue
+        who = _describe_bundle_signer(fact)
+        evidence = {
+            "kind": fact.kind,
+            "bundle_version": fact.bundle_version,
+            "log_entry": f"{fact.log_entry_kind} {fact.log_entry_version}",
+            "log_index": fact.log_index,
+            "integrated_time": fact.integrated_time.isoformat() if fact.integrated_time else None,
+            "trust_root": fact.trust_root,
+            "identity_checked": fact.identity_checked,
+            "signer": who,
+        }
+        if not fact.identity_checked:
+            findings.append(
+                warned("attest.sigstore.identity", f"any signer accepted (--insecure-skip-identity): {who}", doc.source)
+            )
+        if fact.kind == "dsse" and fact.payload is not None:
+            statement = parse_statement(fact.payload)
+            vouched.append(VouchedStatement(statement, doc.source, (who,)))
+            findings.append(
+                passed(
+                    "attest.sigstore",
+                    f"bundle verified offline against {fact.trust_root}; signed by {who}",
+                    doc.source,
+                    **evidence,
+                )
+            )
+        else:
+            if artifact is not None:
+                covered.add(str(artifact.path))
+            target = artifact.name if artifact else "the artifact"
+            findings.append(
+                passed(
+                    "attest.sigstore",
+                    f"signature over {target} verified offline against {fact.trust_root}; signed by {who}",
+                    doc.source,
+                    **evidence,
+                )
+            )
+    return findings, vouched, covered
+
+
+def _describe_bundle_signer(fact: Any) -> str:
+    if fact.signer is not None:
+        issuer = f" (issuer {fact.signer.issuer})" if fact.signer.issuer else ""
+        return f"{fact.signer.san}{issuer}"
+    if fact.public_key_id:
+        return f"public key {str(fact.public_key_id)[:16]}"
+    return "unknown signer"
+
+
+def _best_mismatch(artifact: Artifact, vouched: Sequence[VouchedStatement]) -> tuple[Subject, str] | None:
+    for item in vouched:
+        for subject in item.statement.subjects:
+            if subject.name and Path(subject.name).name == artifact.name:
+                return subject, item.source
+    return None
+
+
+def check_subjects(
+    artifacts: Sequence[Artifact], vouched: Sequence[VouchedStatement], covered: set[str]
+) -> list[Finding]:
+    """Each artifact must equal a subject of a verified statement (or be signed by a verified bundle)."""
+    findings: list[Finding] = []
+    if not artifacts:
+        return [
+            skipped("attest.subject", "no artifact given: subjects were not compared with any file", required=False)
+        ]
+    for artifact in artifacts:
+        matches = [
+            (item, subject)
+            for item in vouched
+            for subject in item.statement.subjects
+            if subject_matches(subject, artifact.digests)
+        ]
+        if matches:
+            item, subject = matches[0]
+            findings.append(
+                passed(
+                    "attest.subject",
+                    f"{artifact.name} equals subject {subject.short()} of {item.source}",
+                    str(artifact.path),
+                    statements=[m[0].source for m in matches],
+                )
+            )
+            continue
+        if str(artifact.path) in covered:
+            findings.append(
+                passed(
+                    "attest.subject", f"{artifact.name} is the artifact a verified bundle signed", str(artifact.path)
+                )
+            )
+            continue
+        near = _best_mismatch(artifact, vouched)
+        if near is not None:
+            subject, source = near
+            alg = next(
+                (a for a in ("sha256", "sha512", "sha384") if a in subject.digests and a in artifact.digests), None
+            )
+            if alg is None:
+                detail = f"it declares only {', '.join(sorted(subject.digests))} digests, which cannot be computed here"
+            else:
+                detail = f"it declares {alg} {subject.digests[alg][:16]}…, the file has {artifact.digests[alg][:16]}…"
+            message = f"{artifact.name} does not match subject {subject.name!r} of {source}: {detail}"
+        else:
+            names = sorted({s.name for item in vouched for s in item.statement.subjects})
+            listed = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+            message = (
+                f"{artifact.name} (sha256 {artifact.digests.get('sha256', '')[:16]}…) matches no subject of the "
+                f"{len(vouched)} verified statement(s)" + (f" (subjects: {listed})" if names else "")
+            )
+        findings.append(failed("attest.subject", message, str(artifact.path), digests=dict(artifact.digests)))
+    return findings
+
+
+def _targets(
+    vouched: Sequence[VouchedStatement], artifacts: Sequence[Artifact]
+) -> list[tuple[VouchedStatement, slsa.Provenance]]:
+    """The provenance statements that speak about the given artifacts (or all, when none is given)."""
+    out = []
+    for item in vouched:
+        if not slsa.is_provenance(item.statement.predicate_type):
+            continue
+        if artifacts and not any(subject_matches(s, a.digests) for s in item.statement.subjects for a in artifacts):
+            continue
+        out.append((item, slsa.parse_provenance(item.statement.predicate_type, item.statement.predicate)))
+    return out
+
+
+def _builder_matches(expected: str, actual: str) -> bool:
+    if expected == actual:
+        return True
+    # A builder id given without a version accepts any version of that builder, as slsa-verifier does.
+    return "@" not in expected and actual.partition("@")[0] == expected
+
+
+def check_build_policy(
+    vouched: Sequence[VouchedStatement], artifacts: Sequence[Artifact], policy: AttestPolicy
+) -> list[Finding]:
+    findings: list[Finding] = []
+    if policy.builder_id is None and policy.source_uri is None:
+        return findings
+    targets = _targets(vouched, artifacts)
+    if not targets:
+        what = "the given artifacts" if artifacts else "any statement"
+        findings.append(
+            failed(
+                "attest.provenance",
+                f"no verified SLSA provenance covers {what}, so --builder-id/--source-uri cannot be satisfied",
+            )
+        )
+        return findings
+    for item, provenance in targets:
+        if policy.builder_id is not None:
+            if _builder_matches(policy.builder_id, provenance.builder_id):
+                findings.append(passed("attest.builder-id", f"built by {provenance.builder_id}", item.source))
+            else:
+                findings.append(
+                    failed(
+                        "attest.builder-id",
+                        f"built by {provenance.builder_id or 'an unnamed builder'}, not {policy.builder_id}",
+                        item.source,
+                        builder_id=provenance.builder_id,
+                    )
+                )
+        if policy.source_uri is not None:
+            hit = next((s for s in provenance.sources if slsa.source_matches(policy.source_uri, s)), None)
+            if hit:
+                findings.append(passed("attest.source", f"built from {hit}", item.source))
+            else:
+                found = ", ".join(provenance.sources) or "no source"
+                findings.append(
+                    failed(
+                        "attest.source",
+                        f"built from {found}, not {policy.source_uri}",
+                        item.source,
+                        sources=list(provenance.sources),
+                    )
+                )
+    return findings
+
+
+def check_vsas(vouched: Sequence[VouchedStatement]) -> list[Finding]:
+    findings = []
+    for item in vouched:
+        if not slsa.is_vsa(item.statement.predicate_type):
+            continue
+        vsa = slsa.parse_vsa(item.statement.predicate)
+        levels = ", ".join(vsa.verified_levels) or "no levels"
+        if vsa.result == "PASSED":
+            findings.append(
+                passed(
+                    "attest.vsa",
+                    f"{vsa.verifier_id} verified {vsa.resource_uri or 'the subject'}: PASSED ({levels})",
+                    item.source,
+                    verifier=vsa.verifier_id,
+                )
+            )
+        else:
+            findings.append(
+                failed(
+                    "attest.vsa",
+                    f"{vsa.verifier_id} reports {vsa.result or 'no result'} for {vsa.resource_uri or 'the subject'}",
+                    item.source,
+                    verifier=vsa.verifier_id,
+                )
+            )
+    return findings
+
+
+def _producers(
+    digests: Mapping[str, str], vouched: Sequence[VouchedStatement]
+) -> list[tuple[VouchedStatement, Subject]]:
+    return [
+        (item, subject) for item in vouched for subject in item.statement.subjects if subject_matches(subject, digests)
+    ]
+
+
+def check_chain(vouched: Sequence[VouchedStatement], artifacts: Sequence[Artifact]) -> list[Finding]:
+    """Link build steps: each step's inputs must be the vouched outputs of the step before it.
+
+    Only SLSA provenance statements form the chain. With one of them there is
+    nothing to link. With several, every step that is not the last must be
+    consumed by a later one, and an input named like a vouched output must have
+    its digest.
+    """
+    steps = [
+        (item, slsa.parse_provenance(item.statement.predicate_type, item.statement.predicate))
+        for item in vouched
+        if slsa.is_provenance(item.statement.predicate_type)
+    ]
+    if len(steps) < 2:
+        return []
+    findings: list[Finding] = []
+    links: list[dict[str, str]] = []
+    consumed: set[int] = set()
+    broken = False
+    for item, provenance in steps:
+        for dependency in provenance.dependencies:
+            producers = _producers(dependency.digests, [s for s, _ in steps if s is not item])
+            for producer, subject in producers:
+                consumed.add(id(producer))
+                links.append(
+                    {
+                        "consumer": item.source,
+                        "input": dependency.uri or dependency.name,
+                        "producer": producer.source,
+                        "subject": subject.short(),
+                        "signed_by": ", ".join(producer.signers),
+                    }
+                )
+            if producers:
+                continue
+            label = dependency.name or Path(dependency.uri.partition("@")[0]).name
+            for other, _ in steps:
+                if other is item:
+                    continue
+                for subject in other.statement.subjects:
+                    same_name = bool(label) and Path(subject.name).name == label
+                    if same_name and subject_matches(subject, dependency.digests) is False:
+                        broken = True
+                        findings.append(
+                            failed(
+                                "attest.chain",
+                                f"step {item.source} consumed {label!r} with a different digest than "
+                                f"{other.source} vouches for ({subject.short()})",
+                                item.source,
+                            )
+                        )
+    finals = {
+        id(item)
+        for item, _ in steps
+        if (artifacts and any(subject_matches(s, a.digests) for s in item.statement.subjects for a in artifacts))
+    }
+    heads = [item for item, _ in steps if id(item) not in consumed]
+    for item in heads:
+        if id(item) in finals:
+            continue
+        if not artifacts and len(heads) == 1:
+            continue
+        broken = True
+        outputs = ", ".join(s.short() for s in item.statement.subjects)
+        findings.append(
+            failed(
+                "attest.chain",
+                f"{item.source} vouches for {outputs}, which no later step consumed: the chain is broken after it",
+                item.source,
+            )
+        )
+    if not broken:
+        summary = "; ".join(f"{link['producer']} → {link['consumer']} via {link['subject']}" for link in links)
+        findings.append(passed("attest.chain", f"{len(steps)} build steps linked end to end: {summary}", links=links))
+    return findings
+
+
+def vouch_list(vouched: Sequence[VouchedStatement]) -> list[Finding]:
+    """Who vouched for which digest: one finding per verified statement, for the report."""
+    return [
+        passed(
+            "attest.vouch",
+            f"{describe(item.statement.predicate_type)} for "
+            f"{', '.join(s.short() for s in item.statement.subjects)}; signed by {', '.join(item.signers)}",
+            item.source,
+            predicate_type=item.statement.predicate_type,
+            subjects=[s.to_json() for s in item.statement.subjects],
+            signers=list(item.signers),
+        )
+        for item in vouched
+    ]
+
+
+def split_documents(
+    documents: Sequence[Document],
+) -> tuple[list[Envelope], list[SigstoreBundleDocument], list[MetablockDocument]]:
+    envelopes = [d for d in documents if isinstance(d, Envelope)]
+    bundles = [d for d in documents if isinstance(d, SigstoreBundleDocument)]
+    metablocks = [d for d in documents if isinstance(d, MetablockDocument)]
+    return envelopes, bundles, metablocks
