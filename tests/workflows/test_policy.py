@@ -1,0 +1,219 @@
+"""The policy loader: every documented key is read, bad and empty policies are exit 2 naming line and key."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, assert_clean_error, run_cli
+from verifier.errors import PolicyError
+from verifier.model import Strength
+from verifier.policy import all_of, load_policy, parse_policy
+
+EXAMPLE = REPO / "docs" / "policy.example.toml"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "vendor.pub").write_text("placeholder: the loader only checks that the file exists\n")
+    target = tmp_path / "policy.toml"
+    shutil.copy(EXAMPLE, target)
+    return target
+
+
+def _leaf_keys(data: object, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict) and key != "thresholds":
+                out |= _leaf_keys(value, path)
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for item in value:
+                    out |= _leaf_keys(item, path)
+            else:
+                out.add(path)
+    return out
+
+
+def test_example_documents_and_sets_every_key(example: Path) -> None:
+    policy = load_policy(example)
+    text = EXAMPLE.read_text()
+    # Every key the example sets is preceded by a comment explaining it.
+    for key in _leaf_keys(tomllib.loads(text)):
+        assert key.split(".")[-1] in text
+    assert policy.strict is False
+    (rule,) = policy.signers
+    assert rule.keys == (example.parent / "keys" / "vendor.pub",)
+    assert rule.threshold == 1
+    assert rule.threshold_for("https://provcheck.dev/firmware-manifest/v1") == 1
+    assert rule.sigstore[0].issuer == "https://token.actions.githubusercontent.com"
+    assert rule.sigstore[0].staging is False
+    assert policy.attestations.required == {
+        "https://provcheck.dev/firmware-manifest/v1",
+        "https://provcheck.dev/device-manifest/v1",
+    }
+    assert policy.attestations.max_age_days == 365
+    assert policy.attestations.builder_id == "https://github.com/acme/builders/release@v1"
+    assert policy.attestations.source_uri and policy.attestations.source_uri.startswith("git+https://")
+    assert policy.firmware.required is True
+    assert policy.firmware.fail == ("firmware.hidden-*", "firmware.constructor*")
+    assert policy.firmware.warn == ("firmware.entropy*",)
+    assert policy.firmware.allow[0].name == "diag_selftest"
+    assert policy.firmware.allow[0].reason.startswith("vendor advisory")
+    assert policy.device.required is True
+    assert policy.device.required_fields == {"manufacturer", "model", "serial"}
+    assert policy.device.required_strength == {"serial": Strength.REPORTED, "firmware_regions": Strength.MEASURED}
+    assert policy.device.component_serials == "match"
+    assert policy.device.region_digests is True
+    assert policy.device.require_nonce is False
+    assert policy.tpm.require_quote is False
+    assert policy.tpm.require_secure_boot is False
+    (suppliers,) = policy.suppliers
+    assert "intel" in suppliers.allowed
+    assert suppliers.blocked == {"shady components ltd"}
+    assert suppliers.allowed_countries == {"DE", "US", "TW", "NL"}
+    assert suppliers.blocked_countries == {"XX"}
+    assert suppliers.concentration_warning == 0.5
+    assert suppliers.require_origin is False
+    assert re.fullmatch("[0-9a-f]{64}", policy.digest)
+
+
+def test_firmware_disposition(example: Path) -> None:
+    policy = load_policy(example)
+    assert policy.firmware_disposition("firmware.new-export", "export diag_selftest")[0] == "allow"
+    assert policy.firmware_disposition("firmware.new-export", "export backdoor")[0] == "keep"
+    assert policy.firmware_disposition("firmware.hidden-function", "fn 0x1000")[0] == "fail"
+    assert policy.firmware_disposition("firmware.entropy-change", ".text")[0] == "warn"
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ("threshold = 1\n", "treshold = 1\n", "signers.treshold", "did you mean 'threshold'"),
+        ("threshold = 1\n", 'threshold = "one"\n', "signers.threshold", "integer"),
+        ("threshold = 1\n", "threshold = 5\n", "signers.threshold", "only 2 are trusted"),
+        ('serial = "reported"', 'serial = "notarised"', "device.required_strength.serial", "signed, measured"),
+        ('component_serials = "match"', 'component_serials = "maybe"', "device.component_serials", "match"),
+        ('"XX"]', '"Narnia"]', "suppliers.blocked_countries", "ISO 3166"),
+        ("concentration_warning = 0.5", "concentration_warning = 5", "suppliers.concentration_warning", "share"),
+        ("require_quote = false", "require_quote = 1", "tpm.require_quote", "true or false"),
+        ('name = "diag_selftest"', 'nmae = "diag_selftest"', "firmware.allow[0].nmae", "unknown key"),
+        ("max_age_days = 365", "max_age_days = 0", "attestations.max_age_days", "at least 1"),
+        ('keys = ["keys/vendor.pub"]', 'keys = ["keys/missing.pub"]', "signers.keys", "not a readable file"),
+    ],
+)
+def test_bad_key_names_line_and_key(example: Path, old: str, new: str, key: str, words: str) -> None:
+    text = example.read_text()
+    assert old in text
+    bad = text.replace(old, new, 1)
+    example.write_text(bad)
+    with pytest.raises(PolicyError) as info:
+        load_policy(example)
+    message = str(info.value)
+    line = _line_of(bad, new.strip())
+    assert f"{example}:{line}:" in message, message
+    assert f"key '{key}'" in message
+    assert words in message
+
+
+def test_toml_syntax_error_names_line(example: Path) -> None:
+    text = example.read_text().replace("strict = false", "strict = = false")
+    example.write_text(text)
+    with pytest.raises(PolicyError, match=rf"{example}:{_line_of(text, 'strict = =')}: key 'strict': not valid TOML"):
+        load_policy(example)
+
+
+def test_unknown_top_level_table_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("version = 1\n[device]\nrequired = true\n\n[allow_all]\nyes = true\n")
+    with pytest.raises(PolicyError, match=r"p.toml:5: key 'allow_all': unknown key"):
+        load_policy(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "# only comments\n", "version = 1\n", "version = 1\nstrict = true\n[device]\nrequired = false\n"],
+    ids=["empty", "comments", "version-only", "requires-nothing"],
+)
+def test_policy_that_requires_nothing_is_an_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match=r"requires nothing|is empty"):
+        load_policy(path)
+
+
+def test_required_attestations_need_signers(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('version = 1\n[attestations]\nrequired = ["https://provcheck.dev/firmware-manifest/v1"]\n')
+    with pytest.raises(PolicyError, match=r"p.toml:3: key 'attestations.required': needs trusted signers"):
+        load_policy(path)
+
+
+def test_missing_version_and_future_version(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[device]\nrequired = true\n")
+    with pytest.raises(PolicyError, match="version"):
+        load_policy(path)
+    path.write_text("version = 2\n[device]\nrequired = true\n")
+    with pytest.raises(PolicyError, match=r"p.toml:1: key 'version': is 2"):
+        load_policy(path)
+
+
+def test_all_of_is_the_strictest_reading_and_empty_fails(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="no policy"):
+        all_of([])
+    key = tmp_path / "k.pub"
+    key.write_text("x")
+    a = parse_policy(
+        'version = 1\n[signers]\nkeys = ["k.pub"]\n[attestations]\nrequired = ["https://a.example/x"]\n'
+        'max_age_days = 30\n[[firmware.allow]]\ncheck = "firmware.new-export"\nname = "a"\nreason = "ok"\n'
+        '[device.required_strength]\nserial = "measured"\n',
+        tmp_path / "a.toml",
+    )
+    b = parse_policy(
+        'version = 1\nstrict = true\n[device]\nrequired = true\ncomponent_serials = "require"\n'
+        '[device.required_strength]\nserial = "signed"\n[suppliers]\nblocked = ["Evil"]\n',
+        tmp_path / "b.toml",
+    )
+    both = all_of([a, b])
+    assert both.strict
+    assert both.device.required and both.device.component_serials == "require"
+    assert both.device.required_strength["serial"] is Strength.SIGNED
+    assert both.attestations.max_age_days == 30
+    assert both.firmware.allow == ()  # b allows nothing, so the combination allows nothing
+    assert len(both.suppliers) == 1 and len(both.signers) == 1
+    assert both.digest not in (a.digest, b.digest)
+
+
+def test_oversized_binary_and_directory_policies(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (2 << 20))
+    with pytest.raises(PolicyError, match="too large"):
+        load_policy(big)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(PolicyError, match="UTF-8"):
+        load_policy(binary)
+    with pytest.raises(PolicyError, match="directory"):
+        load_policy(tmp_path)
+    with pytest.raises(PolicyError, match="no such"):
+        load_policy(tmp_path / "absent.toml")
+
+
+def test_cli_bad_policy_is_exit_2_with_line(example: Path, tmp_path: Path) -> None:
+    example.write_text(example.read_text().replace("threshold = 1\n", "treshold = 1\n", 1))
+    release = tmp_path / "release"
+    release.mkdir()
+    result = run_cli(["intake", "--release", release, "--policy", example])
+    assert_clean_error(result, 2)
+    assert "signers.treshold" in result.stderr

@@ -1,0 +1,53 @@
+"""``provcheck history``: list the intake records, and verify their hash chain."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from verifier.commands.common import emit, format_option
+
+
+@click.command("history")
+@click.option("--serial", "serial", default=None, help="Only the records of this device serial number.")
+@click.option("--verify", is_flag=True, help="Verify the hash chain (exit 1 when a row was edited or deleted).")
+@click.option("--full", is_flag=True, help="With --format json, include each record's report and VSA.")
+@click.option(
+    "--history-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The history database [default: $PROVCHECK_HOME/history.sqlite3, else the user data directory].",
+)
+@format_option()
+def history(serial: str | None, verify: bool, full: bool, history_db: Path | None, output_format: str) -> int:
+    """List intake records, newest last, and optionally verify that none was edited or deleted."""
+    from verifier.history import History, check_chain
+    from verifier.model import Report
+
+    store = History(history_db)
+    if verify:
+        report = Report("intake history chain", tuple(check_chain(store)), subject=str(store.path))
+        return emit(report, output_format)
+    records = store.records(serial=serial)
+    if output_format == "json":
+        payload = {"path": str(store.path), "records": [r.to_json(full=full) for r in records]}
+        sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        return 0
+    if not records:
+        where = f" for serial {serial}" if serial else ""
+        click.echo(f"no intake records{where} in {store.path}", err=True)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"intake history ({store.path})")
+    for column in ("#", "recorded (UTC)", "serial", "verdict", "release", "row hash"):
+        table.add_column(column, no_wrap=True)
+    for r in records:
+        release = str(json.loads(r.report).get("metadata", {}).get("release", {}).get("name", ""))
+        table.add_row(str(r.seq), r.recorded_at, r.serial, r.verdict.upper(), release, r.row_hash[:16])
+    Console(file=sys.stdout, width=140, no_color=not sys.stdout.isatty(), highlight=False).print(table)
+    return 0
