@@ -90,7 +90,8 @@ def check_envelope(envelope: Envelope, keys: Sequence[PublicKey], threshold: int
             "the payload was altered or signed by another key"
         )
     else:
-        duplicate = " (a key that signed more than once counts once)" if result.signature_count > threshold else ""
+        repeated = result.signature_count - result.invalid_count > result.distinct_valid
+        duplicate = " (a key that signed more than once counts once)" if repeated else ""
         message = (
             f"only {result.distinct_valid} distinct trusted key(s) signed, {threshold} required{duplicate}: "
             f"{', '.join(signers)}"
