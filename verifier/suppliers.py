@@ -1,0 +1,226 @@
+"""Supplier rules: who made this device and its parts, and where, judged against the policy.
+
+The parties are the vendor, every component's supplier and manufacturer, and every
+subcontractor named in the device manifest or the CycloneDX SBOM/HBOM. EU supply-chain
+policy asks operators to enforce high-risk-supplier restrictions; this is where that happens.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.model import Finding, failed, passed, skipped, warned
+from verifier.policy import SupplierRule
+
+
+@dataclass(frozen=True)
+class Party:
+    """One organisation a manifest names, and in which role."""
+
+    name: str
+    country: str | None
+    role: str  # vendor | supplier | manufacturer | subcontractor
+    source: str  # where it was named, for the finding's subject
+    component: str | None = None
+
+
+def _normal(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _country(entity: Mapping[str, Any]) -> str | None:
+    country = _text(entity.get("country"))
+    address = entity.get("address")
+    if country is None and isinstance(address, Mapping):
+        country = _text(address.get("country"))
+    return country.upper() if country else None
+
+
+def _entity(value: Any, role: str, source: str, component: str | None) -> list[Party]:
+    if isinstance(value, str) and value.strip():
+        return [Party(value.strip(), None, role, source, component)]
+    if isinstance(value, Mapping):
+        name = _text(value.get("name"))
+        if name:
+            out = [Party(name, _country(value), role, source, component)]
+            for sub in value.get("subcontractors") or []:
+                out += _entity(sub, "subcontractor", f"{source} subcontractor", component)
+            return out
+    return []
+
+
+def parties_from_device_manifest(predicate: Mapping[str, Any]) -> list[Party]:
+    """The vendor, subcontractors and component suppliers and manufacturers a device manifest names."""
+    out: list[Party] = []
+    vendor = _entity(predicate.get("supplier"), "vendor", "device manifest", None)
+    if not vendor:
+        vendor = _entity(predicate.get("manufacturer"), "vendor", "device manifest", None)
+    out += vendor
+    for sub in predicate.get("subcontractors") or []:
+        out += _entity(sub, "subcontractor", "device manifest subcontractors", None)
+    for index, component in enumerate(predicate.get("components") or []):
+        if not isinstance(component, Mapping):
+            continue
+        label = (
+            " ".join(str(component.get(k)) for k in ("class", "manufacturer", "model") if _text(component.get(k)))
+            or f"component {index}"
+        )
+        source = f"device manifest component {label}"
+        supplier = _entity(component.get("supplier"), "supplier", source, label)
+        maker = _entity(component.get("manufacturer"), "manufacturer", source, label)
+        # A manufacturer named only by name inherits the country of a supplier of the same name.
+        if supplier and maker and _normal(supplier[0].name) == _normal(maker[0].name):
+            maker = []
+        out += supplier + maker
+    return out
+
+
+def parties_from_cyclonedx(bom: Mapping[str, Any]) -> list[Party]:
+    """The organisations a CycloneDX SBOM or HBOM names: metadata supplier/manufacturer and each component's."""
+    out: list[Party] = []
+    metadata = bom.get("metadata") if isinstance(bom.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    for key in ("supplier", "manufacturer", "manufacture"):
+        out += _entity(metadata.get(key), "vendor", f"SBOM metadata {key}", None)
+    top = metadata.get("component")
+    if isinstance(top, Mapping):
+        for key in ("supplier", "manufacturer"):
+            out += _entity(top.get(key), "vendor", f"SBOM metadata component {key}", None)
+
+    def walk(components: Iterable[Any]) -> None:
+        for component in components:
+            if not isinstance(component, Mapping):
+                continue
+            label = _text(component.get("name")) or _text(component.get("bom-ref")) or "unnamed component"
+            source = f"SBOM component {label}"
+            supplier = _entity(component.get("supplier"), "supplier", source, label)
+            maker = _entity(component.get("manufacturer"), "manufacturer", source, label)
+            if supplier and maker and _normal(supplier[0].name) == _normal(maker[0].name):
+                maker = []
+            out.extend(supplier + maker)
+            if not supplier and not maker:
+                out.extend(_entity(component.get("publisher"), "supplier", source, label))
+            walk(component.get("components") or [])
+
+    walk(bom.get("components") or [])
+    return out
+
+
+def check_suppliers(parties: Sequence[Party], rules: Sequence[SupplierRule]) -> list[Finding]:
+    """Every party against every supplier rule (all must hold); one pass when nothing is wrong."""
+    if not rules:
+        return []
+    if not parties:
+        return [
+            skipped(
+                "supply.suppliers",
+                "the policy restricts suppliers but neither the device manifest nor the SBOM names any",
+                "suppliers",
+            )
+        ]
+    findings: list[Finding] = []
+    for rule in rules:
+        for party in parties:
+            name = _normal(party.name)
+            evidence = {"name": party.name, "country": party.country, "role": party.role, "named_in": party.source}
+            where = f"{party.role} {party.name}"
+            if name in rule.blocked:
+                findings.append(
+                    failed(
+                        "supply.blocked-supplier",
+                        f"{party.name} ({party.role}) is a blocked supplier",
+                        where,
+                        **evidence,
+                    )
+                )
+            elif rule.allowed and name not in rule.allowed:
+                findings.append(
+                    failed(
+                        "supply.supplier-not-allowed",
+                        f"{party.name} ({party.role}, in {party.source}) is not on the allowed supplier list",
+                        where,
+                        **evidence,
+                    )
+                )
+            if party.country is None:
+                if rule.require_origin:
+                    findings.append(
+                        failed(
+                            "supply.unknown-origin",
+                            f"{party.name} ({party.role}) has no country of origin",
+                            where,
+                            **evidence,
+                        )
+                    )
+                elif rule.allowed_countries or rule.blocked_countries:
+                    findings.append(
+                        warned(
+                            "supply.unknown-origin",
+                            f"{party.name} ({party.role}) has no country of origin; country rules cannot apply",
+                            where,
+                            **evidence,
+                        )
+                    )
+            elif party.country in rule.blocked_countries:
+                findings.append(
+                    failed(
+                        "supply.blocked-country",
+                        f"{party.name} ({party.role}) is from {party.country}, a blocked country",
+                        where,
+                        **evidence,
+                    )
+                )
+            elif rule.allowed_countries and party.country not in rule.allowed_countries:
+                findings.append(
+                    failed(
+                        "supply.country-not-allowed",
+                        f"{party.name} ({party.role}) is from {party.country}, which is not an allowed country",
+                        where,
+                        **evidence,
+                    )
+                )
+        if rule.concentration_warning is not None:
+            findings += _concentration(parties, rule.concentration_warning)
+    if not findings or all(f.status.value == "pass" for f in findings):
+        names = sorted({p.name for p in parties})
+        findings.append(
+            passed(
+                "supply.suppliers",
+                f"all {len(names)} named suppliers meet the supplier rules",
+                "suppliers",
+                suppliers=names,
+            )
+        )
+    return findings
+
+
+def _concentration(parties: Sequence[Party], limit: float) -> list[Finding]:
+    per_component: dict[str, str] = {}
+    for party in parties:
+        if party.component is not None and party.role in ("supplier", "manufacturer"):
+            per_component.setdefault(party.component, _normal(party.name))
+    if len(per_component) < 2:
+        return []
+    counts = Counter(per_component.values())
+    name, count = counts.most_common(1)[0]
+    share = count / len(per_component)
+    if share <= limit:
+        return []
+    shown = next(p.name for p in parties if _normal(p.name) == name)
+    return [
+        warned(
+            "supply.concentration",
+            f"{shown} supplies {count} of {len(per_component)} components ({share:.0%}), above the {limit:.0%} limit",
+            f"supplier {shown}",
+            supplier=shown,
+            share=round(share, 4),
+            limit=limit,
+        )
+    ]
