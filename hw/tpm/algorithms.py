@@ -15,7 +15,10 @@ class HashAlgorithm:
     digest_size: int
 
     def digest(self, data: bytes) -> bytes:
-        return hashlib.new(self.name, data).digest()
+        try:
+            return hashlib.new(self.name, data).digest()
+        except ValueError as exc:
+            raise TpmFormatError(f"hash algorithm {self.name} is not available in this Python") from exc
 
 
 SHA1 = HashAlgorithm(0x0004, "sha1", 20)

@@ -64,7 +64,7 @@ def parse_pcr_selection(reader: Reader) -> tuple[PcrSelection, ...]:
         size = reader.u8("sizeofSelect")
         if size > _MAX_SELECT_BYTES:
             raise reader.fail(f"sizeofSelect {size} is larger than {_MAX_SELECT_BYTES}")
-        bitmap = reader.bytes(size, "pcrSelect")
+        bitmap = reader.take(size, "pcrSelect")
         indexes = tuple(i * 8 + bit for i, byte in enumerate(bitmap) for bit in range(8) if byte >> bit & 1)
         out.append(PcrSelection(alg, indexes))
     return tuple(out)

@@ -29,7 +29,7 @@ class Reader:
     def fail(self, message: str) -> TpmFormatError:
         return self._error(f"{self._what}: {message} (at byte {self._pos})")
 
-    def bytes(self, n: int, field: str) -> bytes:
+    def take(self, n: int, field: str) -> bytes:
         if n < 0 or n > self.remaining:
             raise self.fail(f"{field} needs {n} bytes but only {self.remaining} remain (truncated?)")
         out = bytes(self._data[self._pos : self._pos + n])
@@ -37,7 +37,7 @@ class Reader:
         return out
 
     def uint(self, size: int, field: str) -> int:
-        return int.from_bytes(self.bytes(size, field), self._order)  # type: ignore[arg-type]
+        return int.from_bytes(self.take(size, field), self._order)  # type: ignore[arg-type]
 
     def u8(self, field: str) -> int:
         return self.uint(1, field)
@@ -56,10 +56,10 @@ class Reader:
         n = self.uint(length_size, f"{field} size")
         if limit is not None and n > limit:
             raise self.fail(f"{field} declares {n} bytes, more than the {limit} allowed")
-        return self.bytes(n, field)
+        return self.take(n, field)
 
     def rest(self) -> bytes:
-        return self.bytes(self.remaining, "remainder")
+        return self.take(self.remaining, "remainder")
 
     def expect_end(self) -> None:
         if self.remaining:

@@ -58,7 +58,8 @@ class TpmPublic:
         if self.key_type == "rsa":
             return rsa.RSAPublicNumbers(self.rsa_exponent, int.from_bytes(self.rsa_modulus, "big")).public_key()
         curve = {"secp256r1": ec.SECP256R1(), "secp384r1": ec.SECP384R1(), "secp521r1": ec.SECP521R1()}[self.ecc_curve]
-        numbers = ec.EllipticCurvePublicNumbers(int.from_bytes(self.ecc_x, "big"), int.from_bytes(self.ecc_y, "big"), curve)
+        x, y = int.from_bytes(self.ecc_x, "big"), int.from_bytes(self.ecc_y, "big")
+        numbers = ec.EllipticCurvePublicNumbers(x, y, curve)
         try:
             return numbers.public_key()
         except ValueError as exc:
