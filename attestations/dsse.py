@@ -141,3 +141,51 @@ def envelopes_to_jsonl(envelopes: Iterable[Envelope]) -> bytes:
 def write_jsonl(path: Path, envelopes: Iterable[Envelope]) -> None:
     """Write envelopes as ``.intoto.jsonl``, atomically."""
     write_atomic(path, envelopes_to_jsonl(envelopes))
+
+
+#: Below this many envelopes, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 512
+_worker_keys: list[PublicKey] = []
+
+
+def _init_worker(key_material: list[tuple[bytes, str, frozenset[str]]]) -> None:
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    from attestations.keys import public_key_from_crypto
+
+    global _worker_keys
+    _worker_keys = [
+        public_key_from_crypto(load_der_public_key(der), source=source, aliases=aliases)
+        for der, source, aliases in key_material
+    ]
+
+
+def _verify_chunk(chunk: list[Envelope]) -> list[SignatureCheck]:
+    return [verify_signatures(envelope, _worker_keys) for envelope in chunk]
+
+
+def verify_many(
+    envelopes: Sequence[Envelope], keys: Sequence[PublicKey], *, jobs: int | None = None
+) -> list[SignatureCheck]:
+    """``verify_signatures`` for each envelope, spread over processes for large batches.
+
+    Signature checks hold the GIL, so threads do not help; a release of
+    thousands of statements is split across worker processes instead.
+    """
+    import multiprocessing
+    import os
+
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(envelopes) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+        return [verify_signatures(envelope, keys) for envelope in envelopes]
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    material = [
+        (k.key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo), k.source, k.aliases) for k in keys
+    ]
+    size = max(64, len(envelopes) // (workers * 4))
+    chunks = [list(envelopes[i : i + size]) for i in range(0, len(envelopes), size)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(material,)) as pool:
+        results = pool.map(_verify_chunk, chunks)
+    return [check for chunk in results for check in chunk]

@@ -8,9 +8,10 @@ that is what makes a k-of-n threshold count distinct keys.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,45 +53,64 @@ class PublicKey:
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True if ``signature`` is this key's signature over ``data`` in any scheme the key type allows."""
+        return self._verifier(signature, data)
+
+    @functools.cached_property
+    def _verifier(self) -> Callable[[bytes, bytes], bool]:
+        # Built once per key: a release of thousands of envelopes must not pay for dispatch each time.
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
         key = self.key
-        try:
-            if isinstance(key, ed25519.Ed25519PublicKey):
-                key.verify(signature, data)
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            ed_key = key
+
+            def verify_ed25519(signature: bytes, data: bytes) -> bool:
+                try:
+                    ed_key.verify(signature, data)
+                except InvalidSignature:
+                    return False
                 return True
-            if isinstance(key, ec.EllipticCurvePublicKey):
-                hash_for_curve = _curve_hash(key.curve.name)
-                width = (key.curve.key_size + 7) // 8
-                if len(signature) == 2 * width and signature[0] != 0x30:
-                    # IEEE P1363 r||s, as some signers (Google's VSA keys, WebCrypto) emit.
+
+            return verify_ed25519
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            ec_key = key
+            scheme = ec.ECDSA(_curve_hash(key.curve.name))
+            width = (key.curve.key_size + 7) // 8
+
+            def verify_ecdsa(signature: bytes, data: bytes) -> bool:
+                if len(signature) == 2 * width:
+                    # IEEE P1363 r||s, as some signers (Google's VSA keys, WebCrypto) emit; DER is never this long.
                     r = int.from_bytes(signature[:width], "big")
                     s = int.from_bytes(signature[width:], "big")
                     signature = encode_dss_signature(r, s)
-                key.verify(signature, data, ec.ECDSA(hash_for_curve))
+                try:
+                    ec_key.verify(signature, data, scheme)
+                except (InvalidSignature, ValueError):
+                    return False
                 return True
-            if isinstance(key, rsa.RSAPublicKey):
-                for algorithm in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512()):
-                    pads: tuple[padding.AsymmetricPadding, ...] = (
-                        padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.AUTO),
-                        padding.PKCS1v15(),
-                    )
-                    for pad in pads:
-                        try:
-                            key.verify(signature, data, pad, algorithm)
-                            return True
-                        except InvalidSignature:
-                            continue
+
+            return verify_ecdsa
+        if isinstance(key, rsa.RSAPublicKey):
+            rsa_key = key
+            schemes: list[tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]] = []
+            for algorithm in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512()):
+                schemes.append((padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.AUTO), algorithm))
+                schemes.append((padding.PKCS1v15(), algorithm))
+
+            def verify_rsa(signature: bytes, data: bytes) -> bool:
+                for pad, algorithm in schemes:
+                    try:
+                        rsa_key.verify(signature, data, pad, algorithm)
+                    except (InvalidSignature, ValueError):
+                        continue
+                    return True
                 return False
-        except InvalidSignature:
-            return False
-        except ValueError:
-            # Malformed DER or a signature of the wrong length is simply not a valid signature.
-            return False
-        return False
+
+            return verify_rsa
+        raise KeyFormatError(f"unsupported public key type {type(key).__name__}")
 
 
 @dataclass(frozen=True)

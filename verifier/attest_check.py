@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from attestations import slsa
 from attestations.documents import Document, MetablockDocument, SigstoreBundleDocument
-from attestations.dsse import Envelope, verify_signatures
+from attestations.dsse import Envelope, SignatureCheck, verify_many
 from attestations.errors import AttestationError, UnsupportedError
 from attestations.keys import PublicKey
 from attestations.predicates import describe
@@ -66,9 +66,8 @@ def _signer_names(check_ids: Sequence[str], keys: Sequence[PublicKey]) -> tuple[
     return tuple(by_id[i].describe() if i in by_id else f"key {i[:16]}" for i in check_ids)
 
 
-def check_envelope(envelope: Envelope, keys: Sequence[PublicKey], threshold: int) -> tuple[Finding, bool]:
-    """The ``attest.signature`` finding for one envelope, and whether it met the threshold."""
-    result = verify_signatures(envelope, keys)
+def signature_finding(envelope: Envelope, result: SignatureCheck, keys: Sequence[PublicKey], threshold: int) -> Finding:
+    """The ``attest.signature`` finding for one envelope's signature check."""
     signers = _signer_names(result.valid_keyids, keys)
     evidence: dict[str, Any] = {
         "valid_keyids": list(result.valid_keyids),
@@ -83,7 +82,7 @@ def check_envelope(envelope: Envelope, keys: Sequence[PublicKey], threshold: int
             f"signed by {who} ({result.distinct_valid} of {threshold} required)",
             envelope.source,
             **evidence,
-        ), True
+        )
     if result.distinct_valid == 0:
         message = (
             f"none of the {result.signature_count} signature(s) verifies with the {len(keys)} trusted key(s): "
@@ -96,12 +95,7 @@ def check_envelope(envelope: Envelope, keys: Sequence[PublicKey], threshold: int
             f"only {result.distinct_valid} distinct trusted key(s) signed, {threshold} required{duplicate}: "
             f"{', '.join(signers)}"
         )
-    return failed("attest.signature", message, envelope.source, **evidence), False
-
-
-def _statement_or_error(payload: bytes, source: str) -> Statement:
-    statement = parse_statement(payload)
-    return statement
+    return failed("attest.signature", message, envelope.source, **evidence)
 
 
 def verify_envelopes(
@@ -114,13 +108,12 @@ def verify_envelopes(
         raise UsageError(f"--threshold {threshold} needs at least {threshold} distinct keys; {len(distinct)} given")
     findings: list[Finding] = []
     vouched: list[VouchedStatement] = []
-    for envelope in envelopes:
-        finding, ok = check_envelope(envelope, keys, threshold)
+    for envelope, result in zip(envelopes, verify_many(envelopes, keys), strict=True):
+        finding = signature_finding(envelope, result, keys, threshold)
         findings.append(finding)
-        if ok:
-            statement = _statement_or_error(envelope.payload, envelope.source)
-            signers = _signer_names(finding.evidence["valid_keyids"], keys)
-            vouched.append(VouchedStatement(statement, envelope.source, signers))
+        if result.distinct_valid >= threshold:
+            statement = parse_statement(envelope.payload)
+            vouched.append(VouchedStatement(statement, envelope.source, _signer_names(result.valid_keyids, keys)))
     return findings, vouched
 
 

@@ -191,3 +191,19 @@ def test_statement_v01_is_accepted() -> None:
                           "subject": [{"name": "a", "digest": {"sha256": "AB" * 32}}]}).encode()
     statement = parse_statement(payload)
     assert statement.is_legacy and statement.subjects[0].digests["sha256"] == "ab" * 32
+
+
+def test_parallel_batch_verification_finds_the_one_tampered_envelope() -> None:
+    from attestations.dsse import PARALLEL_THRESHOLD, Envelope, verify_many
+
+    signer = generate_private_key("ed25519")
+    envelopes = [
+        sign_envelope(build_statement([Subject(f"f{i}", {"sha256": f"{i:064x}"})], "https://x/y", {}),
+                      INTOTO_PAYLOAD_TYPE, [signer])
+        for i in range(PARALLEL_THRESHOLD + 100)
+    ]
+    victim = envelopes[333]
+    envelopes[333] = Envelope(victim.payload + b" ", victim.payload_type, victim.signatures, victim.source)
+    results = verify_many(envelopes, [signer.public], jobs=2)
+    assert len(results) == len(envelopes)
+    assert [i for i, r in enumerate(results) if r.distinct_valid == 0] == [333]
