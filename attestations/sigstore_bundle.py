@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from sigstore.models import Bundle, TrustedRoot
     from sigstore.verify import Verifier
 
+    from attestations.keys import PublicKey
+
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 MAX_TRUST_ROOT_BYTES = 4 * 1024 * 1024
 
@@ -296,7 +298,6 @@ def load_trust_root(choice: TrustConfigChoice) -> PinnedTrustRoot:
             from sigstore_models.trustroot.v1 import TrustedRoot as InnerTrustedRoot
 
             trusted_root = TrustedRoot(InnerTrustedRoot.from_json(raw))
-        trusted_root.get_fulcio_certs()
         if not trusted_root._inner.tlogs:
             raise InputError(f"trusted root {name} lists no transparency log")
     except (SigstoreError, ValueError, TypeError, KeyError) as exc:
@@ -311,7 +312,7 @@ def verify_bundle(
     trust: TrustConfigChoice | PinnedTrustRoot,
     policy: IdentityPolicy | None,
     unsafe_no_identity: bool = False,
-    public_keys: Sequence[PublicKeyTypes] = (),
+    public_keys: Sequence[PublicKey] = (),
 ) -> VerifiedBundle:
     """Verify the Sigstore bundle in ``bundle_path``; see the module docstring."""
     raw = _read_bounded(bundle_path, MAX_BUNDLE_BYTES, "bundle")
@@ -334,16 +335,11 @@ def verify_bundle_bytes(
     trust: TrustConfigChoice | PinnedTrustRoot,
     policy: IdentityPolicy | None,
     unsafe_no_identity: bool = False,
-    public_keys: Sequence[PublicKeyTypes] = (),
+    public_keys: Sequence[PublicKey] = (),
 ) -> VerifiedBundle:
     """Verify one bundle given as JSON bytes; ``source`` names it in messages and in the fact."""
     if len(raw) > MAX_BUNDLE_BYTES:
         raise InputError(f"bundle {source} is more than the {MAX_BUNDLE_BYTES}-byte limit")
-    if policy is None and not unsafe_no_identity:
-        raise InputError(
-            "a Sigstore bundle needs an identity policy (identity and issuer); "
-            "checking without one must be asked for explicitly"
-        )
     obj = _parse_json_object(raw, f"bundle {source}")
     if not looks_like_sigstore_bundle(obj):
         raise InputError(f"{source} is not a Sigstore bundle (no bundle mediaType and verificationMaterial)")
@@ -365,7 +361,6 @@ def verify_bundle_bytes(
             "make them); sigstore-python 4.5 verifies only hashedrekord and dsse entries (sigstore-python#1384), "
             "so this bundle was not verified"
         )
-    pinned = trust if isinstance(trust, PinnedTrustRoot) else load_trust_root(trust)
     has_certificate = "certificate" in material or "x509CertificateChain" in material
     if not has_certificate and "publicKey" in material:
         if not public_keys:
@@ -373,6 +368,13 @@ def verify_bundle_bytes(
                 f"bundle {source} is signed with a public key, not a Fulcio certificate; sigstore-python 4.5 cannot "
                 "verify such bundles (sigstore-python#1244): give the signer's public key to verify it"
             )
+        if policy is not None:
+            raise BundleVerificationError(
+                f"bundle {source} is signed with a key, not a certificate, so it names no identity for the "
+                f"identity policy ({policy.identity}) to match",
+                stage="identity",
+            )
+        pinned = trust if isinstance(trust, PinnedTrustRoot) else load_trust_root(trust)
         return _verify_key_signed_bundle(
             obj,
             source=source,
@@ -381,6 +383,12 @@ def verify_bundle_bytes(
             pinned=pinned,
             public_keys=public_keys,
         )
+    if policy is None and not unsafe_no_identity:
+        raise InputError(
+            "a Sigstore bundle needs an identity policy (identity and issuer); "
+            "checking without one must be asked for explicitly"
+        )
+    pinned = trust if isinstance(trust, PinnedTrustRoot) else load_trust_root(trust)
     return _verify_with_sigstore(raw, obj, source, bundle_version, artifact, pinned, policy)
 
 
@@ -444,7 +452,10 @@ def _verify_with_sigstore(
         raise InputError(f"bundle {source} signs an artifact directly: give the artifact to verify it against")
 
     tagged = _sigstore_policy(policy)
-    verifier = pinned.verifier()
+    try:
+        verifier = pinned.verifier()
+    except SigstoreError as exc:
+        raise InputError(f"trusted root {pinned.name} cannot verify certificates: {_first_line(str(exc))}") from None
     payload: bytes | None = None
     payload_type: str | None = None
     artifact_sha256: str | None = None
@@ -629,6 +640,271 @@ def _b64(value: object, what: str) -> bytes:
         raise InputError(f"{what} is not valid base64") from None
 
 
+# --- bundles signed with a key ("managed key"): verified here, without sigstore-python ---------------------------
+
+
+@dataclass(frozen=True)
+class _LogEntry:
+    log_index: int
+    log_id: bytes
+    kind: str
+    version: str
+    integrated_time: int | None
+    signed_entry_timestamp: bytes | None
+    body: bytes
+    proof_index: int
+    tree_size: int
+    root_hash: bytes
+    proof_hashes: tuple[bytes, ...]
+    checkpoint: str
+
+
+def _int_field(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(f"{what} is missing or not an integer")
+    try:
+        number = int(value)
+    except ValueError:
+        raise InputError(f"{what} is not an integer") from None
+    if number < 0:
+        raise InputError(f"{what} is negative")
+    return number
+
+
+def _parse_log_entry(entry: dict[str, Any], source: str) -> _LogEntry:
+    where = f"bundle {source}: log entry"
+    proof = entry.get("inclusionProof")
+    if not isinstance(proof, dict):
+        raise InputError(f"{where} has no inclusion proof")
+    checkpoint = proof.get("checkpoint")
+    envelope = checkpoint.get("envelope") if isinstance(checkpoint, dict) else None
+    if not isinstance(envelope, str):
+        raise InputError(f"{where}: the inclusion proof has no checkpoint")
+    hashes = proof.get("hashes", [])
+    if not isinstance(hashes, list) or len(hashes) > 64:
+        raise InputError(f"{where}: the inclusion proof's hashes are not a list of at most 64 hashes")
+    log_id = entry.get("logId")
+    promise = entry.get("inclusionPromise")
+    kind_version = entry["kindVersion"]
+    return _LogEntry(
+        log_index=_int_field(entry.get("logIndex"), f"{where} logIndex"),
+        log_id=_b64(log_id.get("keyId") if isinstance(log_id, dict) else None, f"{where} logId"),
+        kind=str(kind_version.get("kind")),
+        version=str(kind_version.get("version")),
+        integrated_time=(
+            _int_field(entry["integratedTime"], f"{where} integratedTime") if "integratedTime" in entry else None
+        ),
+        signed_entry_timestamp=(
+            _b64(promise.get("signedEntryTimestamp"), f"{where} signedEntryTimestamp")
+            if isinstance(promise, dict)
+            else None
+        ),
+        body=_b64(entry.get("canonicalizedBody"), f"{where} canonicalizedBody"),
+        proof_index=_int_field(proof.get("logIndex"), f"{where} inclusion proof logIndex"),
+        tree_size=_int_field(proof.get("treeSize"), f"{where} inclusion proof treeSize"),
+        root_hash=_b64(proof.get("rootHash"), f"{where} inclusion proof rootHash"),
+        proof_hashes=tuple(_b64(h, f"{where} inclusion proof hash") for h in hashes),
+        checkpoint=envelope,
+    )
+
+
+def _spki(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bytes(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def _verify_prehashed(key: Any, signature: bytes, digest: bytes) -> bool:
+    """A hashedrekord signature: over the artifact's SHA-256, as ECDSA or RSA (PKCS#1 v1.5 or PSS) sign it."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    prehashed = Prehashed(hashes.SHA256())
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+            return True
+        if isinstance(key, rsa.RSAPublicKey):
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+            for pad in (padding.PKCS1v15(), pss):
+                try:
+                    key.verify(signature, digest, pad, prehashed)
+                    return True
+                except InvalidSignature:
+                    continue
+    except (InvalidSignature, ValueError):
+        return False
+    return False
+
+
+def _verify_log_signature(key: Any, signature: bytes, data: bytes) -> bool:
+    """A transparency log's signature (checkpoint or SET): ECDSA with SHA-256, or Ed25519."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+            return True
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+            return True
+    except (InvalidSignature, ValueError):
+        return False
+    return False
+
+
+def _pae(payload_type: str, payload: bytes) -> bytes:
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def _merkle_root_from_proof(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+    """RFC 9162 section 2.1.3.2: the root an inclusion proof leads to, or ``BundleVerificationError``."""
+    if index >= size:
+        raise BundleVerificationError("the inclusion proof's leaf index is outside the tree", stage="log")
+    fn, sn = index, size - 1
+    node = hashlib.sha256(b"\x00" + leaf).digest()
+    for sibling in proof:
+        if len(sibling) != 32:
+            raise BundleVerificationError("the inclusion proof holds a hash that is not 32 bytes", stage="log")
+        if sn == 0:
+            raise BundleVerificationError("the inclusion proof is longer than the tree is deep", stage="log")
+        if fn & 1 or fn == sn:
+            node = hashlib.sha256(b"\x01" + sibling + node).digest()
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            node = hashlib.sha256(b"\x01" + node + sibling).digest()
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise BundleVerificationError("the inclusion proof is shorter than the tree is deep", stage="log")
+    return node
+
+
+def _verify_checkpoint(checkpoint: str, log_key: Any, log_id: bytes, tree_size: int, root: bytes) -> None:
+    """A signed note (origin, size, root hash) signed by the log's key, naming the same tree as the proof."""
+    if checkpoint.count("\n\n") != 1 or not checkpoint.endswith("\n"):
+        raise BundleVerificationError("the checkpoint is not a signed note", stage="log")
+    text, signatures = checkpoint.split("\n\n")
+    note = (text + "\n").encode()
+    verified = False
+    for line in signatures.splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014":
+            raise BundleVerificationError("the checkpoint has a malformed signature line", stage="log")
+        try:
+            raw = base64.b64decode(parts[2], validate=True)
+        except (binascii.Error, ValueError):
+            raise BundleVerificationError("the checkpoint signature is not base64", stage="log") from None
+        if len(raw) > 4 and raw[:4] == log_id[:4] and _verify_log_signature(log_key, raw[4:], note):
+            verified = True
+    if not verified:
+        raise BundleVerificationError(
+            "the checkpoint carries no valid signature by the transparency log's key in the trusted root", stage="log"
+        )
+    lines = text.split("\n")
+    if len(lines) < 3:
+        raise BundleVerificationError("the checkpoint lacks its size or root hash", stage="log")
+    try:
+        size = int(lines[1])
+        checkpoint_root = base64.b64decode(lines[2], validate=True)
+    except (ValueError, binascii.Error):
+        raise BundleVerificationError("the checkpoint's size or root hash is malformed", stage="log") from None
+    if size != tree_size or checkpoint_root != root:
+        raise BundleVerificationError(
+            "the signed checkpoint names another tree than the inclusion proof (size or root hash differ)", stage="log"
+        )
+
+
+def _check_hashedrekord_body(body: dict[str, Any], digest: bytes, signature: bytes, key_spki: bytes) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    spec = body.get("spec")
+    try:
+        data_hash = spec["data"]["hash"]  # type: ignore[index]
+        logged_signature = spec["signature"]  # type: ignore[index]
+        logged_key = base64.b64decode(logged_signature["publicKey"]["content"], validate=True)
+        logged_sig = base64.b64decode(logged_signature["content"], validate=True)
+    except (TypeError, KeyError, binascii.Error, ValueError):
+        raise BundleVerificationError("the log entry is not a well-formed hashedrekord", stage="log") from None
+    if data_hash.get("algorithm") != "sha256" or data_hash.get("value") != digest.hex():
+        raise BundleVerificationError("the log entry records another artifact digest than the bundle", stage="log")
+    if logged_sig != signature:
+        raise BundleVerificationError("the log entry records another signature than the bundle", stage="log")
+    try:
+        logged_spki = _spki(load_pem_public_key(logged_key))
+    except (ValueError, TypeError):
+        raise BundleVerificationError("the log entry's public key cannot be parsed", stage="log") from None
+    if logged_spki != key_spki:
+        raise BundleVerificationError(
+            "the log entry records another public key than the one that verified", stage="log"
+        )
+
+
+def _check_dsse_body(body: dict[str, Any], payload: bytes, signatures: Sequence[bytes], key_spki: bytes) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    spec = body.get("spec")
+    try:
+        payload_hash = spec["payloadHash"]  # type: ignore[index]
+        logged = [
+            (base64.b64decode(item["signature"], validate=True), base64.b64decode(item["verifier"], validate=True))
+            for item in spec["signatures"]  # type: ignore[index]
+        ]
+    except (TypeError, KeyError, binascii.Error, ValueError):
+        raise BundleVerificationError("the log entry is not a well-formed dsse entry", stage="log") from None
+    if payload_hash.get("algorithm") != "sha256" or payload_hash.get("value") != hashlib.sha256(payload).hexdigest():
+        raise BundleVerificationError("the log entry records another payload digest than the envelope", stage="log")
+    if sorted(sig for sig, _ in logged) != sorted(signatures):
+        raise BundleVerificationError("the log entry records other signatures than the envelope", stage="log")
+    for _, verifier in logged:
+        try:
+            if _spki(load_pem_public_key(verifier)) == key_spki:
+                return
+        except (ValueError, TypeError):
+            continue
+    raise BundleVerificationError("the log entry does not record the key that verified the envelope", stage="log")
+
+
+def _canonical_set_payload(entry: _LogEntry, integrated_time: int) -> bytes:
+    """What Rekor signs as the SET: RFC 8785 JSON of body, integratedTime, logID and logIndex."""
+    document = {
+        "body": base64.b64encode(entry.body).decode(),
+        "integratedTime": integrated_time,
+        "logID": entry.log_id.hex(),
+        "logIndex": entry.log_index,
+    }
+    # Only ASCII strings and integers: sorted keys without whitespace is exactly RFC 8785 here.
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _log_key_for(pinned: PinnedTrustRoot, log_id: bytes, integrated_time: int) -> Any:
+    key = pinned.rekor_keys.get(log_id)
+    if key is None:
+        raise BundleVerificationError(
+            f"the log entry comes from a transparency log ({log_id.hex()[:16]}) that {pinned.name} does not list",
+            stage="log",
+        )
+    when = datetime.fromtimestamp(integrated_time, tz=UTC)
+    for tlog in pinned.trusted_root._inner.tlogs:
+        if bytes(tlog.log_id.key_id) != log_id or tlog.public_key.valid_for is None:
+            continue
+        valid = tlog.public_key.valid_for
+        if when < valid.start or (valid.end is not None and when > valid.end):
+            raise BundleVerificationError(
+                f"the log entry's time {when.isoformat()} is outside the log key's validity in {pinned.name}",
+                stage="time",
+            )
+    return key
+
+
 def _verify_key_signed_bundle(
     obj: dict[str, Any],
     *,
@@ -636,6 +912,112 @@ def _verify_key_signed_bundle(
     bundle_version: str,
     artifact: Path | None,
     pinned: PinnedTrustRoot,
-    public_keys: Sequence[PublicKeyTypes],
+    public_keys: Sequence[PublicKey],
 ) -> VerifiedBundle:
-    raise UnsupportedError(f"bundle {source} is signed with a public key; not implemented yet")
+    """Signature by one of ``public_keys``, log entry consistency, inclusion proof, signed checkpoint and SET."""
+    material = obj["verificationMaterial"]
+    entry = _parse_log_entry(material["tlogEntries"][0], source)
+    where = f"key-signed bundle {source}"
+    if entry.integrated_time is None or entry.signed_entry_timestamp is None:
+        raise UnsupportedError(
+            f"{where} has no signed entry timestamp; provcheck verifies key-signed bundles only with one"
+        )
+    if (entry.kind, entry.version) not in (("hashedrekord", "0.0.1"), ("dsse", "0.0.1")):
+        raise UnsupportedError(
+            f"{where} is logged as {entry.kind}/{entry.version}; provcheck verifies key-signed bundles logged as "
+            "hashedrekord/0.0.1 or dsse/0.0.1 only"
+        )
+
+    try:
+        body = json.loads(entry.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BundleVerificationError(f"{where}: the log entry body is not JSON", stage="log") from None
+    if not isinstance(body, dict) or (body.get("kind"), body.get("apiVersion")) != (entry.kind, entry.version):
+        raise BundleVerificationError(f"{where}: the log entry body's kind differs from the entry's", stage="log")
+
+    envelope = obj.get("dsseEnvelope")
+    message = obj.get("messageSignature")
+    signer: PublicKey | None = None
+    payload: bytes | None = None
+    payload_type: str | None = None
+    artifact_sha256: str | None = None
+    try:
+        if isinstance(envelope, dict):
+            if entry.kind != "dsse":
+                raise BundleVerificationError(f"{where}: a DSSE envelope logged as {entry.kind}", stage="log")
+            payload = _b64(envelope.get("payload"), f"{where}: DSSE payload")
+            payload_type = envelope.get("payloadType")
+            if not isinstance(payload_type, str):
+                raise InputError(f"{where}: DSSE envelope has no payloadType")
+            raw_signatures = envelope.get("signatures")
+            if not isinstance(raw_signatures, list) or len(raw_signatures) != 1:
+                raise InputError(f"{where}: a bundle's DSSE envelope must carry exactly one signature")
+            signature = _b64(raw_signatures[0].get("sig") if isinstance(raw_signatures[0], dict) else None, "sig")
+            pae = _pae(payload_type, payload)
+            signer = next((key for key in public_keys if key.verify(signature, pae)), None)
+            if signer is None:
+                raise BundleVerificationError(
+                    f"{where}: the DSSE signature does not verify with any of the given keys", stage="key"
+                )
+            _check_dsse_body(body, payload, [signature], _spki(signer.key))
+        elif isinstance(message, dict):
+            if entry.kind != "hashedrekord":
+                raise BundleVerificationError(f"{where}: a message signature logged as {entry.kind}", stage="log")
+            if artifact is None:
+                raise InputError(f"bundle {source} signs an artifact directly: give the artifact to verify it against")
+            digest = _sha256_file(artifact)
+            artifact_sha256 = digest.hex()
+            declared = message.get("messageDigest")
+            if isinstance(declared, dict) and _b64(declared.get("digest"), f"{where}: messageDigest") != digest:
+                raise BundleVerificationError(
+                    f"{where}: the artifact's digest differs from the bundle's", stage="artifact"
+                )
+            signature = _b64(message.get("signature"), f"{where}: message signature")
+            if all(key.algorithm == "ed25519" for key in public_keys):
+                raise UnsupportedError(
+                    f"{where}: signatures over an artifact digest (hashedrekord) by Ed25519 keys are not supported"
+                )
+            signer = next((key for key in public_keys if _verify_prehashed(key.key, signature, digest)), None)
+            if signer is None:
+                raise BundleVerificationError(
+                    f"{where}: the signature over the artifact does not verify with any of the given keys", stage="key"
+                )
+            _check_hashedrekord_body(body, digest, signature, _spki(signer.key))
+        else:
+            raise InputError(f"{where} holds neither a DSSE envelope nor a message signature")
+
+        log_key = _log_key_for(pinned, entry.log_id, entry.integrated_time)
+        root = _merkle_root_from_proof(entry.body, entry.proof_index, entry.tree_size, entry.proof_hashes)
+        if root != entry.root_hash:
+            raise BundleVerificationError("the inclusion proof does not lead to the stated root hash", stage="log")
+        _verify_checkpoint(entry.checkpoint, log_key, entry.log_id, entry.tree_size, root)
+        if not _verify_log_signature(
+            log_key, entry.signed_entry_timestamp, _canonical_set_payload(entry, entry.integrated_time)
+        ):
+            raise BundleVerificationError("the signed entry timestamp (SET) does not verify", stage="log")
+        if entry.integrated_time > datetime.now(tz=UTC).timestamp() + 300:
+            raise BundleVerificationError("the log entry's integrated time is in the future", stage="time")
+    except BundleVerificationError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise BundleVerificationError(f"{where} does not verify: {exc}", stage=exc.stage) from None
+
+    return VerifiedBundle(
+        source=source,
+        bundle_version=bundle_version,
+        kind="dsse" if payload is not None else "message",
+        payload=payload,
+        payload_type=payload_type,
+        artifact_sha256=artifact_sha256,
+        signer=None,
+        certificate_sha256=None,
+        public_key_id=signer.keyid,
+        identity_checked=False,
+        log_entry_kind=entry.kind,
+        log_entry_version=entry.version,
+        log_index=entry.log_index,
+        integrated_time=datetime.fromtimestamp(entry.integrated_time, tz=UTC),
+        timestamp_count=0,
+        trust_root=pinned.name,
+        verified_by="provcheck key-signed bundle verifier",
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -467,3 +469,493 @@ def test_looks_like_sigstore_bundle() -> None:
     )
     assert not looks_like_sigstore_bundle(["not", "a", "dict"])
     assert not looks_like_sigstore_bundle({"mediaType": "application/json", "verificationMaterial": {}})
+
+
+# --- key-signed ("managed key") bundles, verified without sigstore-python ------------------------------------------
+#
+# The conformance vector is a real production bundle; its failing twins alter one field each. A private log made here
+# (a real ECDSA log key, a real Merkle tree, signed checkpoint and SET) covers DSSE, other key types and proof shapes.
+
+MANAGED = "managed-key-happy-path"
+
+
+@pytest.fixture(scope="session")
+def managed(conformance: Path) -> Path:
+    return conformance / MANAGED / "bundle.sigstore.json"
+
+
+@pytest.fixture(scope="session")
+def managed_keys(conformance: Path) -> list[Any]:
+    from attestations.keys import load_public_keys
+
+    return load_public_keys(conformance / MANAGED / "key.pub")
+
+
+def key_signed(bundle: Path, artifact: Path | None, keys: Any, trust: Any = PROD, policy: Any = None) -> VerifiedBundle:
+    return verify_bundle(
+        bundle, artifact=artifact, trust=trust, policy=policy, unsafe_no_identity=policy is None, public_keys=keys
+    )
+
+
+def test_managed_key_bundle_verifies_with_its_key(managed: Path, managed_keys: list[Any], vectors: Path) -> None:
+    fact = key_signed(managed, vectors / "sigstore-conformance/test/assets/a.txt", managed_keys)
+    assert fact.kind == "message" and fact.signer is None and fact.certificate_sha256 is None
+    assert fact.public_key_id == managed_keys[0].keyid
+    assert fact.verified_by == "provcheck key-signed bundle verifier"
+    assert fact.integrated_time is not None and fact.integrated_time.year == 2025
+    assert (fact.log_entry_kind, fact.log_index) == ("hashedrekord", 771488337)
+
+
+def test_managed_key_bundle_fails_with_a_wrong_key(managed: Path, vectors: Path) -> None:
+    from attestations.keys import generate_private_key
+
+    other = generate_private_key("ecdsa-p256").public
+    with pytest.raises(BundleVerificationError) as err:
+        key_signed(managed, vectors / "sigstore-conformance/test/assets/a.txt", [other])
+    assert err.value.stage == "key"
+
+
+def test_managed_key_bundle_fails_for_another_artifact(managed: Path, managed_keys: list[Any], tmp_path: Path) -> None:
+    other = tmp_path / "a.txt"
+    other.write_bytes(b"not the signed artifact\n")
+    with pytest.raises(BundleVerificationError) as err:
+        key_signed(managed, other, managed_keys)
+    assert err.value.stage == "artifact"
+
+    def drop_digest(obj: dict[str, Any]) -> None:
+        del obj["messageSignature"]["messageDigest"]
+
+    with pytest.raises(BundleVerificationError) as err:
+        key_signed(rewrite(managed, tmp_path, drop_digest), other, managed_keys)
+    assert err.value.stage == "key"
+
+
+def test_managed_key_bundle_needs_identity_policy_to_be_absent(
+    managed: Path, managed_keys: list[Any], vectors: Path
+) -> None:
+    with pytest.raises(BundleVerificationError) as err:
+        key_signed(
+            managed,
+            vectors / "sigstore-conformance/test/assets/a.txt",
+            managed_keys,
+            policy=IdentityPolicy(identity=RFC8785_SAN, issuer=GITHUB_ISSUER),
+        )
+    assert err.value.stage == "identity"
+
+
+def flip_b64(value: str, at: int = 10) -> str:
+    raw = bytearray(base64.b64decode(value))
+    raw[at % len(raw)] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def entry_of(obj: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = obj["verificationMaterial"]["tlogEntries"][0]
+    return entry
+
+
+def _body_with_other_digest(obj: dict[str, Any]) -> None:
+    body = json.loads(base64.b64decode(entry_of(obj)["canonicalizedBody"]))
+    body["spec"]["data"]["hash"]["value"] = "0" * 64
+    entry_of(obj)["canonicalizedBody"] = base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def _checkpoint_signature_flipped(obj: dict[str, Any]) -> None:
+    proof = entry_of(obj)["inclusionProof"]
+    text, sigs = proof["checkpoint"]["envelope"].split("\n\n")
+    dash, name, sig = sigs.strip().split(" ")
+    proof["checkpoint"]["envelope"] = f"{text}\n\n{dash} {name} {flip_b64(sig, 20)}\n"
+
+
+def _checkpoint_for_another_size(obj: dict[str, Any]) -> None:
+    proof = entry_of(obj)["inclusionProof"]
+    lines = proof["checkpoint"]["envelope"].split("\n")
+    lines[1] = str(int(lines[1]) + 1)
+    proof["checkpoint"]["envelope"] = "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [
+        (lambda o: o["messageSignature"].update(signature=flip_b64(o["messageSignature"]["signature"])), "any of"),
+        (_body_with_other_digest, "another artifact digest"),
+        (
+            lambda o: entry_of(o)["inclusionProof"]["hashes"].__setitem__(
+                3, flip_b64(entry_of(o)["inclusionProof"]["hashes"][3])
+            ),
+            "inclusion proof",
+        ),
+        (
+            lambda o: entry_of(o)["inclusionProof"].update(
+                rootHash=flip_b64(entry_of(o)["inclusionProof"]["rootHash"])
+            ),
+            "inclusion proof",
+        ),
+        (
+            lambda o: entry_of(o)["inclusionProof"].update(
+                treeSize=str(int(entry_of(o)["inclusionProof"]["treeSize"]) * 2)
+            ),
+            "inclusion proof",
+        ),
+        (
+            lambda o: entry_of(o)["inclusionProof"].update(
+                logIndex=str(int(entry_of(o)["inclusionProof"]["logIndex"]) - 1)
+            ),
+            "inclusion proof",
+        ),
+        (_checkpoint_signature_flipped, "checkpoint"),
+        (_checkpoint_for_another_size, "checkpoint"),
+        (
+            lambda o: entry_of(o)["inclusionPromise"].update(
+                signedEntryTimestamp=flip_b64(entry_of(o)["inclusionPromise"]["signedEntryTimestamp"], 30)
+            ),
+            "SET",
+        ),
+        (lambda o: entry_of(o).update(integratedTime=str(int(entry_of(o)["integratedTime"]) + 1)), "SET"),
+        (lambda o: entry_of(o).update(logIndex=str(int(entry_of(o)["logIndex"]) + 1)), "SET"),
+    ],
+    ids=[
+        "signature-byte",
+        "log-body-digest",
+        "proof-hash",
+        "root-hash",
+        "tree-size",
+        "proof-index",
+        "checkpoint-signature",
+        "checkpoint-size",
+        "set-byte",
+        "integrated-time",
+        "log-index",
+    ],
+)
+def test_managed_key_bundle_tampering_fails(
+    managed: Path, managed_keys: list[Any], vectors: Path, tmp_path: Path, tamper: Any, words: str
+) -> None:
+    with pytest.raises(BundleVerificationError) as err:
+        key_signed(rewrite(managed, tmp_path, tamper), vectors / "sigstore-conformance/test/assets/a.txt", managed_keys)
+    assert words in str(err.value)
+    assert err.value.exit_code == 1
+
+
+def test_managed_key_bundle_fails_against_another_log(managed: Path, managed_keys: list[Any], vectors: Path) -> None:
+    with pytest.raises(BundleVerificationError, match="does not list"):
+        key_signed(managed, vectors / "sigstore-conformance/test/assets/a.txt", managed_keys, STAGING)
+
+
+def test_managed_key_bundle_without_a_set_is_unsupported(
+    managed: Path, managed_keys: list[Any], vectors: Path, tmp_path: Path
+) -> None:
+    def drop_set(obj: dict[str, Any]) -> None:
+        del entry_of(obj)["inclusionPromise"]
+
+    with pytest.raises(UnsupportedError, match="signed entry timestamp"):
+        key_signed(
+            rewrite(managed, tmp_path, drop_set), vectors / "sigstore-conformance/test/assets/a.txt", managed_keys
+        )
+
+
+# --- a private log made here: RFC 9162 proofs of every shape, DSSE and other key types -------------------------------
+
+
+def _leaf(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def _tree_hash(leaves: list[bytes]) -> bytes:
+    """MTH from RFC 9162 section 2.1.1, written from its recursive definition."""
+    import hashlib
+
+    if len(leaves) == 1:
+        return _leaf(leaves[0])
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _tree_hash(leaves[:k]) + _tree_hash(leaves[k:])).digest()
+
+
+def _audit_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) from RFC 9162 section 2.1.3.1."""
+    if len(leaves) == 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m < k:
+        return [*_audit_path(m, leaves[:k]), _tree_hash(leaves[k:])]
+    return [*_audit_path(m - k, leaves[k:]), _tree_hash(leaves[:k])]
+
+
+def test_inclusion_proofs_of_every_shape_verify_and_a_wrong_index_fails() -> None:
+    from attestations.sigstore_bundle import _merkle_root_from_proof
+
+    for size in range(1, 18):
+        leaves = [b"entry %d" % i for i in range(size)]
+        root = _tree_hash(leaves)
+        for index in range(size):
+            path = _audit_path(index, leaves)
+            assert _merkle_root_from_proof(leaves[index], index, size, path) == root
+            if size > 1:
+                wrong = (index + 1) % size
+                with contextlib.suppress(BundleVerificationError):
+                    assert _merkle_root_from_proof(leaves[index], wrong, size, path) != root
+        with pytest.raises(BundleVerificationError):
+            _merkle_root_from_proof(leaves[0], size, size, _audit_path(0, leaves))
+
+
+@dataclass(frozen=True)
+class PrivateLog:
+    """A transparency log run by the test: its key, its trusted root file, and a way to log an entry."""
+
+    key: Any
+    log_id: bytes
+    root_file: Path
+
+    def entry(
+        self, body: dict[str, Any], *, index: int = 5, size: int = 11, integrated: int = 1_700_000_000
+    ) -> dict[str, Any]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        leaves = [b"other entry %d" % i for i in range(size)]
+        leaves[index] = canonical
+        root = _tree_hash(leaves)
+        note = f"rekor.test - 42\n{size}\n{base64.b64encode(root).decode()}\n"
+        note_sig = self.key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        checkpoint = f"{note}\n\u2014 rekor.test {base64.b64encode(self.log_id[:4] + note_sig).decode()}\n"
+        log_index = 1000 + index
+        set_payload = json.dumps(
+            {
+                "body": base64.b64encode(canonical).decode(),
+                "integratedTime": integrated,
+                "logID": self.log_id.hex(),
+                "logIndex": log_index,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        return {
+            "logIndex": str(log_index),
+            "logId": {"keyId": base64.b64encode(self.log_id).decode()},
+            "kindVersion": {"kind": body["kind"], "version": body["apiVersion"]},
+            "integratedTime": str(integrated),
+            "inclusionPromise": {
+                "signedEntryTimestamp": base64.b64encode(self.key.sign(set_payload, ec.ECDSA(hashes.SHA256()))).decode()
+            },
+            "inclusionProof": {
+                "logIndex": str(index),
+                "rootHash": base64.b64encode(root).decode(),
+                "treeSize": str(size),
+                "hashes": [base64.b64encode(h).decode() for h in _audit_path(index, leaves)],
+                "checkpoint": {"envelope": checkpoint},
+            },
+            "canonicalizedBody": base64.b64encode(canonical).decode(),
+        }
+
+
+@pytest.fixture
+def private_log(tmp_path: Path) -> PrivateLog:
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    log_id = hashlib.sha256(spki).digest()
+    root = {
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [
+            {
+                "baseUrl": "https://rekor.test",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": base64.b64encode(spki).decode(),
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": {"start": "2020-01-01T00:00:00Z"},
+                },
+                "logId": {"keyId": base64.b64encode(log_id).decode()},
+            }
+        ],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": [],
+    }
+    path = tmp_path / "private-log.trusted_root.json"
+    path.write_text(json.dumps(root))
+    return PrivateLog(key, log_id, path)
+
+
+def _pem(public: Any) -> bytes:
+    from attestations.keys import public_pem
+
+    return public_pem(public)
+
+
+def dsse_bundle(log: PrivateLog, signer: Any, payload: bytes, **entry_args: Any) -> dict[str, Any]:
+    import hashlib
+
+    payload_type = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(payload), payload)
+    sig = signer.sign(pae)
+    body = {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": "0" * 64},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": [
+                {
+                    "signature": base64.b64encode(sig).decode(),
+                    "verifier": base64.b64encode(_pem(signer.public)).decode(),
+                }
+            ],
+        },
+    }
+    return {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": {"hint": signer.public.keyid},
+            "tlogEntries": [log.entry(body, **entry_args)],
+        },
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode(),
+            "payloadType": payload_type,
+            "signatures": [{"sig": base64.b64encode(sig).decode(), "keyid": ""}],
+        },
+    }
+
+
+def message_bundle(log: PrivateLog, signer: Any, artifact: bytes) -> dict[str, Any]:
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    digest = hashlib.sha256(artifact).digest()
+    key = signer.private_key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    else:
+        sig = key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+    body = {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+            "signature": {
+                "content": base64.b64encode(sig).decode(),
+                "publicKey": {"content": base64.b64encode(_pem(signer.public)).decode()},
+            },
+        },
+    }
+    return {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": [log.entry(body)]},
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(digest).decode()},
+            "signature": base64.b64encode(sig).decode(),
+        },
+    }
+
+
+def verify_private(
+    log: PrivateLog, bundle: dict[str, Any], keys: list[Any], artifact: Path | None = None
+) -> VerifiedBundle:
+    return verify_bundle_bytes(
+        json.dumps(bundle).encode(),
+        source="private",
+        artifact=artifact,
+        trust=TrustConfigChoice.from_file(log.root_file),
+        policy=None,
+        public_keys=keys,
+    )
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa"])
+def test_key_signed_dsse_bundle_on_a_private_log(private_log: PrivateLog, kind: str) -> None:
+    from attestations.keys import generate_private_key
+
+    signer = generate_private_key(kind)
+    statement = b'{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{}}'
+    fact = verify_private(private_log, dsse_bundle(private_log, signer, statement), [signer.public])
+    assert fact.kind == "dsse" and fact.payload == statement and fact.public_key_id == signer.public.keyid
+    assert fact.trust_root == f"file {private_log.root_file}"
+
+
+@pytest.mark.parametrize(("index", "size"), [(0, 1), (0, 2), (6, 7), (12, 13), (63, 64)])
+def test_key_signed_bundle_proof_positions(private_log: PrivateLog, index: int, size: int) -> None:
+    from attestations.keys import generate_private_key
+
+    signer = generate_private_key("ed25519")
+    verify_private(private_log, dsse_bundle(private_log, signer, b"{}", index=index, size=size), [signer.public])
+
+
+def test_key_signed_dsse_bundle_twins(private_log: PrivateLog) -> None:
+    from attestations.keys import generate_private_key
+
+    signer = generate_private_key("ecdsa-p256")
+    good = dsse_bundle(private_log, signer, b'{"a":1}')
+    verify_private(private_log, good, [signer.public])
+
+    flipped = json.loads(json.dumps(good))
+    flipped["dsseEnvelope"]["payload"] = base64.b64encode(b'{"a":2}').decode()
+    with pytest.raises(BundleVerificationError) as err:
+        verify_private(private_log, flipped, [signer.public])
+    assert err.value.stage == "key"
+
+    with pytest.raises(BundleVerificationError) as err:
+        verify_private(private_log, good, [generate_private_key("ecdsa-p256").public])
+    assert err.value.stage == "key"
+
+    # A validly signed envelope whose log entry records another envelope: the log proves nothing about this one.
+    other = dsse_bundle(private_log, signer, b'{"a":3}')
+    spliced = json.loads(json.dumps(good))
+    spliced["verificationMaterial"] = other["verificationMaterial"]
+    with pytest.raises(BundleVerificationError, match="payload digest") as err:
+        verify_private(private_log, spliced, [signer.public])
+    assert err.value.stage == "log"
+
+    # The same envelope logged by a log the trusted root does not list.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    rogue = PrivateLog(ec.generate_private_key(ec.SECP256R1()), private_log.log_id, private_log.root_file)
+    with pytest.raises(BundleVerificationError, match="checkpoint"):
+        verify_private(private_log, dsse_bundle(rogue, signer, b'{"a":1}'), [signer.public])
+
+    future = dsse_bundle(private_log, signer, b"{}", integrated=4_000_000_000)
+    with pytest.raises(BundleVerificationError, match="future"):
+        verify_private(private_log, future, [signer.public])
+    before = dsse_bundle(private_log, signer, b"{}", integrated=1_000_000_000)
+    with pytest.raises(BundleVerificationError, match="validity"):
+        verify_private(private_log, before, [signer.public])
+
+
+@pytest.mark.parametrize("kind", ["ecdsa-p256", "rsa"])
+def test_key_signed_message_bundle_on_a_private_log(private_log: PrivateLog, tmp_path: Path, kind: str) -> None:
+    from attestations.keys import generate_private_key
+
+    signer = generate_private_key(kind)
+    artifact = tmp_path / "firmware.bin"
+    artifact.write_bytes(b"\x7fELF firmware image")
+    bundle = message_bundle(private_log, signer, artifact.read_bytes())
+    fact = verify_private(private_log, bundle, [signer.public], artifact)
+    assert fact.kind == "message" and fact.public_key_id == signer.public.keyid
+
+    # The log entry records a different key than the one given (both the bundle and the entry are otherwise valid).
+    impostor = generate_private_key(kind)
+    other_key = message_bundle(private_log, impostor, artifact.read_bytes())
+    other_key["messageSignature"] = bundle["messageSignature"]
+    with pytest.raises(BundleVerificationError, match=r"another (signature|key)"):
+        verify_private(private_log, other_key, [signer.public], artifact)
+
+
+def test_key_signed_message_bundle_with_only_ed25519_keys_is_unsupported(
+    private_log: PrivateLog, tmp_path: Path
+) -> None:
+    from attestations.keys import generate_private_key
+
+    artifact = tmp_path / "firmware.bin"
+    artifact.write_bytes(b"image")
+    bundle = message_bundle(private_log, generate_private_key("ecdsa-p256"), artifact.read_bytes())
+    with pytest.raises(UnsupportedError, match="Ed25519"):
+        verify_private(private_log, bundle, [generate_private_key("ed25519").public], artifact)
