@@ -26,9 +26,11 @@ Errors (all from ``attestations.errors`` or subclasses of its root):
     failed: "identity", "artifact", "signature", "certificate", "log", "time" or "key".
 
 Bundles signed with a key (no certificate, "managed key") are verified without sigstore-python when ``public_keys`` are
-given: the signature over the artifact (or the DSSE PAE) with one of the keys, the Rekor entry body's consistency with
+given (``attestations.keys.PublicKey`` objects or cryptography public keys): the signature over the artifact (or the
+DSSE PAE) with one of the keys, the Rekor entry body's consistency with
 the bundle, the RFC 6962 inclusion proof, the checkpoint signed by the trusted root's Rekor key, and the signed entry
-timestamp (SET) over the integrated time.
+timestamp (SET) over the integrated time.  The given key pins the signer, so no identity policy is needed (nor
+applied: a key-signed bundle carries no certificate identity).
 """
 
 from __future__ import annotations
@@ -159,7 +161,12 @@ class SignerIdentity:
 
 @dataclass(frozen=True)
 class VerifiedBundle:
-    """A bundle whose signature, certificate chain (or key), transparency log entry and identity policy verified."""
+    """A bundle whose signature, certificate chain (or key), transparency log entry and identity policy verified.
+
+    ``identity_checked`` is true when the signer was pinned: by the identity policy (certificate bundles) or by the
+    given public key (key-signed bundles, where ``public_key_id`` is the sha256 of the key's SubjectPublicKeyInfo).
+    ``timestamp_count`` counts the RFC 3161 timestamps sigstore-python checked; key-signed bundles rely on the SET.
+    """
 
     source: str
     bundle_version: str
@@ -312,7 +319,7 @@ def verify_bundle(
     trust: TrustConfigChoice | PinnedTrustRoot,
     policy: IdentityPolicy | None,
     unsafe_no_identity: bool = False,
-    public_keys: Sequence[PublicKey] = (),
+    public_keys: Sequence[PublicKey | PublicKeyTypes] = (),
 ) -> VerifiedBundle:
     """Verify the Sigstore bundle in ``bundle_path``; see the module docstring."""
     raw = _read_bounded(bundle_path, MAX_BUNDLE_BYTES, "bundle")
@@ -335,7 +342,7 @@ def verify_bundle_bytes(
     trust: TrustConfigChoice | PinnedTrustRoot,
     policy: IdentityPolicy | None,
     unsafe_no_identity: bool = False,
-    public_keys: Sequence[PublicKey] = (),
+    public_keys: Sequence[PublicKey | PublicKeyTypes] = (),
 ) -> VerifiedBundle:
     """Verify one bundle given as JSON bytes; ``source`` names it in messages and in the fact."""
     if len(raw) > MAX_BUNDLE_BYTES:
@@ -368,12 +375,6 @@ def verify_bundle_bytes(
                 f"bundle {source} is signed with a public key, not a Fulcio certificate; sigstore-python 4.5 cannot "
                 "verify such bundles (sigstore-python#1244): give the signer's public key to verify it"
             )
-        if policy is not None:
-            raise BundleVerificationError(
-                f"bundle {source} is signed with a key, not a certificate, so it names no identity for the "
-                f"identity policy ({policy.identity}) to match",
-                stage="identity",
-            )
         pinned = trust if isinstance(trust, PinnedTrustRoot) else load_trust_root(trust)
         return _verify_key_signed_bundle(
             obj,
@@ -381,7 +382,7 @@ def verify_bundle_bytes(
             bundle_version=bundle_version,
             artifact=artifact,
             pinned=pinned,
-            public_keys=public_keys,
+            public_keys=_as_public_keys(public_keys),
         )
     if policy is None and not unsafe_no_identity:
         raise InputError(
@@ -390,6 +391,13 @@ def verify_bundle_bytes(
         )
     pinned = trust if isinstance(trust, PinnedTrustRoot) else load_trust_root(trust)
     return _verify_with_sigstore(raw, obj, source, bundle_version, artifact, pinned, policy)
+
+
+def _as_public_keys(keys: Sequence[PublicKey | PublicKeyTypes]) -> list[PublicKey]:
+    """Accept ``attestations.keys.PublicKey`` objects or bare cryptography public keys."""
+    from attestations.keys import PublicKey, public_key_from_crypto
+
+    return [key if isinstance(key, PublicKey) else public_key_from_crypto(key) for key in keys]
 
 
 def _sigstore_policy(policy: IdentityPolicy | None) -> Any:
@@ -1012,7 +1020,7 @@ def _verify_key_signed_bundle(
         signer=None,
         certificate_sha256=None,
         public_key_id=signer.keyid,
-        identity_checked=False,
+        identity_checked=True,
         log_entry_kind=entry.kind,
         log_entry_version=entry.version,
         log_index=entry.log_index,

@@ -500,7 +500,9 @@ def key_signed(bundle: Path, artifact: Path | None, keys: Any, trust: Any = PROD
 def test_managed_key_bundle_verifies_with_its_key(managed: Path, managed_keys: list[Any], vectors: Path) -> None:
     fact = key_signed(managed, vectors / "sigstore-conformance/test/assets/a.txt", managed_keys)
     assert fact.kind == "message" and fact.signer is None and fact.certificate_sha256 is None
-    assert fact.public_key_id == managed_keys[0].keyid
+    assert fact.public_key_id == managed_keys[0].keyid and fact.identity_checked
+    bare = key_signed(managed, vectors / "sigstore-conformance/test/assets/a.txt", [managed_keys[0].key])
+    assert bare.public_key_id == fact.public_key_id
     assert fact.verified_by == "provcheck key-signed bundle verifier"
     assert fact.integrated_time is not None and fact.integrated_time.year == 2025
     assert (fact.log_entry_kind, fact.log_index) == ("hashedrekord", 771488337)
@@ -530,17 +532,16 @@ def test_managed_key_bundle_fails_for_another_artifact(managed: Path, managed_ke
     assert err.value.stage == "key"
 
 
-def test_managed_key_bundle_needs_identity_policy_to_be_absent(
+def test_managed_key_bundle_is_pinned_by_its_key_not_a_policy(
     managed: Path, managed_keys: list[Any], vectors: Path
 ) -> None:
-    with pytest.raises(BundleVerificationError) as err:
-        key_signed(
-            managed,
-            vectors / "sigstore-conformance/test/assets/a.txt",
-            managed_keys,
-            policy=IdentityPolicy(identity=RFC8785_SAN, issuer=GITHUB_ISSUER),
-        )
-    assert err.value.stage == "identity"
+    fact = key_signed(
+        managed,
+        vectors / "sigstore-conformance/test/assets/a.txt",
+        managed_keys,
+        policy=IdentityPolicy(identity=RFC8785_SAN, issuer=GITHUB_ISSUER),
+    )
+    assert fact.identity_checked and fact.signer is None and fact.public_key_id == managed_keys[0].keyid
 
 
 def flip_b64(value: str, at: int = 10) -> str:
