@@ -1,0 +1,297 @@
+"""Authenticode facts, read from the PE certificate table without relying on LIEF's signature parser.
+
+LIEF reports ``NO_SIGNATURE`` for some validly signed images (Debian's ``fwupdx64.efi.signed``), so the
+table is walked here: every WIN_CERTIFICATE, every PKCS#7 SignedData in it, nested signatures included.
+For each signature this module computes whether the image hash matches the signed digest, whether the
+signed attributes match the content, whether the signer's signature verifies, and whether the signer
+chains to one of the given trust anchors. It states facts; ``verifier.firmware.scan`` judges them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.firmware import der
+
+_OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+_OID_SPC_INDIRECT_DATA = "1.3.6.1.4.1.311.2.1.4"
+_OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+_OID_NESTED_SIGNATURE = "1.3.6.1.4.1.311.2.4.1"
+_HASHES = {
+    "1.3.14.3.2.26": "sha1",
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+_WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
+_MAX_CHAIN = 8
+
+
+@dataclass(frozen=True)
+class SignerInfo:
+    subject: str
+    issuer: str
+    serial: str
+    certificate_sha256: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"subject": self.subject, "issuer": self.issuer, "serial": self.serial,
+                "certificate_sha256": self.certificate_sha256}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One PKCS#7 signature over the image, with what was established about it."""
+
+    digest_algorithm: str
+    signed_digest: str
+    image_digest: str
+    signer: SignerInfo | None
+    signature_valid: bool
+    attributes_valid: bool
+    trusted_by: str | None
+    problem: str = ""
+    chain: tuple[str, ...] = ()
+
+    @property
+    def integrity_ok(self) -> bool:
+        return self.signed_digest == self.image_digest and self.signature_valid and self.attributes_valid
+
+
+@dataclass(frozen=True)
+class AuthenticodeFacts:
+    table_offset: int
+    table_size: int
+    sha256: str
+    signatures: tuple[Signature, ...] = ()
+    parse_errors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_table(self) -> bool:
+        return self.table_size > 0
+
+
+def _pe_layout(data: bytes) -> tuple[int, int, int, int]:
+    """Offsets of the checksum field and the certificate-table directory entry, and the table's extent."""
+    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    optional = lfanew + 24
+    (magic,) = struct.unpack_from("<H", data, optional)
+    checksum_at = optional + 64
+    directories = optional + (96 if magic == 0x10B else 112)
+    security_entry = directories + 4 * 8
+    if security_entry + 8 > len(data):
+        raise ValueError("PE optional header truncated")
+    table_offset, table_size = struct.unpack_from("<II", data, security_entry)
+    return checksum_at, security_entry, table_offset, table_size
+
+
+def image_digest(data: bytes, algorithm: str = "sha256") -> str:
+    """The Authenticode hash: the file without its checksum, its certificate-table entry and the table itself."""
+    checksum_at, security_entry, table_offset, table_size = _pe_layout(data)
+    digest = hashlib.new(algorithm)
+    digest.update(data[:checksum_at])
+    digest.update(data[checksum_at + 4 : security_entry])
+    if table_size and 0 < table_offset <= len(data):
+        digest.update(data[security_entry + 8 : table_offset])
+        rest = data[table_offset + table_size :]
+    else:
+        rest = data[security_entry + 8 :]
+    digest.update(rest)
+    return digest.hexdigest()
+
+
+def read_authenticode(data: bytes, trust_anchors: Sequence[Any] = ()) -> AuthenticodeFacts:
+    """Every signature in ``data``'s certificate table, checked; anchors are ``cryptography`` certificates."""
+    _, _, table_offset, table_size = _pe_layout(data)
+    sha256 = image_digest(data, "sha256")
+    if not table_size:
+        return AuthenticodeFacts(0, 0, sha256)
+    if table_offset + table_size > len(data) or table_offset == 0:
+        return AuthenticodeFacts(table_offset, table_size, sha256,
+                                 parse_errors=("certificate table points outside the file",))
+    table = data[table_offset : table_offset + table_size]
+    signatures: list[Signature] = []
+    errors: list[str] = []
+    pos = 0
+    while pos + 8 <= len(table):
+        length, _revision, cert_type = struct.unpack_from("<IHH", table, pos)
+        if length < 8 or pos + length > len(table):
+            errors.append(f"WIN_CERTIFICATE at {pos} has a bad length {length}")
+            break
+        blob = table[pos + 8 : pos + length]
+        if cert_type == _WIN_CERT_TYPE_PKCS_SIGNED_DATA:
+            try:
+                signatures.extend(_signatures(blob, data, trust_anchors, depth=0))
+            except (der.DerError, ValueError, IndexError) as exc:
+                errors.append(f"PKCS#7 at table offset {pos} cannot be parsed: {exc}")
+        else:
+            errors.append(f"WIN_CERTIFICATE type {cert_type:#x} at {pos} is not PKCS#7 SignedData")
+        pos += (length + 7) & ~7
+    return AuthenticodeFacts(table_offset, table_size, sha256, tuple(signatures), tuple(errors))
+
+
+def _signatures(blob: bytes, image: bytes, anchors: Sequence[Any], *, depth: int) -> list[Signature]:
+    content_info = der.read(blob)
+    if content_info.child(0).oid() != _OID_SIGNED_DATA:
+        raise der.DerError("not a SignedData ContentInfo")
+    signed_data = content_info.child(1).child(0)
+    parts = signed_data.children()
+    encap = parts[2]
+    if encap.child(0).oid() != _OID_SPC_INDIRECT_DATA:
+        raise der.DerError("SignedData does not carry SpcIndirectDataContent")
+    indirect = encap.child(1).child(0)
+    digest_info = indirect.child(1)
+    algorithm = _HASHES.get(digest_info.child(0).child(0).oid(), "")
+    signed_digest = digest_info.child(1).value.hex()
+    certificates = _certificates(parts)
+    signer_infos = next((p for p in reversed(parts) if p.tag == 0x31), None)
+    if signer_infos is None:
+        raise der.DerError("SignedData has no signerInfos")
+    out: list[Signature] = []
+    for signer_info in signer_infos.children():
+        out.append(_check_signer(signer_info, indirect, algorithm, signed_digest, image, certificates, anchors))
+        if depth < 2:
+            out.extend(_nested(signer_info, image, anchors, depth))
+    return out
+
+
+def _certificates(parts: list[der.Node]) -> list[Any]:
+    from cryptography import x509
+
+    certs: list[Any] = []
+    for part in parts[3:]:
+        if part.tag == 0xA0:
+            for node in part.children():
+                try:
+                    certs.append(x509.load_der_x509_certificate(node.raw))
+                except ValueError:
+                    continue
+    return certs
+
+
+def _check_signer(signer_info: der.Node, indirect: der.Node, algorithm: str, signed_digest: str, image: bytes,
+                  certificates: list[Any], anchors: Sequence[Any]) -> Signature:
+    fields = signer_info.children()
+    issuer_serial = fields[1]
+    serial = int.from_bytes(issuer_serial.child(1).value, "big", signed=True)
+    issuer_der = issuer_serial.child(0).raw
+    signer_cert = next((c for c in certificates if c.serial_number == serial
+                        and c.issuer.public_bytes() == issuer_der), None)
+    image_hash = image_digest(image, algorithm) if algorithm else ""
+    problem = "" if algorithm else "unsupported digest algorithm"
+    attributes = next((f for f in fields if f.tag == 0xA0), None)
+    attributes_valid = False
+    signature_valid = False
+    if attributes is not None and algorithm:
+        content_hash = hashlib.new(algorithm, indirect.value).digest()
+        for attribute in attributes.children():
+            if attribute.child(0).oid() == _OID_MESSAGE_DIGEST:
+                attributes_valid = attribute.child(1).child(0).value == content_hash
+        if not attributes_valid:
+            problem = problem or "signed attributes do not match the signed content"
+    encrypted = next((f for f in fields if f.tag == 0x04), None)
+    if signer_cert is None:
+        problem = problem or "the signer's certificate is not in the signature"
+    elif attributes is not None and encrypted is not None and algorithm:
+        signed_bytes = b"\x31" + attributes.raw[1:]
+        signature_valid = _verify(signer_cert, encrypted.value, signed_bytes, algorithm)
+        if not signature_valid:
+            problem = problem or "the signer's signature does not verify"
+    trusted_by: str | None = None
+    chain: tuple[str, ...] = ()
+    if signer_cert is not None:
+        trusted_by, chain = _chain(signer_cert, certificates, anchors)
+    signer = None
+    if signer_cert is not None:
+        signer = SignerInfo(signer_cert.subject.rfc4514_string(), signer_cert.issuer.rfc4514_string(),
+                            f"{signer_cert.serial_number:x}", _fingerprint(signer_cert))
+    return Signature(algorithm, signed_digest, image_hash, signer, signature_valid, attributes_valid,
+                     trusted_by, problem, chain)
+
+
+def _nested(signer_info: der.Node, image: bytes, anchors: Sequence[Any], depth: int) -> list[Signature]:
+    unsigned = next((f for f in signer_info.children() if f.tag == 0xA1), None)
+    if unsigned is None:
+        return []
+    out: list[Signature] = []
+    for attribute in unsigned.children():
+        if attribute.child(0).oid() == _OID_NESTED_SIGNATURE:
+            for nested in attribute.child(1).children():
+                out.extend(_signatures(nested.raw, image, anchors, depth=depth + 1))
+    return out
+
+
+def _verify(cert: Any, signature: bytes, message: bytes, algorithm: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    hash_cls: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+    key = cert.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), hash_cls[algorithm]())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(hash_cls[algorithm]()))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _fingerprint(cert: Any) -> str:
+    from cryptography.hazmat.primitives import hashes
+
+    return bytes(cert.fingerprint(hashes.SHA256())).hex()
+
+
+def _issued_by(cert: Any, issuer: Any) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # cryptography raises ValueError, TypeError or InvalidSignature here
+        return False
+    return True
+
+
+def _chain(signer: Any, bag: list[Any], anchors: Sequence[Any]) -> tuple[str | None, tuple[str, ...]]:
+    """Follow issuers through the signature's own certificates until an anchor signs one (or is one)."""
+    current = signer
+    path: list[str] = [current.subject.rfc4514_string()]
+    for _ in range(_MAX_CHAIN):
+        for anchor in anchors:
+            if _fingerprint(anchor) == _fingerprint(current) or _issued_by(current, anchor):
+                return anchor.subject.rfc4514_string(), tuple(path)
+        issuer = next((c for c in bag if c.subject == current.issuer and c is not current
+                       and _issued_by(current, c)), None)
+        if issuer is None:
+            return None, tuple(path)
+        current = issuer
+        path.append(current.subject.rfc4514_string())
+    return None, tuple(path)
+
+
+def load_trust_anchors(paths: Sequence[Any]) -> list[Any]:
+    """Certificates (PEM, possibly several per file, or DER) from ``paths``; bad files raise BadInputError."""
+    from cryptography import x509
+
+    from verifier.errors import BadInputError
+
+    anchors: list[Any] = []
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise BadInputError(f"cannot read trust anchor {path}: {exc.strerror or exc}") from exc
+        try:
+            if b"-----BEGIN CERTIFICATE-----" in raw:
+                anchors.extend(x509.load_pem_x509_certificates(raw))
+            else:
+                anchors.append(x509.load_der_x509_certificate(raw))
+        except ValueError as exc:
+            raise BadInputError(f"trust anchor {path} is not an X.509 certificate") from exc
+    return anchors

@@ -1,0 +1,523 @@
+"""The firmware manifest: a deterministic inventory of one firmware file (predicate
+``https://provcheck.dev/firmware-manifest/v1``, documented in docs/firmware-manifest.md).
+
+``analyse`` turns a loaded image into an ``Analysis``: the predicate content plus the code regions that
+``scan`` needs to hash declared functions in another binary. ``build_manifest`` is the public entry point.
+Addresses are hex strings so that 64-bit values survive JSON readers that use doubles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import BadInputError
+from verifier.firmware import functions as fn
+from verifier.firmware.limits import DEFAULT_LIMITS, Limits
+from verifier.firmware.loader import Image, load_file
+
+FIRMWARE_MANIFEST = "https://provcheck.dev/firmware-manifest/v1"
+SCHEMA_VERSION = 1
+MODULE_SIGNATURE_MAGIC = b"~Module signature appended~\n"
+
+_ELF_ARCH = {"X86_64": "x86_64", "I386": "x86", "AARCH64": "aarch64", "ARM": "arm", "RISCV": "riscv",
+             "PPC": "ppc", "PPC64": "ppc", "MIPS": "mips", "MIPS_RS3_LE": "mips"}
+_PE_ARCH = {"AMD64": "x86_64", "I386": "x86", "ARM64": "aarch64", "ARM": "arm", "ARMNT": "arm", "THUMB": "arm",
+            "RISCV64": "riscv", "RISCV32": "riscv"}
+_PE_EXEC, _PE_READ, _PE_WRITE, _PE_CODE = 0x20000000, 0x40000000, 0x80000000, 0x20
+_ELF_NOBITS, _ELF_REL = 8, "REL"
+
+
+def hexaddr(value: int) -> str:
+    return f"{value:#x}"
+
+
+def entropy(data: bytes) -> float:
+    """Shannon entropy in bits per byte, rounded so that it is identical on every machine."""
+    if not data:
+        return 0.0
+    try:
+        import numpy as np
+
+        counts = np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256).tolist()
+    except ImportError:  # pragma: no cover
+        counts = [0] * 256
+        for byte in data:
+            counts[byte] += 1
+    total = len(data)
+    value: float = -sum(c / total * math.log2(c / total) for c in counts if c)
+    return round(value + 0.0, 3)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The predicate content for one image, and what a scan needs beyond it."""
+
+    image: Image
+    predicate: dict[str, Any]
+    regions: tuple[fn.CodeRegion, ...] = ()
+    children: tuple[Analysis, ...] = ()
+
+
+@dataclass(frozen=True)
+class FirmwareManifest:
+    predicate: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_predicate(self) -> dict[str, Any]:
+        return json.loads(self.canonical_bytes())  # type: ignore[no-any-return]
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_json(self.predicate)
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def build_manifest(path: Path, *, limits: Limits = DEFAULT_LIMITS, rules: Any = None) -> FirmwareManifest:
+    """Inventory ``path``; raises BadInputError when it cannot be read or is over the size limit."""
+    image = load_file(path, limits)
+    if image.kind == "too-large":
+        raise BadInputError(f"{path}: {image.events[0].detail}")
+    return FirmwareManifest(analyse(image, rules=rules).predicate)
+
+
+def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
+    if rules is None:
+        from verifier.firmware.capabilities import compile_rules
+
+        rules = compile_rules()
+    if image.kind == "elf":
+        predicate, regions = _elf(image)
+    elif image.kind == "pe":
+        predicate, regions = _pe(image)
+    elif image.kind == "macho":
+        predicate, regions = _macho(image)
+    else:
+        predicate, regions = {"format": image.kind}, []
+    children = tuple(analyse(child, rules=rules, top=False) for child in image.children)
+    _attach_children(image, predicate, children)
+    from verifier.firmware.capabilities import string_matches
+
+    predicate["strings"] = [m.to_json() for m in string_matches(rules, image.data)]
+    if top:
+        predicate["file"] = {"size": len(image.data), "sha256": sha256(image.data)}
+        predicate["schema_version"] = SCHEMA_VERSION
+        predicate["limits"] = [e.to_json() for e in image.events]
+    else:
+        predicate["size"] = len(image.data)
+        predicate["sha256"] = sha256(image.data)
+    if image.kind in ("raw", "te", "option-rom", "uefi-volume", "intel-hex", "srec"):
+        predicate["entropy"] = entropy(image.data)
+    return Analysis(image, predicate, tuple(regions), children)
+
+
+def _attach_children(image: Image, predicate: dict[str, Any], children: tuple[Analysis, ...]) -> None:
+    if image.kind == "uefi-volume":
+        modules = []
+        for child in children:
+            attrs = child.image.attributes
+            modules.append({
+                "guid": attrs.get("guid", ""), "index": attrs.get("index", 0), "name": attrs.get("ui_name", ""),
+                "file_type": attrs.get("file_type", ""), "section": attrs.get("section", ""),
+                "sha256": attrs.get("file_sha256", ""), "image": child.predicate,
+            })
+        predicate["modules"] = sorted(modules, key=lambda m: (m["guid"], m["index"]))
+        predicate["volume_offset"] = hexaddr(int(image.attributes.get("volume_offset", 0)))
+    elif children:
+        embedded = []
+        for child in children:
+            attrs = child.image.attributes
+            entry = {"name": child.image.name.split(":", 1)[-1] if ":" in child.image.name else child.image.name,
+                     "image": child.predicate}
+            for key in ("offset", "address", "vendor_id", "device_id", "code_type", "compressed"):
+                if key in attrs:
+                    value = attrs[key]
+                    entry[key] = hexaddr(value) if key in ("offset", "address") else value
+            embedded.append(entry)
+        predicate["embedded"] = embedded
+
+
+# --- ELF ----------------------------------------------------------------------------------------------------------
+
+def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
+    import lief
+
+    b = image.binary
+    data = image.data
+    header = b.header
+    arch = _ELF_ARCH.get(header.machine_type.name, header.machine_type.name.lower())
+    pointer = 8 if header.identity_class == lief.ELF.Header.CLASS.ELF64 else 4
+    little = header.identity_data == lief.ELF.Header.ELF_DATA.LSB
+    relocatable = header.file_type.name == _ELF_REL
+    # In a relocatable object every section sits at address 0; use file offsets as addresses instead.
+    section_address = {i: (s.offset if relocatable else s.virtual_address) for i, s in enumerate(b.sections)}
+
+    sections: list[dict[str, Any]] = []
+    regions: list[fn.CodeRegion] = []
+    covered: list[tuple[int, int]] = []
+    for index, s in enumerate(b.sections):
+        if index == 0 and not s.name and not s.size:
+            continue
+        flags_value = int(s.flags)
+        nobits = int(s.type) == _ELF_NOBITS
+        content = b"" if nobits else data[s.offset : s.offset + s.size]
+        flags = [name for bit, name in ((2, "alloc"), (1, "write"), (4, "exec")) if flags_value & bit]
+        sections.append({
+            "name": s.name, "address": hexaddr(section_address[index]), "size": s.size,
+            "offset": hexaddr(s.offset), "type": s.type.name.lower(), "flags": flags,
+            "sha256": sha256(content) if not nobits else None, "entropy": entropy(content),
+        })
+        if not nobits and s.size:
+            covered.append((s.offset, s.offset + s.size))
+            if flags_value & 4 and (flags_value & 2 or relocatable):
+                regions.append(fn.CodeRegion(s.name, section_address[index], content))
+
+    segments: list[dict[str, Any]] = []
+    uncovered: list[dict[str, Any]] = []
+    header_end = max(header.header_size, header.program_header_offset
+                     + header.numberof_segments * header.program_header_size)
+    exec_stack: bool | None = None
+    for s in b.segments:
+        flags_value = int(s.flags)
+        flag_text = "".join(c if flags_value & bit else "-" for bit, c in ((4, "r"), (2, "w"), (1, "x")))
+        content = data[s.file_offset : s.file_offset + s.physical_size]
+        seg_type = s.type.name
+        segments.append({
+            "type": seg_type.lower(), "address": hexaddr(s.virtual_address), "memory_size": s.virtual_size,
+            "file_size": s.physical_size, "offset": hexaddr(s.file_offset), "flags": flag_text,
+            "sha256": sha256(content),
+        })
+        if seg_type == "GNU_STACK":
+            exec_stack = bool(flags_value & 1)
+        if seg_type == "LOAD" and flags_value & 1:
+            for start, end in _gaps(s.file_offset, s.file_offset + s.physical_size, covered, header_end):
+                chunk = data[start:end]
+                if chunk.strip(b"\x00\x90\xcc"):
+                    uncovered.append({"offset": hexaddr(start), "address": hexaddr(s.virtual_address + start
+                                                                                  - s.file_offset),
+                                      "size": end - start, "sha256": sha256(chunk)})
+    if not regions:
+        regions = [fn.CodeRegion(f"segment@{s.virtual_address:#x}", s.virtual_address,
+                                 data[s.file_offset : s.file_offset + s.physical_size])
+                   for s in b.segments if s.type.name == "LOAD" and int(s.flags) & 1]
+
+    entry = None if relocatable or not b.entrypoint else b.entrypoint
+    starts: list[fn.FunctionStart] = []
+    for symbol in list(b.symtab_symbols) + list(b.dynamic_symbols):
+        if symbol.type.name != "FUNC" or symbol.shndx == 0 or symbol.shndx >= 0xFF00:
+            continue
+        address = symbol.value
+        if relocatable:
+            address += section_address.get(symbol.shndx, 0)
+        if arch == "arm":
+            address &= ~1
+        starts.append(fn.FunctionStart(address, "symbol", symbol.name, symbol.size))
+    exports = sorted({(s.name, s.value) for s in b.dynamic_symbols
+                      if s.exported and s.name and s.shndx != 0}, key=lambda e: (e[0], e[1]))
+    imports = sorted({s.name for s in b.dynamic_symbols if s.shndx == 0 and s.name and s.imported}
+                     | ({s.name for s in b.symtab_symbols if s.shndx == 0 and s.name} if relocatable else set()))
+    starts += [fn.FunctionStart(addr, "export", name) for name, addr in exports]
+    constructors = _elf_constructors(b, data, pointer, little)
+    starts += [fn.FunctionStart(int(c["address"], 16), "constructor") for c in constructors]
+    if entry is not None:
+        starts.append(fn.FunctionStart(entry, "entry"))
+    eh = b.get_section(".eh_frame")
+    if eh is not None and int(eh.type) != _ELF_NOBITS:
+        starts += fn.eh_frame_functions(data[eh.offset : eh.offset + eh.size], eh.virtual_address, pointer,
+                                        little_endian=little)
+    starts += [fn.FunctionStart(t, "call") for t in fn.call_targets(regions, arch, little_endian=little)]
+
+    overlay_start = max([header_end, header.section_header_offset + header.numberof_sections
+                         * header.section_header_size]
+                        + [end for _, end in covered]
+                        + [s.file_offset + s.physical_size for s in b.segments])
+    predicate: dict[str, Any] = {
+        "format": "elf",
+        "architecture": arch,
+        "bits": pointer * 8,
+        "endian": "little" if little else "big",
+        "file_type": header.file_type.name.lower(),
+        "entry_point": hexaddr(entry) if entry is not None else None,
+        "sections": sections,
+        "segments": segments,
+        "exports": [{"name": n, "address": hexaddr(a)} for n, a in exports],
+        "imports": [{"library": "", "name": n} for n in imports],
+        "libraries": sorted(str(lib) for lib in b.libraries),
+        "constructors": constructors,
+        "functions": _function_table(starts, regions),
+        "layout": {
+            "rwx": sorted({f"segment {s['type']}@{s['address']}" for s in segments if s["flags"] == "rwx"}
+                          | {f"section {s['name']}" for s in sections if {"write", "exec"} <= set(s["flags"])}),
+            "executable_stack": exec_stack,
+            "uncovered_code": uncovered,
+        },
+        "sbat": None,
+        "module_signature": _module_signature(data),
+    }
+    predicate["overlay"] = _overlay(data, overlay_start, _trailers_elf(data))
+    return predicate, regions
+
+
+def _gaps(start: int, end: int, covered: Sequence[tuple[int, int]], header_end: int) -> list[tuple[int, int]]:
+    pieces = [(max(start, header_end) if start < header_end else start, end)]
+    for c_start, c_end in sorted(covered):
+        nxt: list[tuple[int, int]] = []
+        for p_start, p_end in pieces:
+            if c_end <= p_start or c_start >= p_end:
+                nxt.append((p_start, p_end))
+                continue
+            if p_start < c_start:
+                nxt.append((p_start, c_start))
+            if c_end < p_end:
+                nxt.append((c_end, p_end))
+        pieces = nxt
+    return [(s, e) for s, e in pieces if e > s]
+
+
+def _elf_constructors(b: Any, data: bytes, pointer: int, little: bool) -> list[dict[str, Any]]:
+    fmt = ("<" if little else ">") + ("Q" if pointer == 8 else "I")
+    out: list[dict[str, Any]] = []
+    for name, kind in ((".preinit_array", "preinit_array"), (".init_array", "init_array"), (".ctors", "ctors")):
+        section = b.get_section(name)
+        if section is None or int(section.type) == _ELF_NOBITS:
+            continue
+        content = data[section.offset : section.offset + section.size]
+        for i in range(0, len(content) - pointer + 1, pointer):
+            (value,) = struct.unpack_from(fmt, content, i)
+            if value in (0, (1 << (pointer * 8)) - 1):
+                continue
+            out.append({"kind": kind, "index": i // pointer, "address": hexaddr(value)})
+    for entry in b.dynamic_entries:
+        if entry.tag.name == "INIT" and entry.value:
+            out.append({"kind": "dt_init", "index": 0, "address": hexaddr(entry.value)})
+        elif entry.tag.name == "INIT_ARRAY" and b.get_section(".init_array") is None:
+            size = next((e.value for e in b.dynamic_entries if e.tag.name == "INIT_ARRAYSZ"), 0)
+            try:
+                raw = bytes(b.get_content_from_virtual_address(entry.value, min(size, 4096)))
+            except Exception:  # LIEF raises on unmapped addresses
+                raw = b""
+            for i in range(0, len(raw) - pointer + 1, pointer):
+                (value,) = struct.unpack_from(fmt, raw, i)
+                if value:
+                    out.append({"kind": "init_array", "index": i // pointer, "address": hexaddr(value)})
+    return out
+
+
+def _module_signature(data: bytes) -> dict[str, Any] | None:
+    if not data.endswith(MODULE_SIGNATURE_MAGIC) or len(data) < 40:
+        return None
+    info = data[-40:-28]
+    (sig_len,) = struct.unpack(">I", info[8:12])
+    start = len(data) - 40 - sig_len
+    if start < 0:
+        return {"present": True, "valid_layout": False}
+    return {"present": True, "valid_layout": True, "length": sig_len, "id_type": info[2],
+            "sha256": sha256(data[start : len(data) - 40])}
+
+
+def _trailers_elf(data: bytes) -> list[tuple[str, int]]:
+    signature = _module_signature(data)
+    if signature and signature.get("valid_layout"):
+        return [("module-signature", 40 + int(signature["length"]))]
+    return []
+
+
+def _overlay(data: bytes, start: int, trailers: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """Bytes after the image, less known trailers at the very end (signatures, symbol tables)."""
+    end = len(data)
+    known: list[str] = []
+    for name, size in trailers:
+        if 0 < size <= end - start:
+            end -= size
+            known.append(name)
+    unknown = data[start:end] if start < end else b""
+    if unknown and len(unknown) < 512 and not unknown.strip(b"\x00"):
+        known.append("zero-padding")
+        unknown = b""
+    return {"offset": hexaddr(min(start, len(data))), "size": len(unknown),
+            "sha256": sha256(unknown) if unknown else None, "entropy": entropy(unknown), "known_trailers": known}
+
+
+# --- PE -----------------------------------------------------------------------------------------------------------
+
+def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
+    b = image.binary
+    data = image.data
+    base = b.optional_header.imagebase
+    arch = _PE_ARCH.get(b.header.machine.name, b.header.machine.name.lower())
+    sections: list[dict[str, Any]] = []
+    regions: list[fn.CodeRegion] = []
+    for s in b.sections:
+        chars = int(s.characteristics)
+        raw_size = min(s.sizeof_raw_data, s.virtual_size) if s.virtual_size else s.sizeof_raw_data
+        content = data[s.offset : s.offset + raw_size]
+        flags = [name for bit, name in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
+                                        (_PE_CODE, "code")) if chars & bit]
+        sections.append({
+            "name": s.name, "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
+            "raw_size": s.sizeof_raw_data, "offset": hexaddr(s.offset), "flags": flags,
+            "sha256": sha256(content), "entropy": entropy(content),
+        })
+        if chars & (_PE_EXEC | _PE_CODE) and content:
+            regions.append(fn.CodeRegion(s.name, base + s.virtual_address, content))
+    entry = base + b.optional_header.addressof_entrypoint if b.optional_header.addressof_entrypoint else None
+    exports: list[dict[str, Any]] = []
+    if b.has_exports:
+        exports = sorted(({"name": str(e.name or f"#{e.ordinal}"), "address": hexaddr(base + e.address)}
+                          for e in b.get_export().entries), key=lambda e: (e["name"], e["address"]))
+    imports = sorted(({"library": imp.name.lower(), "name": e.name or f"#{e.ordinal}"}
+                      for imp in b.imports for e in imp.entries), key=lambda e: (e["library"], e["name"]))
+    constructors = []
+    if b.has_tls:
+        constructors = [{"kind": "tls_callback", "index": i, "address": hexaddr(v)}
+                        for i, v in enumerate(b.tls.callbacks) if v]
+    starts: list[fn.FunctionStart] = []
+    for symbol in b.symbols:
+        if symbol.is_function and 0 < symbol.section_idx <= len(b.sections):
+            section = b.sections[symbol.section_idx - 1]
+            starts.append(fn.FunctionStart(base + section.virtual_address + symbol.value, "symbol", symbol.name))
+    exception = b.data_directories[3]
+    if exception.rva and exception.size:
+        offset = b.rva_to_offset(exception.rva)
+        starts += fn.pdata_functions(data[offset : offset + exception.size], base)
+    starts += [fn.FunctionStart(int(str(e["address"]), 16), "export", str(e["name"])) for e in exports]
+    starts += [fn.FunctionStart(int(str(c["address"]), 16), "constructor") for c in constructors]
+    if entry is not None:
+        starts.append(fn.FunctionStart(entry, "entry"))
+    starts += [fn.FunctionStart(t, "call") for t in fn.call_targets(regions, arch)]
+
+    from verifier.firmware.authenticode import read_authenticode
+
+    authenticode = read_authenticode(data)
+    trailers: list[tuple[str, int]] = []
+    if authenticode.has_table and authenticode.table_offset + authenticode.table_size == len(data):
+        trailers.append(("certificate-table", authenticode.table_size))
+    symbol_table = b.header.pointerto_symbol_table
+    if symbol_table:
+        strings_at = symbol_table + b.header.numberof_symbols * 18
+        if strings_at + 4 <= len(data):
+            (strings_size,) = struct.unpack_from("<I", data, strings_at)
+            coff_end = strings_at + strings_size
+            if coff_end <= len(data) - sum(size for _, size in trailers):
+                trailers.insert(0, ("coff-symbol-table", coff_end - symbol_table))
+    image_end = max([b.sizeof_headers] + [s.offset + s.sizeof_raw_data for s in b.sections])
+    overlay = _overlay_pe(data, image_end, trailers, authenticode)
+    sbat_section = b.get_section(".sbat")
+    sbat = None
+    if sbat_section is not None:
+        sbat = bytes(sbat_section.content).split(b"\0", 1)[0].decode("utf-8", "replace")
+    predicate: dict[str, Any] = {
+        "format": "pe",
+        "architecture": arch,
+        "bits": 64 if b.optional_header.magic.name == "PE32_PLUS" else 32,
+        "subsystem": b.optional_header.subsystem.name.lower(),
+        "image_base": hexaddr(base),
+        "entry_point": hexaddr(entry) if entry is not None else None,
+        "sections": sections,
+        "segments": [],
+        "exports": exports,
+        "imports": imports,
+        "libraries": sorted({imp.name.lower() for imp in b.imports}),
+        "constructors": constructors,
+        "functions": _function_table(starts, regions),
+        "layout": {
+            "rwx": sorted(f"section {s['name']}" for s in sections if {"write", "exec"} <= set(s["flags"])),
+            "executable_stack": None,
+            "uncovered_code": [],
+        },
+        "sbat": sbat,
+        "authenticode": {
+            "sha256": authenticode.sha256,
+            "certificate_table": {"offset": hexaddr(authenticode.table_offset), "size": authenticode.table_size},
+            "signers": [s.signer.to_json() for s in authenticode.signatures if s.signer is not None],
+            "signatures": len(authenticode.signatures),
+            "parse_errors": list(authenticode.parse_errors),
+        },
+        "overlay": overlay,
+    }
+    return predicate, regions
+
+
+def _overlay_pe(data: bytes, image_end: int, trailers: list[tuple[str, int]], authenticode: Any) -> dict[str, Any]:
+    # The certificate table and COFF symbols may sit anywhere after the sections; cut them out wherever they are.
+    cut: list[tuple[int, int, str]] = []
+    if authenticode.has_table:
+        cut.append((authenticode.table_offset, authenticode.table_offset + authenticode.table_size,
+                    "certificate-table"))
+    rest = bytearray()
+    known: list[str] = []
+    pos = image_end
+    for start, end, name in sorted(cut):
+        if start >= pos:
+            rest += data[pos:start]
+            pos = max(pos, end)
+            known.append(name)
+    rest += data[pos:]
+    coff = next((size for name, size in trailers if name == "coff-symbol-table"), 0)
+    if coff and len(rest) >= coff:
+        rest = rest[coff:]
+        known.append("coff-symbol-table")
+    blob = bytes(rest)
+    if blob and len(blob) < 512 and not blob.strip(b"\x00"):
+        known.append("zero-padding")
+        blob = b""
+    return {"offset": hexaddr(min(image_end, len(data))), "size": len(blob),
+            "sha256": sha256(blob) if blob else None, "entropy": entropy(blob), "known_trailers": sorted(known)}
+
+
+# --- Mach-O ---------------------------------------------------------------------------------------------------------
+
+def _macho(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
+    b = image.binary
+    data = image.data
+    arch = {"X86_64": "x86_64", "ARM64": "aarch64", "X86": "x86", "ARM": "arm"}.get(
+        b.header.cpu_type.name, b.header.cpu_type.name.lower())
+    sections: list[dict[str, Any]] = []
+    regions: list[fn.CodeRegion] = []
+    for s in b.sections:
+        content = data[s.offset : s.offset + s.size] if s.offset else b""
+        executable = s.segment_name == "__TEXT" and s.name in ("__text", "__stubs", "__stub_helper")
+        sections.append({"name": f"{s.segment_name},{s.name}", "address": hexaddr(s.virtual_address),
+                         "size": s.size, "offset": hexaddr(s.offset), "flags": ["exec"] if executable else [],
+                         "sha256": sha256(content), "entropy": entropy(content)})
+        if executable and content:
+            regions.append(fn.CodeRegion(s.name, s.virtual_address, content))
+    starts = [fn.FunctionStart(f.address, "symbol", f.name) for f in b.functions if f.address]
+    entry = b.entrypoint or None
+    if entry:
+        starts.append(fn.FunctionStart(entry, "entry"))
+    starts += [fn.FunctionStart(t, "call") for t in fn.call_targets(regions, arch)]
+    exports = sorted(({"name": s.name, "address": hexaddr(s.value)} for s in b.exported_symbols),
+                     key=lambda e: (e["name"], e["address"]))
+    imports = sorted(({"library": "", "name": s.name} for s in b.imported_symbols), key=lambda e: e["name"])
+    predicate: dict[str, Any] = {
+        "format": "macho", "architecture": arch, "entry_point": hexaddr(entry) if entry else None,
+        "sections": sections, "segments": [], "exports": exports, "imports": imports,
+        "libraries": sorted(lib.name for lib in b.libraries), "constructors": [],
+        "functions": _function_table(starts, regions),
+        "layout": {"rwx": [], "executable_stack": None, "uncovered_code": []}, "sbat": None,
+        "overlay": {"offset": hexaddr(len(data)), "size": 0, "sha256": None, "entropy": 0.0, "known_trailers": []},
+    }
+    return predicate, regions
+
+
+# --- functions --------------------------------------------------------------------------------------------------------
+
+def _function_table(starts: Sequence[fn.FunctionStart], regions: Sequence[fn.CodeRegion]) -> list[dict[str, Any]]:
+    table = []
+    for function in fn.assemble(starts, regions):
+        body = fn.function_bytes(regions, function.address, function.size) or b""
+        table.append({"name": function.name, "address": hexaddr(function.address), "size": function.size,
+                      "sha256": sha256(body), "sources": list(function.sources)})
+    return table

@@ -1,0 +1,48 @@
+"""Resource limits for untrusted firmware, and the events raised when one is reached.
+
+A limit that is reached never crashes the analysis: the loader records a ``LimitEvent`` and goes on
+with what it has; the scanner turns each event into a ``firmware.limit`` finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_size: int = 1024 * MIB
+    max_decompressed_total: int = 256 * MIB
+    max_depth: int = 4
+    max_carved: int = 64
+    max_modules: int = 4096
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class LimitEvent:
+    """A limit reached while loading: which one, where, and what was left out as a result."""
+
+    limit: str
+    where: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"limit": self.limit, "where": self.where, "detail": self.detail}
+
+
+class DecompressionBudget:
+    """Counts decompressed bytes across one load so that nested archives cannot add up to a bomb."""
+
+    def __init__(self, total: int) -> None:
+        self.remaining = total
+
+    def allow(self, size: int) -> bool:
+        if size < 0 or size > self.remaining:
+            return False
+        self.remaining -= size
+        return True

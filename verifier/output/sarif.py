@@ -1,0 +1,59 @@
+"""SARIF 2.1.0: one run, one rule per check id, one result per finding.
+
+Statuses map onto SARIF's ``kind`` and ``level``: fail is an error, warn a warning (both ``kind: fail``),
+pass is ``kind: pass``, skip is ``notApplicable`` and error is ``review`` (a person must look: the check
+could not complete). SARIF requires ``level: none`` for every kind but fail.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from verifier import __version__
+from verifier.model import Finding, Report, Status
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+_KIND = {Status.FAIL: "fail", Status.WARN: "fail", Status.PASS: "pass", Status.SKIP: "notApplicable",
+         Status.ERROR: "review"}
+_LEVEL = {Status.FAIL: "error", Status.WARN: "warning"}
+
+
+class SarifRenderer:
+    name = "sarif"
+
+    def render(self, report: Report) -> str:
+        return json.dumps(self.document(report), indent=2, sort_keys=True, default=str) + "\n"
+
+    def document(self, report: Report) -> dict[str, Any]:
+        rule_ids = sorted({f.check for f in report.findings})
+        index = {rule: i for i, rule in enumerate(rule_ids)}
+        rules = [{"id": rule, "name": rule.replace(".", "/"),
+                  "shortDescription": {"text": f"provcheck check {rule}"}} for rule in rule_ids]
+        run: dict[str, Any] = {
+            "tool": {"driver": {"name": "provcheck", "version": __version__,
+                                "informationUri": "https://provcheck.dev/", "rules": rules}},
+            "results": [self._result(f, index[f.check], report.subject) for f in report.findings],
+            "invocations": [{"executionSuccessful": report.verdict.value != "inconclusive",
+                             "exitCode": int(report.exit_code)}],
+            "properties": {"verdict": report.verdict.value, "title": report.title, "counts": report.counts()},
+        }
+        return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+    @staticmethod
+    def _result(finding: Finding, rule_index: int, default_subject: str) -> dict[str, Any]:
+        subject = finding.subject or default_subject or "input"
+        result: dict[str, Any] = {
+            "ruleId": finding.check,
+            "ruleIndex": rule_index,
+            "kind": _KIND[finding.status],
+            "level": _LEVEL.get(finding.status, "none"),
+            "message": {"text": finding.message},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": subject.split(":", 1)[0]}},
+                "logicalLocations": [{"fullyQualifiedName": subject, "kind": "module"}],
+            }],
+            "properties": {"status": finding.status.value, "required": finding.required,
+                           "evidence": dict(finding.evidence)},
+        }
+        return result
