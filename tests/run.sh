@@ -11,6 +11,8 @@ APT_PACKAGES=(
   ovmf qemu-efi-aarch64 shim-signed grub-efi-amd64-signed fwupd-amd64-signed ipxe-qemu busybox-static linux-image-amd64
   # building planted backdoors and checking reports
   gcc gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 sbsigntool cpio chromium
+  # assembling the measured-boot test disk (GPT + FAT ESP without root)
+  mtools fdisk
 )
 
 missing=()
