@@ -99,6 +99,10 @@ class VerifiedLayout:
     final_products: Mapping[str, Mapping[str, str]]
     permissive_rules: tuple[str, ...]
 
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        return tuple(step.name for step in self.steps)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "layout": self.layout_path,

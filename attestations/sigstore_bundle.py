@@ -233,22 +233,9 @@ def looks_like_sigstore_bundle(obj: object) -> bool:
 
 
 def _read_bounded(path: Path, limit: int, what: str) -> bytes:
-    path = Path(path)
-    try:
-        if not path.exists():
-            raise InputError(f"{what} {path} does not exist")
-        if not path.is_file():
-            raise InputError(f"{what} {path} is not a regular file")
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(f"{what} {path} is {size} bytes, more than the {limit}-byte limit")
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise InputError(f"{what} {path} is more than the {limit}-byte limit")
-    return data
+    from attestations.files import read_limited
+
+    return read_limited(Path(path), limit=limit, what=what)
 
 
 def _parse_json_object(raw: bytes, what: str) -> dict[str, Any]:

@@ -315,3 +315,52 @@ def test_layout_key_as_securesystemslib_json(make_demo: Callable[..., Demo], tmp
     path.write_text(json.dumps({**key.to_dict(), "keyid": key.keyid}))
     fact = verify_layout(demo.layout, [path], demo.links)
     assert fact.layout_keyids == (key.keyid,)
+
+
+def test_inspections_in_a_sublayout_are_refused_too(make_demo: Callable[..., Demo], in_toto_vectors: Path) -> None:
+    """A step may be delegated to a sublayout (its "link" is a layout); that layout's inspections need the flag too."""
+    from in_toto.models._signer import load_crypto_signer_from_pkcs8_file
+    from in_toto.models.layout import Layout, Step
+    from in_toto.models.metadata import Metablock
+
+    demo = make_demo("metablock")
+    alice = load_crypto_signer_from_pkcs8_file(str(in_toto_vectors / "demo_files" / "alice"))
+    alice_key = {**alice.public_key.to_dict(), "keyid": alice.public_key.keyid}
+    keyid = alice.public_key.keyid
+
+    # The demo layout (with its untar inspection) becomes the link of step "build", delegated to alice.
+    shutil.copy(demo.layout, demo.links / f"build.{keyid[:8]}.link")
+    sub_links = demo.links / f"build.{keyid[:8]}"
+    sub_links.mkdir()
+    for link in ("write-code.776a00e2.link", "package.2f89b927.link"):
+        shutil.move(demo.links / link, sub_links / link)
+
+    step = Step(name="build", pubkeys=[keyid], threshold=1)
+    step.expected_products = [["ALLOW", "*"]]
+    superlayout = Layout(steps=[step], keys={keyid: alice_key}, expires=FUTURE)
+    signed = Metablock(signed=superlayout)
+    signed.create_signature(alice)
+    super_path = demo.layout.parent / "super.layout"
+    signed.dump(str(super_path))
+
+    assert layout_inspections(super_path) == ()
+    assert layout_inspections(super_path, demo.links) == ("build/untar",)
+    with pytest.raises(InspectionsNotAllowedError) as err:
+        verify_layout(super_path, [demo.alice_pub], demo.links)
+    assert err.value.inspections == ("build/untar",)
+    assert not (demo.workdir / "foo.py").exists(), "the sublayout's inspection must not have run"
+
+    fact = verify_layout(super_path, [demo.alice_pub], demo.links, allow_inspections=True)
+    assert fact.step_names == ("build",) and fact.steps[0].sublayout
+    assert fact.inspections_run == ("build/untar",)
+
+
+def test_malformed_or_oversized_link_is_an_input_error(make_demo: Callable[..., Demo]) -> None:
+    demo = make_demo("metablock", inspections=False)
+    (demo.links / "package.2f89b927.link").write_text('{"signed": {"_type": "link"')
+    with pytest.raises(InputError, match="link"):
+        verify_layout(demo.layout, [demo.alice_pub], demo.links)
+    with (demo.links / "package.2f89b927.link").open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)
+    with pytest.raises(InputError, match="link"):
+        verify_layout(demo.layout, [demo.alice_pub], demo.links)

@@ -433,7 +433,7 @@ def test_bad_inputs_are_input_errors(sp_assets: Path, tmp_path: Path) -> None:
     no_entries.write_text(json.dumps(obj))
     for path, words in [
         (tmp_path / "missing.sigstore", "does not exist"),
-        (tmp_path, "not a regular file"),
+        (tmp_path, "directory"),
         (truncated, "not valid JSON"),
         (malformed, "not valid JSON"),
         (not_a_bundle, "not a Sigstore bundle"),
