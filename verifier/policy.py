@@ -76,8 +76,8 @@ class AllowedDeviation:
     name: str
     reason: str
 
-    def matches(self, check: str, subject: str) -> bool:
-        return fnmatchcase(check, self.check) and (self.name == "*" or self.name in subject)
+    def matches(self, check: str, name: str) -> bool:
+        return fnmatchcase(check, self.check) and (self.name == "*" or fnmatchcase(name, self.name))
 
 
 @dataclass(frozen=True)
@@ -155,16 +155,25 @@ class Policy:
     def threshold_for(self, predicate_type: str) -> int:
         return max((rule.threshold_for(predicate_type) for rule in self.signers), default=1)
 
-    def firmware_disposition(self, check: str, subject: str) -> tuple[str, AllowedDeviation | None]:
-        """How the policy treats one firmware finding: "allow", "fail", "warn" or "keep"."""
-        for deviation in self.firmware.allow:
-            if deviation.matches(check, subject):
-                return "allow", deviation
+    def firmware_disposition(self, check: str, names: Sequence[str]) -> tuple[str, tuple[AllowedDeviation, ...]]:
+        """How the policy treats one firmware finding about ``names``: "allow", "fail", "warn" or "keep".
+
+        A finding is allowed only when every name it reports is an allowed deviation for its check.
+        """
+        if names:
+            used = []
+            for name in names:
+                deviation = next((d for d in self.firmware.allow if d.matches(check, name)), None)
+                if deviation is None:
+                    break
+                used.append(deviation)
+            else:
+                return "allow", tuple(dict.fromkeys(used))
         if any(fnmatchcase(check, p) for p in self.firmware.fail):
-            return "fail", None
+            return "fail", ()
         if any(fnmatchcase(check, p) for p in self.firmware.warn):
-            return "warn", None
-        return "keep", None
+            return "warn", ()
+        return "keep", ()
 
     def requires_something(self) -> bool:
         return bool(

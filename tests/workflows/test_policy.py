@@ -62,8 +62,8 @@ def test_example_documents_and_sets_every_key(example: Path) -> None:
     assert policy.attestations.builder_id == "https://github.com/acme/builders/release@v1"
     assert policy.attestations.source_uri and policy.attestations.source_uri.startswith("git+https://")
     assert policy.firmware.required is True
-    assert policy.firmware.fail == ("firmware.hidden-*", "firmware.constructor*")
-    assert policy.firmware.warn == ("firmware.entropy*",)
+    assert policy.firmware.fail == ("firmware.hidden-function", "firmware.constructor")
+    assert policy.firmware.warn == ("firmware.entropy",)
     assert policy.firmware.allow[0].name == "diag_selftest"
     assert policy.firmware.allow[0].reason.startswith("vendor advisory")
     assert policy.device.required is True
@@ -86,10 +86,14 @@ def test_example_documents_and_sets_every_key(example: Path) -> None:
 
 def test_firmware_disposition(example: Path) -> None:
     policy = load_policy(example)
-    assert policy.firmware_disposition("firmware.new-export", "export diag_selftest")[0] == "allow"
-    assert policy.firmware_disposition("firmware.new-export", "export backdoor")[0] == "keep"
-    assert policy.firmware_disposition("firmware.hidden-function", "fn 0x1000")[0] == "fail"
-    assert policy.firmware_disposition("firmware.entropy-change", ".text")[0] == "warn"
+    assert policy.firmware_disposition("firmware.export", ["diag_selftest"])[0] == "allow"
+    # Allowed only when every name the finding reports is allowed.
+    assert policy.firmware_disposition("firmware.export", ["diag_selftest", "backdoor"])[0] == "keep"
+    assert policy.firmware_disposition("firmware.export", ["backdoor"])[0] == "keep"
+    assert policy.firmware_disposition("firmware.hidden-function", ["sub_401000"])[0] == "fail"
+    assert policy.firmware_disposition("firmware.hidden-function", [])[0] == "fail"
+    assert policy.firmware_disposition("firmware.entropy", [".text"])[0] == "warn"
+    assert policy.firmware_disposition("firmware.capability", [])[0] == "keep"
 
 
 def _line_of(text: str, needle: str) -> int:

@@ -1,0 +1,120 @@
+"""``provcheck release sign``: assemble and sign a vendor release directory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from verifier.commands.common import format_option
+
+_existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def release() -> None:
+    """Assemble and sign a vendor release."""
+
+
+@release.command("sign")
+@click.option(
+    "--firmware",
+    "firmware",
+    multiple=True,
+    required=True,
+    type=_existing_file,
+    help="A shipped firmware image (repeat for several); it is the subject of its statements.",
+)
+@click.option(
+    "--build",
+    "builds",
+    multiple=True,
+    type=_existing_file,
+    help="The unstripped build of each --firmware, in the same order, to take the inventory from.",
+)
+@click.option(
+    "--key",
+    "key_paths",
+    multiple=True,
+    required=True,
+    type=_existing_file,
+    help="Vendor private key (repeat to sign with several).",
+)
+@click.option(
+    "--device-manifest",
+    type=_existing_file,
+    help="Device manifest: the provcheck predicate, a Statement carrying it, or a CycloneDX HBOM.",
+)
+@click.option(
+    "--provenance",
+    type=_existing_file,
+    help="SLSA provenance v1: a predicate or statement (signed here), a DSSE envelope or a Sigstore bundle (kept).",
+)
+@click.option("--sbom", type=_existing_file, help="CycloneDX JSON SBOM, signed as a statement about the firmware.")
+@click.option("--name", help="Release name [default: the first firmware's file name].")
+@click.option("--version", "version", help="Release version.")
+@click.option("--passphrase-env", metavar="VAR", help="Passphrase for encrypted keys, from $VAR.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The release directory to create (must not exist, or be empty).",
+)
+@format_option()
+def sign(
+    firmware: tuple[Path, ...],
+    builds: tuple[Path, ...],
+    key_paths: tuple[Path, ...],
+    device_manifest: Path | None,
+    provenance: Path | None,
+    sbom: Path | None,
+    name: str | None,
+    version: str | None,
+    passphrase_env: str | None,
+    out_dir: Path,
+    output_format: str,
+) -> int:
+    """Sign a release: firmware manifests, device manifest, provenance and SBOM in one .intoto.jsonl.
+
+    Verify it alone with: provcheck attest verify FW... --bundle DIR/release.intoto.jsonl --key VENDOR.pub
+    """
+    from attestations.keys import load_signer
+    from verifier.commands.keys import passphrase_from_env
+    from verifier.release import ReleaseRequest, sign_release
+
+    password = passphrase_from_env(passphrase_env)
+    signers = [load_signer(path, password) for path in key_paths]
+    result = sign_release(
+        ReleaseRequest(
+            firmware=firmware,
+            builds=builds,
+            device_manifest=device_manifest,
+            provenance=provenance,
+            sbom=sbom,
+            name=name,
+            version=version,
+        ),
+        signers,
+        out_dir,
+    )
+    if output_format == "json":
+        payload = {
+            "directory": str(result.directory),
+            "bundle": str(result.bundle),
+            "index": str(result.index),
+            "signers": list(result.signers),
+            "statements": [e.to_json() for e in result.entries],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        return 0
+    click.echo(f"release {result.directory}: {len(result.entries)} statements signed by {', '.join(result.signers)}")
+    for entry in result.entries:
+        subjects = ", ".join(s.short() for s in entry.subjects)
+        click.echo(f"  {entry.to_json()['kind']}: {subjects}  [{entry.origin}]")
+    click.echo(f"statements: {result.bundle}")
+    click.echo(f"index:      {result.index}")
+    return 0

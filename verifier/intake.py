@@ -1,0 +1,792 @@
+"""Operator intake: is this device, and its firmware, what the signed release declares, under this policy?
+
+1. verify the release attestations with the policy's trusted signers and thresholds;
+2. scan the firmware file, when given, against the firmware manifest the release declares for it;
+3. read the device on the port with a fresh nonce and compare it with the declared device manifest;
+4. judge TPM, supplier and age rules;
+5. write text, JSON, SARIF and HTML reports, sign a VSA, append the history record.
+
+A transport failure is never tampering: it becomes an ``error`` finding, so the verdict
+is inconclusive. Every required step that could not run is a required ``skip``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attestations import predicates
+from attestations.errors import AttestationError
+from attestations.statement import Subject, digest_file, parse_statement, subject_matches
+from verifier.errors import BadInputError, ProvcheckError
+from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
+from verifier.policy import Policy
+
+if TYPE_CHECKING:
+    from attestations.dsse import Envelope
+    from hw.evidence import DeviceEvidence
+    from verifier.attest_check import VouchedStatement
+
+log = logging.getLogger(__name__)
+
+NONCE_BYTES = 32
+REPORT_FILES = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif", "html": "report.html"}
+VSA_FILE = "vsa.intoto.jsonl"
+EVIDENCE_FILE = "evidence.json"
+
+
+@dataclass(frozen=True)
+class IntakeRequest:
+    release: Path
+    policy: Policy
+    firmware: Path | None = None
+    port: str | None = None
+    evidence: Path | None = None
+    profile: str = "auto"
+    baud: int | None = None
+    timeout: float = 120.0
+    report_dir: Path | None = None
+    vsa_key: Path | None = None
+    vsa_passphrase: bytes | None = None
+    history_db: Path | None = None
+    record_history: bool = True
+    strict: bool = False
+    label: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    report: Report
+    files: Mapping[str, Path] = field(default_factory=dict)
+    vsa: Mapping[str, Any] | None = None
+    history_seq: int | None = None
+
+
+# --- attestations ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Attested:
+    findings: list[Finding]
+    vouched: list[VouchedStatement]
+    envelopes: list[Envelope]
+    bundle: Path
+    index: Mapping[str, Any]
+    covered: set[str]
+
+
+def _route_type(envelope: Envelope) -> str:
+    """The predicate type an envelope claims, used only to pick its threshold before verifying it."""
+    try:
+        return parse_statement(envelope.payload).predicate_type
+    except AttestationError:
+        return ""
+
+
+def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _Attested:
+    """Verify every statement of the release against every signer rule of the policy (all must hold)."""
+    from attestations.documents import read_documents
+    from verifier import attest_check as judge
+    from verifier.attest_workflow import load_keys
+    from verifier.release import locate_release
+
+    files = locate_release(release)
+    documents = list(read_documents(files.bundle))
+    for extra in files.sigstore_bundles:
+        documents += read_documents(extra)
+    envelopes, bundles, metablocks = judge.split_documents(documents)
+    findings: list[Finding] = []
+    for block in metablocks:
+        findings.append(failed("attest.format", "an in-toto Metablock cannot stand alone in a release", block.source))
+    for index, envelope in enumerate(envelopes):
+        if not envelope.source or envelope.source == str(files.bundle):
+            envelopes[index] = replace(envelope, source=f"{files.bundle.name}#{index + 1}")
+    if not envelopes and not bundles:
+        findings.append(failed("attest.release", "the release holds no signed statement", str(files.bundle)))
+
+    accepted: dict[int, tuple[str, ...]] = {i: () for i in range(len(envelopes))}
+    for rule in policy.signers:
+        keys = load_keys(rule.keys) if rule.keys else []
+        if not keys:
+            for i in list(accepted):
+                del accepted[i]
+            continue
+        by_type: dict[str, list[int]] = {}
+        for i, envelope in enumerate(envelopes):
+            by_type.setdefault(_route_type(envelope), []).append(i)
+        for ptype, indexes in sorted(by_type.items()):
+            group = [envelopes[i] for i in indexes]
+            threshold = min(rule.threshold_for(ptype), len({k.keyid for k in keys}))
+            rule_findings, rule_vouched = judge.verify_envelopes(group, keys, threshold)
+            findings += rule_findings
+            vouched_sources = {v.source: v.signers for v in rule_vouched}
+            for i in indexes:
+                if i in accepted and envelopes[i].source in vouched_sources:
+                    accepted[i] = accepted[i] + vouched_sources[envelopes[i].source]
+                else:
+                    accepted.pop(i, None)
+    vouched: list[VouchedStatement] = []
+    for i in sorted(accepted):
+        statement = parse_statement(envelopes[i].payload)
+        vouched.append(judge.VouchedStatement(statement, envelopes[i].source, tuple(dict.fromkeys(accepted[i]))))
+
+    covered: set[str] = set()
+    if bundles:
+        identities = [ident for rule in policy.signers for ident in rule.sigstore]
+        if not identities:
+            findings.append(
+                failed(
+                    "attest.sigstore",
+                    "the release carries Sigstore bundles but the policy names no [[signers.sigstore]] identity",
+                    str(files.directory),
+                )
+            )
+        for identity in identities:
+            bundle_findings, bundle_vouched, bundle_covered = judge.verify_sigstore_bundles(
+                bundles, artifacts, _sigstore_options(identity), []
+            )
+            findings += bundle_findings
+            vouched += bundle_vouched
+            covered |= bundle_covered
+    return _Attested(findings, vouched, envelopes, files.bundle, files.index, covered)
+
+
+def _sigstore_options(identity: Any) -> Any:
+    from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice
+    from verifier.attest_check import SigstoreOptions
+
+    if identity.trusted_root is not None:
+        trust = TrustConfigChoice.from_file(identity.trusted_root)
+    elif identity.staging:
+        trust = TrustConfigChoice.staging()
+    else:
+        trust = TrustConfigChoice.production()
+    return SigstoreOptions(trust=trust, policy=IdentityPolicy(identity=identity.identity, issuer=identity.issuer))
+
+
+def check_required(vouched: Sequence[VouchedStatement], policy: Policy) -> list[Finding]:
+    findings = []
+    present = {v.statement.predicate_type for v in vouched}
+    for ptype in sorted(policy.attestations.required):
+        name = predicates.describe(ptype)
+        if ptype in present:
+            findings.append(passed("policy.required-attestation", f"the release carries a verified {name}", name))
+        else:
+            findings.append(
+                failed(
+                    "policy.required-attestation",
+                    f"the policy requires a {name} signed by a trusted key, and the release has none that verifies",
+                    name,
+                    predicate_type=ptype,
+                )
+            )
+    return findings
+
+
+def _statement_time(item: VouchedStatement) -> datetime | None:
+    predicate = item.statement.predicate
+    candidates: list[Any] = []
+    if item.statement.predicate_type == predicates.RELEASE_INDEX:
+        candidates.append(predicate.get("created"))
+    elif item.statement.predicate_type == predicates.SLSA_VSA_V1:
+        candidates.append(predicate.get("timeVerified"))
+    elif item.statement.predicate_type == predicates.SLSA_PROVENANCE_V1:
+        run = predicate.get("runDetails")
+        metadata = run.get("metadata") if isinstance(run, Mapping) else None
+        if isinstance(metadata, Mapping):
+            candidates += [metadata.get("finishedOn"), metadata.get("startedOn")]
+    for value in candidates:
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def check_age(vouched: Sequence[VouchedStatement], policy: Policy, now: datetime) -> list[Finding]:
+    limit = policy.attestations.max_age_days
+    if limit is None:
+        return []
+    dated = [(item, when) for item in vouched if (when := _statement_time(item)) is not None]
+    if not dated:
+        return [
+            skipped(
+                "attest.age",
+                f"the policy limits attestations to {limit} days, but no verified statement carries a time",
+                "release",
+            )
+        ]
+    findings = []
+    for item, when in dated:
+        age = now - when
+        name = predicates.describe(item.statement.predicate_type)
+        if when - now > timedelta(minutes=5):
+            findings.append(failed("attest.age", f"{name} is dated in the future ({when.isoformat()})", item.source))
+        elif age > timedelta(days=limit):
+            findings.append(
+                failed(
+                    "attest.age",
+                    f"{name} is {age.days} days old; the policy allows {limit}",
+                    item.source,
+                    created=when.isoformat(),
+                )
+            )
+        else:
+            findings.append(passed("attest.age", f"{name} is {age.days} days old (limit {limit})", item.source))
+    return findings
+
+
+def evidence_chain(vouched: Sequence[VouchedStatement]) -> list[dict[str, Any]]:
+    return [
+        {
+            "predicate_type": item.statement.predicate_type,
+            "kind": predicates.describe(item.statement.predicate_type),
+            "subject": ", ".join(s.name for s in item.statement.subjects),
+            "digests": {"sha256": ", ".join(s.digests.get("sha256", "?")[:16] for s in item.statement.subjects)},
+            "signers": list(item.signers),
+            "status": "pass",
+            "source": item.source,
+        }
+        for item in vouched
+    ]
+
+
+# --- firmware ----------------------------------------------------------------------------------------
+
+
+def _declared_manifest(
+    name: str, digests: Mapping[str, str], vouched: Sequence[VouchedStatement]
+) -> Mapping[str, Any] | None:
+    """The verified firmware manifest for this image: by digest, else by the image's name.
+
+    Matching by name lets a swapped image be scanned against what the vendor declared under that
+    name, so the report says what changed; its digest mismatch is already an ``attest.subject`` failure.
+    """
+    manifests = [v for v in vouched if v.statement.predicate_type == predicates.FIRMWARE_MANIFEST]
+    for item in manifests:
+        if any(subject_matches(s, digests) for s in item.statement.subjects):
+            return item.statement.predicate
+    for item in manifests:
+        if any(Path(s.name).name == name for s in item.statement.subjects):
+            return item.statement.predicate
+    return None
+
+
+def finding_names(finding: Finding) -> list[str]:
+    """The names a firmware finding reports (functions, exports, constructors, rules...), for allowed deviations."""
+    names: list[str] = []
+    for value in finding.evidence.values():
+        if not isinstance(value, list):
+            continue
+        for item in value:
+            if isinstance(item, str):
+                names.append(item)
+            elif isinstance(item, Mapping):
+                for key in ("name", "rule", "guid", "address"):
+                    if isinstance(item.get(key), str) and item[key]:
+                        names.append(item[key])
+                        break
+    return names
+
+
+def apply_firmware_policy(findings: Iterable[Finding], policy: Policy) -> list[Finding]:
+    """Raise, lower or allow firmware findings as the policy says; the change is recorded in the evidence."""
+    out = []
+    for f in findings:
+        if f.status in (Status.PASS, Status.SKIP, Status.ERROR):
+            out.append(f)
+            continue
+        disposition, deviations = policy.firmware_disposition(f.check, finding_names(f))
+        if disposition == "allow":
+            reasons = "; ".join(d.reason for d in deviations)
+            out.append(
+                replace(
+                    f,
+                    status=Status.PASS,
+                    message=f"allowed by policy ({reasons}): {f.message}",
+                    evidence={**f.evidence, "policy": "allowed deviation", "was": f.status.value},
+                )
+            )
+        elif disposition == "fail" and f.status is Status.WARN:
+            out.append(
+                replace(f, status=Status.FAIL, evidence={**f.evidence, "policy": "raised to fail", "was": "warn"})
+            )
+        elif disposition == "warn" and f.status is Status.FAIL:
+            out.append(
+                replace(f, status=Status.WARN, evidence={**f.evidence, "policy": "lowered to warn", "was": "fail"})
+            )
+        else:
+            out.append(f)
+    return out
+
+
+def check_firmware(
+    path: Path, digests: Mapping[str, str], vouched: Sequence[VouchedStatement], policy: Policy
+) -> list[Finding]:
+    from verifier.firmware.scan import scan_firmware
+
+    manifest = _declared_manifest(path.name, digests, vouched)
+    subject = path.name
+    if manifest is None:
+        return [
+            failed(
+                "firmware.manifest",
+                f"no verified firmware manifest in the release declares {path.name} "
+                f"(sha256 {digests.get('sha256', '')[:16]}…)",
+                subject,
+            )
+        ]
+    findings = scan_firmware(path, manifest=dict(manifest), baseline=None, rules=None, trust_anchors=())
+    return apply_firmware_policy(findings, policy)
+
+
+# --- device ------------------------------------------------------------------------------------------
+
+
+def _device_manifest(vouched: Sequence[VouchedStatement]) -> Mapping[str, Any] | None:
+    for item in vouched:
+        if item.statement.predicate_type == predicates.DEVICE_MANIFEST:
+            return item.statement.predicate
+    return None
+
+
+def _manifest_object(predicate: Mapping[str, Any], policy: Policy) -> Any:
+    from verifier.device_manifest import manifest_from_predicate
+
+    data = dict(predicate)
+    if policy.device.component_serials == "ignore":
+        data["components"] = [
+            {**c, "serial": None} if isinstance(c, Mapping) else c for c in data.get("components") or []
+        ]
+    return manifest_from_predicate(data)
+
+
+def _regions(predicate: Mapping[str, Any]) -> list[Any]:
+    from hw.profile import RegionSpec
+
+    specs = []
+    for region in predicate.get("firmware_regions") or []:
+        if isinstance(region, Mapping) and isinstance(region.get("name"), str):
+            address, size = region.get("address"), region.get("size")
+            specs.append(
+                RegionSpec(
+                    region["name"],
+                    address if isinstance(address, int) else None,
+                    size if isinstance(size, int) else None,
+                    region.get("path") if isinstance(region.get("path"), str) else None,
+                )
+            )
+    return specs
+
+
+def read_evidence(
+    request: IntakeRequest, predicate: Mapping[str, Any] | None, nonce: bytes, transcript_dir: Path | None
+) -> DeviceEvidence:
+    from hw.evidence import DeviceEvidence
+    from hw.reader import read_device
+
+    if request.evidence is not None:
+        return DeviceEvidence.load(request.evidence)
+    assert request.port is not None
+    return read_device(
+        request.port,
+        profile=request.profile,
+        baud=request.baud,
+        timeout=request.timeout,
+        nonce=nonce,
+        transcript_dir=transcript_dir,
+        regions=_regions(predicate or {}),
+        username=request.username,
+        password=request.password,
+    )
+
+
+def check_required_fields(evidence: DeviceEvidence, policy: Policy) -> list[Finding]:
+    findings = []
+    for name in sorted(policy.device.required_fields):
+        if name == "components":
+            present = bool(evidence.components)
+        elif name == "firmware_regions":
+            present = bool(evidence.regions)
+        elif name == "identity":
+            present = evidence.identity_key is not None
+        else:
+            fact = evidence.fact(name)
+            present = fact is not None and fact.value not in (None, "", [])
+        if present:
+            findings.append(passed("policy.device-field", f"the device reported its {name}", name))
+        else:
+            findings.append(
+                failed("policy.device-field", f"the policy requires the device's {name}, which it did not give", name)
+            )
+    if policy.device.component_serials == "require":
+        for component in evidence.components:
+            if not component.serial:
+                findings.append(
+                    failed(
+                        "policy.component-serial",
+                        f"the policy requires component serials; the {component.cls} {component.model or ''} "
+                        "reported none",
+                        f"{component.cls}",
+                    )
+                )
+    return findings
+
+
+def device_identity(evidence: DeviceEvidence) -> dict[str, Any]:
+    out: dict[str, Any] = {"profile": evidence.profile, "port": evidence.port}
+    for name, fact in evidence.identity.items():
+        out[name] = f"{fact.value} ({fact.strength})"
+    if evidence.identity_key is not None:
+        out["identity key sha256"] = evidence.identity_key.fingerprint_sha256
+    out["nonce"] = evidence.nonce
+    out["transcript sha256"] = evidence.transcript.get("sha256")
+    return out
+
+
+def component_diff(predicate: Mapping[str, Any] | None, evidence: DeviceEvidence) -> list[dict[str, Any]]:
+    """Declared against observed components, matched by class, manufacturer and model."""
+    declared = [c for c in (predicate or {}).get("components") or [] if isinstance(c, Mapping)]
+    observed = list(evidence.components)
+    keys = ("manufacturer", "model", "serial", "revision")
+    out: list[dict[str, Any]] = []
+    used: set[int] = set()
+    for item in declared:
+        shown = {k: item.get(k) for k in keys}
+        match = next(
+            (
+                i
+                for i, c in enumerate(observed)
+                if i not in used
+                and c.cls == item.get("class")
+                and (c.model, c.manufacturer) == (item.get("model"), item.get("manufacturer"))
+            ),
+            None,
+        )
+        if match is None:
+            match = next((i for i, c in enumerate(observed) if i not in used and c.cls == item.get("class")), None)
+        if match is None:
+            out.append({"change": "removed", "class": item.get("class"), "declared": shown, "observed": None})
+            continue
+        used.add(match)
+        seen = observed[match]
+        seen_shown = {k: getattr(seen, k) for k in keys}
+        differs = any(shown[k] not in (None, "") and shown[k] != seen_shown[k] for k in keys)
+        out.append(
+            {
+                "change": "changed" if differs else "matched",
+                "class": item.get("class"),
+                "declared": shown,
+                "observed": seen_shown,
+            }
+        )
+    for i, c in enumerate(observed):
+        if i not in used:
+            out.append(
+                {"change": "added", "class": c.cls, "declared": None, "observed": {k: getattr(c, k) for k in keys}}
+            )
+    return out
+
+
+# --- the whole intake --------------------------------------------------------------------------------
+
+
+def _guard(check: str, subject: str, step: Callable[[], list[Finding]]) -> list[Finding]:
+    """Run one step; an error it raises becomes an ``error`` finding (inconclusive), never a crash."""
+    try:
+        return step()
+    except ProvcheckError as exc:
+        if exc.exit_code == 2:
+            return [errored(check, f"bad input: {exc}", subject)]
+        return [errored(check, str(exc), subject)]
+    except AttestationError as exc:
+        return [errored(check, str(exc), subject)]
+    except Exception as exc:
+        from hw.errors import HardwareError
+
+        if isinstance(exc, HardwareError):
+            return [errored(check, f"{exc}", subject, kind=type(exc).__name__)]
+        if isinstance(exc, OSError | ValueError):
+            return [errored(check, f"{type(exc).__name__}: {exc}", subject)]
+        raise
+
+
+def run_intake(
+    request: IntakeRequest, *, now: datetime | None = None, cancel: threading.Event | None = None
+) -> IntakeResult:
+    policy = request.policy
+    started = now or datetime.now(UTC)
+    report_dir = request.report_dir
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    findings: list[Finding] = []
+    firmware_subjects: list[Subject] = []
+    artifacts: list[Any] = []
+    digests: dict[str, str] = {}
+    if request.firmware is not None:
+        from verifier.attest_check import Artifact
+
+        digests = digest_file(request.firmware, ("sha256", "sha384", "sha512"))
+        artifacts.append(Artifact(request.firmware, digests))
+        firmware_subjects.append(Subject(request.firmware.name, {"sha256": digests["sha256"]}))
+
+    # 1. attestations. A release that cannot be read at all is bad input (exit 2), not a finding.
+    attested = verify_release(request.release, policy, artifacts)
+    findings += attested.findings
+    vouched = attested.vouched
+    findings += check_required(vouched, policy)
+    findings += check_age(vouched, policy, started)
+    if policy.attestations.builder_id or policy.attestations.source_uri:
+        from verifier.attest_check import AttestPolicy, check_build_policy
+
+        findings += check_build_policy(
+            vouched,
+            artifacts,
+            AttestPolicy(builder_id=policy.attestations.builder_id, source_uri=policy.attestations.source_uri),
+        )
+    index = next((v.statement.predicate for v in vouched if v.statement.predicate_type == predicates.RELEASE_INDEX), {})
+
+    # 2. firmware
+    if request.firmware is not None:
+        from verifier.attest_check import check_subjects
+
+        findings += check_subjects(artifacts, vouched, attested.covered)
+        fw = request.firmware
+        findings += _guard("firmware.scan", fw.name, lambda: check_firmware(fw, digests, vouched, policy))
+    elif policy.firmware.required:
+        findings.append(skipped("firmware.scan", "the policy requires a firmware scan; give --firmware", "firmware"))
+
+    # 3. device
+    predicate = _device_manifest(vouched)
+    evidence: DeviceEvidence | None = None
+    nonce = os.urandom(NONCE_BYTES)
+    if cancel is not None and cancel.is_set():
+        findings.append(errored("hw.read", "interrupted before the device was read", request.port or "device"))
+    elif request.port is not None or request.evidence is not None:
+        where = request.port or str(request.evidence)
+        holder: list[DeviceEvidence] = []
+
+        def read() -> list[Finding]:
+            holder.append(read_evidence(request, predicate, nonce, report_dir))
+            return []
+
+        findings += _guard("hw.read", where, read)
+        if holder:
+            evidence = holder[0]
+            if report_dir is not None:
+                _write(report_dir / EVIDENCE_FILE, evidence.to_bytes())
+            findings.append(
+                passed(
+                    "hw.read",
+                    f"read the device over {evidence.profile} profile",
+                    where,
+                    transcript_sha256=evidence.transcript.get("sha256"),
+                )
+            )
+            if predicate is None:
+                findings.append(
+                    failed("hw.manifest", "the release declares no verified device manifest to compare with", "device")
+                )
+            else:
+                seen, declared = evidence, predicate
+                findings += _guard(
+                    "hw.compare", "device", lambda: _check_device(seen, declared, policy, nonce, request)
+                )
+            findings += check_required_fields(evidence, policy)
+            read_ok = evidence
+            findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, nonce))
+    elif policy.device.required:
+        findings.append(skipped("hw.read", "the policy requires reading the device; give --port", "device"))
+    if evidence is None and (policy.tpm.require_quote or policy.tpm.require_secure_boot) and not policy.device.required:
+        findings.append(skipped("tpm.quote", "the policy requires TPM evidence, but no device was read", "tpm"))
+
+    # 4. suppliers
+    if policy.suppliers:
+        from verifier.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+
+        parties = parties_from_device_manifest(predicate) if predicate is not None else []
+        for item in vouched:
+            if item.statement.predicate_type.startswith(predicates.CYCLONEDX):
+                parties += parties_from_cyclonedx(item.statement.predicate)
+        findings += check_suppliers(parties, policy.suppliers)
+
+    findings += _vouch_findings(vouched)
+    serial = _serial(evidence)
+    title = f"intake of {request.label or serial or (request.firmware.name if request.firmware else 'release')}"
+    metadata: dict[str, Any] = {
+        "generated_at": started.isoformat(timespec="seconds"),
+        "release": {
+            "name": index.get("name") or attested.index.get("name", request.release.name),
+            "version": index.get("version", ""),
+            "created": index.get("created", ""),
+            "path": str(request.release),
+        },
+        "policy": {"sources": [str(p) for p in policy.sources], "sha256": policy.digest},
+        "evidence_chain": evidence_chain(vouched),
+    }
+    if evidence is not None:
+        metadata["device"] = device_identity(evidence)
+        metadata["component_diff"] = component_diff(predicate, evidence)
+    report = Report(
+        title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata
+    )
+
+    vsa_json: dict[str, Any] | None = None
+    files: dict[str, Path] = {}
+    if request.vsa_key is not None:
+        vsa_json = _sign_vsa(request, report.verdict, attested, evidence, firmware_subjects)
+        if report_dir is not None:
+            _write(report_dir / VSA_FILE, json.dumps(vsa_json, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+            files["vsa"] = report_dir / VSA_FILE
+        report = Report(
+            report.title,
+            report.findings,
+            report.strict,
+            report.subject,
+            {**metadata, "vsa": {"file": VSA_FILE, "result": "PASSED" if report.verdict is Verdict.PASS else "FAILED"}},
+        )
+    if report_dir is not None:
+        files.update(write_reports(report, report_dir))
+    seq = None
+    if request.record_history:
+        from verifier.history import History
+
+        record = History(request.history_db).append(
+            serial=serial or "unknown", verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
+        )
+        seq = record.seq
+    return IntakeResult(report, files, vsa_json, seq)
+
+
+def _serial(evidence: DeviceEvidence | None) -> str | None:
+    if evidence is None:
+        return None
+    fact = evidence.fact("serial")
+    return str(fact.value) if fact is not None and fact.value else None
+
+
+def _vouch_findings(vouched: Sequence[VouchedStatement]) -> list[Finding]:
+    from verifier.attest_check import vouch_list
+
+    return vouch_list(vouched)
+
+
+def _check_device(
+    evidence: DeviceEvidence, predicate: Mapping[str, Any], policy: Policy, nonce: bytes, request: IntakeRequest
+) -> list[Finding]:
+    from verifier.device_check import check_device
+
+    manifest = _manifest_object(predicate, policy)
+    findings = check_device(
+        evidence,
+        manifest,
+        required_strength={k: v.value for k, v in policy.device.required_strength.items()},
+        expected_nonce=nonce if request.evidence is None else None,
+    )
+    if not policy.device.region_digests:
+        findings = [
+            replace(f, status=Status.SKIP, required=False, message=f"not required by policy: {f.message}")
+            if f.check.startswith("hw.region") and f.status is Status.FAIL
+            else f
+            for f in findings
+        ]
+    if policy.device.require_nonce and evidence.nonce != nonce.hex():
+        findings.append(failed("hw.nonce", "the evidence is not bound to this intake's nonce", "nonce"))
+    return findings
+
+
+def _check_tpm(
+    evidence: DeviceEvidence,
+    predicate: Mapping[str, Any] | None,
+    vouched: Sequence[VouchedStatement],
+    policy: Policy,
+    nonce: bytes,
+) -> list[Finding]:
+    declares_boot = isinstance(predicate, Mapping) and bool(predicate.get("boot_measurements"))
+    wanted = policy.tpm.require_quote or policy.tpm.require_secure_boot
+    if evidence.tpm is None and not wanted and not declares_boot:
+        return []
+    from verifier.measured_boot import check_measured_boot, declared_authenticode
+
+    declared = declared_authenticode(
+        v.statement.predicate for v in vouched if v.statement.predicate_type == predicates.FIRMWARE_MANIFEST
+    )
+    findings: list[Finding] = check_measured_boot(
+        evidence.tpm.to_json() if evidence.tpm is not None else None,
+        declared_authenticode=declared,
+        manifest=predicate,
+        nonce=nonce,
+        require_quote=policy.tpm.require_quote,
+        require_secure_boot=policy.tpm.require_secure_boot,
+    )
+    return findings
+
+
+def _sign_vsa(
+    request: IntakeRequest,
+    verdict: Verdict,
+    attested: _Attested,
+    evidence: DeviceEvidence | None,
+    firmware: Sequence[Subject],
+) -> dict[str, Any]:
+    from attestations.keys import load_signer
+    from verifier.vsa import DeviceIdentity, build_vsa, input_attestations, sign_vsa
+
+    assert request.vsa_key is not None
+    signer = load_signer(request.vsa_key, request.vsa_passphrase)
+    device = None
+    if evidence is not None:
+
+        def value(name: str) -> str:
+            fact = evidence.fact(name)
+            return str(fact.value) if fact is not None and fact.value else ""
+
+        device = DeviceIdentity(
+            value("manufacturer"), value("model"), value("serial"), hashlib.sha256(evidence.to_bytes()).hexdigest()
+        )
+    sources = request.policy.sources
+    subjects, predicate = build_vsa(
+        verdict=verdict,
+        policy_uri=sources[0].resolve().as_uri() if len(sources) == 1 else "urn:provcheck:policy:all-of",
+        policy_sha256=request.policy.digest,
+        inputs=input_attestations(attested.bundle, attested.envelopes),
+        device=device,
+        firmware=firmware,
+    )
+    return sign_vsa(subjects, predicate, signer).to_json()
+
+
+def _write(path: Path, data: bytes) -> None:
+    from attestations.files import write_atomic
+
+    write_atomic(path, data)
+
+
+def write_reports(report: Report, directory: Path) -> dict[str, Path]:
+    """Text, JSON, SARIF and HTML, each written atomically."""
+    from verifier.output import get_renderer
+    from verifier.output.text import TextRenderer
+
+    out: dict[str, Path] = {}
+    for name, filename in REPORT_FILES.items():
+        renderer = TextRenderer(color=False) if name == "text" else get_renderer(name)
+        try:
+            text = renderer.render(report)
+        except BadInputError as exc:
+            log.warning("not writing %s: %s", filename, exc)
+            continue
+        _write(directory / filename, text.encode())
+        out[name] = directory / filename
+    return out
