@@ -69,14 +69,14 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> Image:
     ctx = _Context(limits, DecompressionBudget(limits.max_decompressed_total))
     image = _load(path.name, data, ctx, depth=0, path=path)
     return Image(image.name, image.kind, image.data, image.binary, image.children,
-                 tuple(ctx.events), image.attributes)
+                 tuple(dict.fromkeys(ctx.events)), image.attributes)
 
 
 def load_bytes(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image:
     ctx = _Context(limits, DecompressionBudget(limits.max_decompressed_total))
     image = _load(name, data, ctx, depth=0)
     return Image(image.name, image.kind, image.data, image.binary, image.children,
-                 tuple(ctx.events), image.attributes)
+                 tuple(dict.fromkeys(ctx.events)), image.attributes)
 
 
 def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | None = None,

@@ -1,0 +1,197 @@
+"""Builders for the firmware tests: planted backdoors, tampered copies, hand-made volumes and bombs.
+
+Everything here is made by the tests in a temporary directory; nothing is ever executed.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import shutil
+import struct
+import subprocess
+import uuid
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent / "src"
+LZMA_SECTION_GUID = uuid.UUID("ee4e5898-3914-4259-9d6e-dc7bd79403cf")
+FFS2_GUID = uuid.UUID("8c8ce578-8a3d-4f1c-9935-896185c32dd3")
+
+
+def gcc(source: str, out: Path, *extra: str) -> Path:
+    subprocess.run(["gcc", "-O2", "-fno-inline-functions", "-o", str(out), str(SRC / source), *extra], check=True)
+    return out
+
+
+def mingw(source: str, out: Path) -> Path | None:
+    if shutil.which("x86_64-w64-mingw32-gcc") is None:
+        return None
+    subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-o", str(out), str(SRC / source)], check=True)
+    return out
+
+
+def strip(path: Path, out: Path) -> Path:
+    subprocess.run(["strip", "-o", str(out), str(path)], check=True)
+    return out
+
+
+def symbol_address(path: Path, name: str) -> int:
+    import lief
+
+    binary = lief.parse(str(path))
+    symbol = binary.get_symbol(name)
+    assert symbol is not None, name
+    return int(symbol.value)
+
+
+def flip_byte(path: Path, out: Path, offset: int) -> Path:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    out.write_bytes(bytes(data))
+    return out
+
+
+def patch_function(unstripped: Path, stripped: Path, name: str, out: Path) -> int:
+    """Flip one byte in the middle of ``name``'s body inside the stripped binary; returns its address."""
+    import lief
+
+    binary = lief.parse(str(unstripped))
+    symbol = binary.get_symbol(name)
+    assert symbol is not None and symbol.size > 4
+    offset = binary.virtual_address_to_offset(symbol.value + symbol.size // 2)
+    flip_byte(stripped, out, offset)
+    return int(symbol.value)
+
+
+def inject_rwx_segment(path: Path, out: Path) -> None:
+    """Add a PT_LOAD segment, readable, writable and executable, with code that no section describes."""
+    import lief
+
+    binary = lief.parse(str(path))
+    segment = lief.ELF.Segment()
+    segment.type = lief.ELF.Segment.TYPE.LOAD
+    segment.flags = lief.ELF.Segment.FLAGS.R | lief.ELF.Segment.FLAGS.W | lief.ELF.Segment.FLAGS.X
+    # xor edi,edi; mov eax,60; syscall (exit(0)) behind a NOP sled: never run, only looked at.
+    segment.content = list(b"\x90" * 32 + b"\x31\xff\xb8\x3c\x00\x00\x00\x0f\x05" + b"\xcc" * 23)
+    segment.alignment = 0x1000
+    binary.add(segment)
+    binary.write(str(out))
+
+
+def add_export(path: Path, out: Path, function: str, export_name: str) -> None:
+    import lief
+
+    binary = lief.parse(str(path))
+    address = binary.get_symbol(function).value
+    binary.add_exported_function(address, export_name)
+    binary.write(str(out))
+
+
+def append_payload(path: Path, out: Path) -> None:
+    payload = b"PAYLOAD\0" + bytes((i * 37) & 0xFF for i in range(4096))
+    out.write_bytes(path.read_bytes() + payload)
+
+
+def firmware_volume(files: list[tuple[uuid.UUID, int, bytes]]) -> bytes:
+    """A minimal FFSv2 firmware volume holding ``(guid, file type, sections)`` files."""
+    body = b""
+    header_length = 0x48
+    for guid, file_type, sections in files:
+        while (header_length + len(body)) % 8:
+            body += b"\xff"
+        size = 24 + len(sections)
+        header = guid.bytes_le + struct.pack("<HBB", 0, file_type, 0) + size.to_bytes(3, "little") + b"\xf8"
+        body += header + sections
+    length = header_length + len(body)
+    length = (length + 0xFFF) & ~0xFFF
+    body = body.ljust(length - header_length, b"\xff")
+    header = (bytes(16) + FFS2_GUID.bytes_le + struct.pack("<Q", length) + b"_FVH"
+              + struct.pack("<IHHHBB", 0x0004FEFF, header_length, 0, 0, 0, 2)
+              + struct.pack("<II", length // 0x1000, 0x1000) + struct.pack("<II", 0, 0))
+    assert len(header) == header_length
+    return header + body
+
+
+def section(kind: int, payload: bytes) -> bytes:
+    size = 4 + len(payload)
+    data = size.to_bytes(3, "little") + bytes([kind]) + payload
+    return data + b"\0" * (-len(data) % 4)
+
+
+def lzma_section(inner: bytes) -> bytes:
+    compressed = lzma.compress(inner, format=lzma.FORMAT_ALONE)
+    compressed = compressed[:5] + struct.pack("<Q", len(inner)) + compressed[13:]
+    return section(0x02, LZMA_SECTION_GUID.bytes_le + struct.pack("<HH", 0x18, 1) + compressed)
+
+
+def lzma_bomb_section(expanded: int) -> bytes:
+    """A GUID-defined LZMA section of a few kilobytes that really expands to ``expanded`` zero bytes."""
+    compressor = lzma.LZMACompressor(format=lzma.FORMAT_ALONE, preset=0)
+    chunk = bytes(16 << 20)
+    parts = [compressor.compress(chunk) for _ in range(expanded // len(chunk))]
+    parts.append(compressor.flush())
+    stream = b"".join(parts)
+    stream = stream[:5] + struct.pack("<Q", expanded) + stream[13:]
+    return section(0x02, LZMA_SECTION_GUID.bytes_le + struct.pack("<HH", 0x18, 1) + stream)
+
+
+def sparse_file(path: Path, size: int) -> Path:
+    with path.open("wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+def random_bytes(path: Path, size: int, seed: int = 7) -> Path:
+    import random
+
+    rng = random.Random(seed)
+    path.write_bytes(bytes(rng.getrandbits(8) for _ in range(size)))
+    return path
+
+
+def microsoft_uefi_ca(vars_file: Path = Path("/usr/share/OVMF/OVMF_VARS.ms.fd")) -> bytes | None:
+    """The 'Microsoft Corporation UEFI CA 2011' certificate, taken from the db of OVMF's Microsoft-enrolled
+    variable store: an independent source of the anchor that shim's signature must chain to."""
+    from cryptography import x509
+
+    if not vars_file.is_file():
+        return None
+    data = vars_file.read_bytes()
+    start = 0
+    while True:
+        at = data.find(b"\x30\x82", start)
+        if at < 0:
+            return None
+        start = at + 1
+        length = int.from_bytes(data[at + 2 : at + 4], "big") + 4
+        try:
+            cert = x509.load_der_x509_certificate(data[at : at + length])
+        except ValueError:
+            continue
+        if "UEFI CA 2011" in cert.subject.rfc4514_string():
+            return data[at : at + length]
+
+
+def self_signed_ca(out_dir: Path, name: str) -> tuple[Path, Path]:
+    """A throwaway CA (key, cert PEM) for signing test PEs with sbsign."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_path, cert_path = out_dir / f"{name}.key", out_dir / f"{name}.pem"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    os.chmod(key_path, 0o600)
+    return key_path, cert_path
