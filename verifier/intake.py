@@ -373,24 +373,6 @@ def _manifest_object(predicate: Mapping[str, Any], policy: Policy) -> Any:
     return manifest_from_predicate(data)
 
 
-def _regions(predicate: Mapping[str, Any]) -> list[Any]:
-    from hw.profile import RegionSpec
-
-    specs = []
-    for region in predicate.get("firmware_regions") or []:
-        if isinstance(region, Mapping) and isinstance(region.get("name"), str):
-            address, size = region.get("address"), region.get("size")
-            specs.append(
-                RegionSpec(
-                    region["name"],
-                    address if isinstance(address, int) else None,
-                    size if isinstance(size, int) else None,
-                    region.get("path") if isinstance(region.get("path"), str) else None,
-                )
-            )
-    return specs
-
-
 def read_evidence(
     request: IntakeRequest, predicate: Mapping[str, Any] | None, nonce: bytes, transcript_dir: Path | None
 ) -> DeviceEvidence:
@@ -407,7 +389,7 @@ def read_evidence(
         timeout=request.timeout,
         nonce=nonce,
         transcript_dir=transcript_dir,
-        regions=_regions(predicate or {}),
+        regions=_manifest_object(predicate, request.policy).region_specs() if predicate is not None else [],
         username=request.username,
         password=request.password,
     )

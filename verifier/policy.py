@@ -248,7 +248,7 @@ def _dotted(path: Sequence[str | int]) -> str:
 # --- the loader --------------------------------------------------------------------------------------------
 
 
-class _Reader:
+class TomlReader:
     """Walks the parsed TOML, checking types and collecting the keys it consumed."""
 
     def __init__(self, path: Path, text: str) -> None:
@@ -378,7 +378,7 @@ def parse_policy(text: str, path: Path) -> Policy:
         raise PolicyError(f"{at}:{key} not valid TOML: {reason}{column}") from None
     if not data:
         raise PolicyError(f"{path}: the policy is empty; a policy that requires nothing would accept anything")
-    r = _Reader(path, text)
+    r = TomlReader(path, text)
     r.table(data, (), _TOP_KEYS)
     version = r.integer(data, "version", (), minimum=1, default=None)
     if version is None:
@@ -415,7 +415,7 @@ def parse_policy(text: str, path: Path) -> Policy:
     return policy
 
 
-def _signers(r: _Reader, value: Any) -> SignerRule | None:
+def _signers(r: TomlReader, value: Any) -> SignerRule | None:
     where: tuple[str | int, ...] = ("signers",)
     t = r.table(value, where, ("keys", "threshold", "thresholds", "sigstore"))
     if not t:
@@ -462,7 +462,7 @@ def _signers(r: _Reader, value: Any) -> SignerRule | None:
     return SignerRule(keys, tuple(identities), threshold, thresholds)
 
 
-def _attestations(r: _Reader, value: Any) -> AttestationRules:
+def _attestations(r: TomlReader, value: Any) -> AttestationRules:
     where: tuple[str | int, ...] = ("attestations",)
     t = r.table(value, where, ("required", "max_age_days", "builder_id", "source_uri"))
     return AttestationRules(
@@ -473,7 +473,7 @@ def _attestations(r: _Reader, value: Any) -> AttestationRules:
     )
 
 
-def _firmware(r: _Reader, value: Any) -> FirmwareRules:
+def _firmware(r: TomlReader, value: Any) -> FirmwareRules:
     where: tuple[str | int, ...] = ("firmware",)
     t = r.table(value, where, ("required", "fail", "warn", "allow"))
     raw_allow = t.get("allow", [])
@@ -499,7 +499,7 @@ def _firmware(r: _Reader, value: Any) -> FirmwareRules:
     )
 
 
-def _device(r: _Reader, value: Any) -> DeviceRules:
+def _device(r: TomlReader, value: Any) -> DeviceRules:
     where: tuple[str | int, ...] = ("device",)
     t = r.table(
         value,
@@ -536,7 +536,7 @@ def _device(r: _Reader, value: Any) -> DeviceRules:
     )
 
 
-def _tpm(r: _Reader, value: Any) -> TpmRules:
+def _tpm(r: TomlReader, value: Any) -> TpmRules:
     where: tuple[str | int, ...] = ("tpm",)
     t = r.table(value, where, ("require_quote", "require_secure_boot"))
     return TpmRules(
@@ -545,7 +545,7 @@ def _tpm(r: _Reader, value: Any) -> TpmRules:
     )
 
 
-def _suppliers(r: _Reader, value: Any) -> SupplierRule:
+def _suppliers(r: TomlReader, value: Any) -> SupplierRule:
     where: tuple[str | int, ...] = ("suppliers",)
     t = r.table(
         value,
