@@ -439,7 +439,7 @@ def _verify_with_sigstore(
         bundle = Bundle.from_json(raw)
     except InvalidBundle as exc:
         raise InputError(f"bundle {source} is malformed: {_first_line(str(exc))}") from None
-    except (ValueError, TypeError, KeyError) as exc:
+    except (SigstoreError, ValueError, TypeError, KeyError, OverflowError) as exc:
         raise InputError(f"bundle {source} is malformed: {_first_line(str(exc))}") from None
 
     is_dsse = bundle._inner.dsse_envelope is not None
@@ -475,7 +475,7 @@ def _verify_with_sigstore(
         raise BundleVerificationError(
             f"bundle {source} does not verify: {_first_line(str(exc))}", stage=_stage_of(str(exc))
         ) from None
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
         # Malformed parts that only surface while checking (a bad certificate or entry body, undecodable base64).
         raise BundleVerificationError(
             f"bundle {source} could not be checked: {_first_line(str(exc))}", stage="signature"
@@ -483,7 +483,10 @@ def _verify_with_sigstore(
 
     cert = bundle.signing_certificate
     inner_entry = bundle.log_entry._inner
-    timestamps = bundle.verification_material.timestamp_verification_data
+    try:
+        timestamps = bundle.verification_material.timestamp_verification_data
+    except (SigstoreError, ValueError):
+        timestamps = None
     integrated = inner_entry.integrated_time
     return VerifiedBundle(
         source=source,
@@ -533,14 +536,16 @@ def _stage_of(reason: str) -> str:
 
 def _raise_known_limitation(bundle: Bundle, pinned: PinnedTrustRoot, source: str, reason: str) -> None:
     """sigstore-python 4.5 treats a TSA's validity end as exclusive; say so instead of reporting tampering."""
+    from sigstore.errors import Error as SigstoreError
+
     if "not enough sources of verified time" not in reason:
         return
-    data = bundle.verification_material.timestamp_verification_data
-    if data is None:
-        return
     try:
+        data = bundle.verification_material.timestamp_verification_data
+        if data is None:
+            return
         times = [response.tst_info.gen_time for response in data.rfc3161_timestamps]
-    except (ValueError, TypeError):
+    except (SigstoreError, ValueError, TypeError):
         return
     for authority in pinned.trusted_root.get_timestamp_authorities():
         end = authority.validity_period_end
@@ -654,15 +659,18 @@ class _LogEntry:
     checkpoint: str
 
 
-def _int_field(value: object, what: str) -> int:
+_MAX_UNIX_TIME = 100_000_000_000  # year 5138: beyond it a time is garbage, and datetime cannot hold it for long
+
+
+def _int_field(value: object, what: str, maximum: int = 2**63 - 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(f"{what} is missing or not an integer")
     try:
         number = int(value)
     except ValueError:
         raise InputError(f"{what} is not an integer") from None
-    if number < 0:
-        raise InputError(f"{what} is negative")
+    if number < 0 or number > maximum:
+        raise InputError(f"{what} is out of range")
     return number
 
 
@@ -687,7 +695,9 @@ def _parse_log_entry(entry: dict[str, Any], source: str) -> _LogEntry:
         kind=str(kind_version.get("kind")),
         version=str(kind_version.get("version")),
         integrated_time=(
-            _int_field(entry["integratedTime"], f"{where} integratedTime") if "integratedTime" in entry else None
+            _int_field(entry["integratedTime"], f"{where} integratedTime", maximum=_MAX_UNIX_TIME)
+            if "integratedTime" in entry
+            else None
         ),
         signed_entry_timestamp=(
             _b64(promise.get("signedEntryTimestamp"), f"{where} signedEntryTimestamp")
@@ -963,6 +973,9 @@ def _verify_key_signed_bundle(
             digest = _sha256_file(artifact)
             artifact_sha256 = digest.hex()
             declared = message.get("messageDigest")
+            if isinstance(declared, dict) and declared.get("algorithm", "SHA2_256") != "SHA2_256":
+                algorithm = declared.get("algorithm")
+                raise UnsupportedError(f"{where}: message digest algorithm {algorithm!r} is not SHA2_256")
             if isinstance(declared, dict) and _b64(declared.get("digest"), f"{where}: messageDigest") != digest:
                 raise BundleVerificationError(
                     f"{where}: the artifact's digest differs from the bundle's", stage="artifact"
