@@ -960,3 +960,28 @@ def test_key_signed_message_bundle_with_only_ed25519_keys_is_unsupported(
     bundle = message_bundle(private_log, generate_private_key("ecdsa-p256"), artifact.read_bytes())
     with pytest.raises(UnsupportedError, match="Ed25519"):
         verify_private(private_log, bundle, [generate_private_key("ed25519").public], artifact)
+
+
+def test_hostile_fields_are_input_errors(
+    sp_assets: Path, managed: Path, managed_keys: list[Any], tmp_path: Path, vectors: Path
+) -> None:
+    def corrupt_timestamp(obj: dict[str, Any]) -> None:
+        obj["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"] = "AAAA"
+
+    with pytest.raises(InputError):
+        unsafe(
+            rewrite(sp_assets / "a.dsse.staging-rekor-v2.txt.sigstore.json", tmp_path, corrupt_timestamp), None, STAGING
+        )
+
+    def far_future(obj: dict[str, Any]) -> None:
+        entry_of(obj)["integratedTime"] = str(10**30)
+
+    with pytest.raises(InputError, match="out of range"):
+        key_signed(
+            rewrite(managed, tmp_path, far_future), vectors / "sigstore-conformance/test/assets/a.txt", managed_keys
+        )
+    with pytest.raises(InputError):
+        unsafe(
+            rewrite(sp_assets / "bundle_v3_github.whl.sigstore", tmp_path, far_future),
+            sp_assets / "bundle_v3_github.whl",
+        )
