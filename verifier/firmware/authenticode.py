@@ -230,7 +230,8 @@ def _verify(cert: Any, signature: bytes, message: bytes, algorithm: str) -> bool
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-    hash_cls: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+    hash_cls: dict[str, type[hashes.HashAlgorithm]] = {
+        "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
     key = cert.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey):

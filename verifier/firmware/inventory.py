@@ -212,7 +212,10 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
                                  data[s.file_offset : s.file_offset + s.physical_size])
                    for s in b.segments if s.type.name == "LOAD" and int(s.flags) & 1]
 
-    entry = None if relocatable or not b.entrypoint else b.entrypoint
+    # e_entry 0 means "none" for shared objects, but is a real entry for firmware linked at address 0.
+    entry = None if relocatable else b.entrypoint
+    if entry == 0 and not any(r.contains(0) for r in regions):
+        entry = None
     starts: list[fn.FunctionStart] = []
     for symbol in list(b.symtab_symbols) + list(b.dynamic_symbols):
         if symbol.type.name != "FUNC" or symbol.shndx == 0 or symbol.shndx >= 0xFF00:
@@ -257,7 +260,8 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         "constructors": constructors,
         "functions": _function_table(starts, regions),
         "layout": {
-            "rwx": sorted({f"segment {s['type']}@{s['address']}" for s in segments if s["flags"] == "rwx"}
+            "rwx": sorted({f"segment {s['type']}@{s['address']}" for s in segments
+                           if s["flags"] == "rwx" and s["type"] != "gnu_stack"}
                           | {f"section {s['name']}" for s in sections if {"write", "exec"} <= set(s["flags"])}),
             "executable_stack": exec_stack,
             "uncovered_code": uncovered,
