@@ -10,6 +10,12 @@ API (in_toto and securesystemslib are imported inside the functions):
 ``layout_inspections(layout_path) -> tuple[str, ...]``: the names of the inspections a layout (and the sublayouts in
     a link directory) would run, read without verifying or running anything.
 
+The fact, ``VerifiedLayout``: ``metadata_format`` ("metablock" | "dsse"), ``layout_keyids``, ``expires``, ``steps``
+(names, in layout order), ``step_results`` (``VerifiedStep``: name, threshold, functionaries, the keyids whose links
+verified, sublayout or not), ``inspections_run``, ``final_products`` (path -> digests, from the last step or the
+sublayout summary) and ``permissive_rules`` (rule lists that do not end in DISALLOW, which in-toto lets any unmatched
+artifact through: worth a warning).
+
 Inspections run commands named by the layout, in the current working directory.  Unless ``allow_inspections`` is
 true, a layout (or a sublayout found in the link directory) with inspections raises ``InspectionsNotAllowedError``
 before in-toto is called, so nothing runs.
@@ -94,14 +100,11 @@ class VerifiedLayout:
     metadata_format: Literal["metablock", "dsse"]
     layout_keyids: tuple[str, ...]
     expires: str
-    steps: tuple[VerifiedStep, ...]
+    steps: tuple[str, ...]
+    step_results: tuple[VerifiedStep, ...]
     inspections_run: tuple[str, ...]
     final_products: Mapping[str, Mapping[str, str]]
     permissive_rules: tuple[str, ...]
-
-    @property
-    def step_names(self) -> tuple[str, ...]:
-        return tuple(step.name for step in self.steps)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,7 +112,7 @@ class VerifiedLayout:
             "format": self.metadata_format,
             "layout_keyids": list(self.layout_keyids),
             "expires": self.expires,
-            "steps": [step.to_json() for step in self.steps],
+            "steps": [step.to_json() for step in self.step_results],
             "inspections_run": list(self.inspections_run),
             "final_products": {name: dict(digests) for name, digests in self.final_products.items()},
             "permissive_rules": list(self.permissive_rules),
@@ -275,7 +278,8 @@ def verify_layout(
         metadata_format=_metadata_format(metadata),
         layout_keyids=tuple(layout_key_dict),
         expires=str(layout.expires),
-        steps=_verified_steps(layout, link_dir),
+        steps=tuple(step.name for step in layout.steps),
+        step_results=_verified_steps(layout, link_dir),
         inspections_run=tuple(inspections),
         final_products={str(name): dict(digests) for name, digests in summary.products.items()},
         permissive_rules=permissive_rules(layout),

@@ -143,9 +143,9 @@ def test_demo_verifies_with_inspections_allowed(make_demo: Callable[..., Demo], 
     demo = make_demo(form)
     fact = verify_layout(demo.layout, [demo.alice_pub], demo.links, allow_inspections=True)
     assert fact.metadata_format == form
-    assert [step.name for step in fact.steps] == ["write-code", "package"]
-    assert fact.steps[0].verified_by == ("776a00e29f3559e0141b3b096f696abc6cfb0c657ab40f441132b345b08453f5",)
-    assert fact.steps[1].verified_by == ("2f89b9272acfc8f4a0a0f094d789fdb0ba798b0fe41f2f5f417c12f0085ff498",)
+    assert fact.steps == ("write-code", "package")
+    assert fact.step_results[0].verified_by == ("776a00e29f3559e0141b3b096f696abc6cfb0c657ab40f441132b345b08453f5",)
+    assert fact.step_results[1].verified_by == ("2f89b9272acfc8f4a0a0f094d789fdb0ba798b0fe41f2f5f417c12f0085ff498",)
     assert fact.inspections_run == ("untar",)
     assert fact.final_products["foo.tar.gz"]["sha256"] == (
         "52947cb78b91ad01fe81cd6aef42d1f6817e92b9e6936c1e5aabb7c98514f355"
@@ -351,7 +351,7 @@ def test_inspections_in_a_sublayout_are_refused_too(make_demo: Callable[..., Dem
     assert not (demo.workdir / "foo.py").exists(), "the sublayout's inspection must not have run"
 
     fact = verify_layout(super_path, [demo.alice_pub], demo.links, allow_inspections=True)
-    assert fact.step_names == ("build",) and fact.steps[0].sublayout
+    assert fact.steps == ("build",) and fact.step_results[0].sublayout
     assert fact.inspections_run == ("build/untar",)
 
 
