@@ -174,13 +174,11 @@ allowed_countries = ["DE", "US", "TW", "NL"]
 concentration_warning = 0.75
 """
 
-DEMO_SUPPLIERS = {
-    "supplier": {"name": "Acme Industrial", "country": "DE"},
-    "component_suppliers": {
-        "flash": {"name": "Macronix", "country": "TW"},
-        "nic": {"name": "Intel", "country": "US"},
-        "tpm": {"name": "Infineon", "country": "DE"},
-    },
+DEMO_VENDOR = {"name": "Acme Industrial", "country": "DE"}
+DEMO_COMPONENT_SUPPLIERS = {
+    "flash": {"name": "Macronix", "country": "TW"},
+    "nic": {"name": "Intel", "country": "US"},
+    "tpm": {"name": "Infineon", "country": "DE"},
 }
 FIRMWARE_NAME = "rtu9-firmware.elf"
 REGION_ADDRESS = 0x08000000
@@ -214,11 +212,9 @@ def _device_config(firmware: bytes) -> Any:
 def declared_device_manifest(sim: Any) -> dict[str, Any]:
     """The simulator's honest manifest, with the vendor's supplier declarations added."""
     manifest: dict[str, Any] = sim.declared_manifest()
-    manifest["supplier"] = dict(DEMO_SUPPLIERS["supplier"])
-    suppliers = DEMO_SUPPLIERS["component_suppliers"]
-    assert isinstance(suppliers, dict)
+    manifest["supplier"] = dict(DEMO_VENDOR)
     for component in manifest.get("components", []):
-        supplier = suppliers.get(component.get("class"))
+        supplier = DEMO_COMPONENT_SUPPLIERS.get(component.get("class"))
         if supplier:
             component["supplier"] = dict(supplier)
     return manifest

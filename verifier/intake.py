@@ -486,23 +486,25 @@ def component_diff(predicate: Mapping[str, Any] | None, evidence: DeviceEvidence
 
 
 def _guard(check: str, subject: str, step: Callable[[], list[Finding]]) -> list[Finding]:
-    """Run one step; an error it raises becomes an ``error`` finding (inconclusive), never a crash."""
+    """Run one step; whatever it raises becomes an ``error`` finding (inconclusive), never a crash.
+
+    The device is hostile input: a line error that a library reports as something other than an
+    ``OSError`` (termios.error, for one) must still end as "could not decide", not as a traceback.
+    """
     try:
         return step()
     except ProvcheckError as exc:
-        if exc.exit_code == 2:
-            return [errored(check, f"bad input: {exc}", subject)]
-        return [errored(check, str(exc), subject)]
+        prefix = "bad input: " if exc.exit_code == 2 else ""
+        return [errored(check, f"{prefix}{exc}", subject)]
     except AttestationError as exc:
         return [errored(check, str(exc), subject)]
     except Exception as exc:
         from hw.errors import HardwareError
 
         if isinstance(exc, HardwareError):
-            return [errored(check, f"{exc}", subject, kind=type(exc).__name__)]
-        if isinstance(exc, OSError | ValueError):
-            return [errored(check, f"{type(exc).__name__}: {exc}", subject)]
-        raise
+            return [errored(check, str(exc), subject, kind=type(exc).__name__)]
+        log.debug("%s raised", check, exc_info=True)
+        return [errored(check, f"{type(exc).__name__}: {exc}", subject, kind=type(exc).__name__)]
 
 
 def run_intake(

@@ -1,0 +1,108 @@
+"""``provcheck bench``: take in every device of a lab plan, in parallel."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from verifier.commands.common import emit, format_option
+
+_existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.command("bench")
+@click.option("--plan", "plan_path", required=True, type=click.Path(path_type=Path), help="The plan TOML.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=4, show_default=True, help="Devices taken in at once.")
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write JUnit XML here: one testsuite per device, one testcase per check.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where each device's reports and transcript go [default: bench-reports/<plan>-<UTC time>].",
+)
+@click.option("--vsa-key", type=_existing_file, help="Sign each device's result as a SLSA VSA with this key.")
+@click.option("--history-db", type=click.Path(dir_okay=False, path_type=Path), help="Intake history database.")
+@click.option("--no-history", is_flag=True, help="Do not append the intakes to the history.")
+@format_option("junit")
+def bench(
+    plan_path: Path,
+    jobs: int,
+    junit_path: Path | None,
+    report_dir: Path | None,
+    vsa_key: Path | None,
+    history_db: Path | None,
+    no_history: bool,
+    output_format: str,
+) -> int:
+    """Run a lab plan: every device gets its own intake, transcript and report; one stuck device stops nobody.
+
+    Exit 0 when every device passed, 1 when any failed, 3 when any was inconclusive or the run was interrupted.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from attestations.files import write_atomic
+    from verifier.bench import DeviceOutcome, load_plan, run_bench
+    from verifier.model import Verdict
+    from verifier.output.junit import render_suites
+
+    plan = load_plan(plan_path)
+    if report_dir is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        report_dir = Path("bench-reports") / f"{plan_path.stem}-{stamp}"
+    console = Console(stderr=True, highlight=False)
+    style = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.INCONCLUSIVE: "yellow"}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        overall = progress.add_task(f"bench {plan_path.name}", total=len(plan.devices))
+
+        def started(device: object) -> None:
+            name = getattr(device, "name", "?")
+            progress.console.print(f"{name}: reading {getattr(device, 'port', None) or 'evidence'}", markup=False)
+
+        def finished(outcome: DeviceOutcome) -> None:
+            progress.advance(overall)
+            progress.console.print(
+                f"{outcome.device.name}: ",
+                end="",
+                markup=False,
+            )
+            progress.console.print(outcome.verdict.value.upper(), style=style[outcome.verdict], end="")
+            progress.console.print(f" in {outcome.seconds:.1f} s  ({outcome.report_dir})", markup=False)
+
+        run = run_bench(
+            plan,
+            report_dir,
+            jobs=jobs,
+            options={"vsa_key": vsa_key, "history_db": history_db, "no_history": no_history},
+            on_start=started,
+            on_done=finished,
+        )
+    summary = run.summary()
+    junit_text = render_suites(run.device_reports() + ([summary] if run.interrupted else []), name=plan_path.name)
+    if junit_path is not None:
+        write_atomic(junit_path, junit_text.encode())
+        console.print(f"junit: {junit_path}", markup=False)
+    counts = summary.metadata["verdicts"]
+    line = f"{counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive"
+    if run.interrupted:
+        line += f", {len(run.interrupted)} interrupted"
+    console.print(f"bench: {line}; reports in {report_dir}", markup=False)
+    if output_format == "junit":
+        sys.stdout.write(junit_text)
+        return int(summary.exit_code)
+    return emit(summary, output_format)
