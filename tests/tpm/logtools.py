@@ -33,7 +33,8 @@ def with_data(event: Event, data: bytes, *, rehash: bool) -> Event:
 
 def pcr_lines(log: EventLog) -> str:
     """'bank index hex' lines of the replayed log, as the boot initramfs prints them."""
-    return "".join(f"{bank} {i} {v.hex()}\n" for bank, vals in replay(log).pcrs.items() for i, v in sorted(vals.items()))
+    banks = replay(log).pcrs.items()
+    return "".join(f"{bank} {i} {v.hex()}\n" for bank, vals in banks for i, v in sorted(vals.items()))
 
 
 def spec_id_event(banks: Iterable[str]) -> bytes:
@@ -52,7 +53,8 @@ def synthetic_log(banks: tuple[str, ...] = ("sha1", "sha256")) -> bytes:
         out += struct.pack("<III", pcr, kind, len(banks))
         for b in banks:
             alg = hash_by_name(b)
-            digest = bytes(alg.digest_size) if kind == EV_NO_ACTION else alg.digest(data if digested is None else digested)
+            preimage = data if digested is None else digested
+            digest = bytes(alg.digest_size) if kind == EV_NO_ACTION else alg.digest(preimage)
             out += struct.pack("<H", alg.alg_id) + digest
         out += struct.pack("<I", len(data)) + data
 
