@@ -34,6 +34,19 @@ _PE_EXEC, _PE_READ, _PE_WRITE, _PE_CODE = 0x20000000, 0x40000000, 0x80000000, 0x
 _ELF_NOBITS, _ELF_REL = 8, "REL"
 
 
+def _name(value: Any) -> str:
+    """The name of a LIEF enum value; LIEF hands back a bare int for values it does not know."""
+    name = getattr(value, "name", None)
+    return str(name) if name else f"{int(value):#x}"
+
+
+def _text(value: Any) -> str:
+    """A name from the binary; LIEF returns bytes for names that are not valid UTF-8."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 def hexaddr(value: int) -> str:
     return f"{value:#x}"
 
@@ -156,10 +169,10 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     b = image.binary
     data = image.data
     header = b.header
-    arch = _ELF_ARCH.get(header.machine_type.name, header.machine_type.name.lower())
+    arch = _ELF_ARCH.get(_name(header.machine_type), _name(header.machine_type).lower())
     pointer = 8 if header.identity_class == lief.ELF.Header.CLASS.ELF64 else 4
     little = header.identity_data == lief.ELF.Header.ELF_DATA.LSB
-    relocatable = header.file_type.name == _ELF_REL
+    relocatable = _name(header.file_type) == _ELF_REL
     # In a relocatable object every section sits at address 0; use file offsets as addresses instead.
     section_address = {i: (s.offset if relocatable else s.virtual_address) for i, s in enumerate(b.sections)}
 
@@ -174,14 +187,14 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         content = b"" if nobits else data[s.offset : s.offset + s.size]
         flags = [name for bit, name in ((2, "alloc"), (1, "write"), (4, "exec")) if flags_value & bit]
         sections.append({
-            "name": s.name, "address": hexaddr(section_address[index]), "size": s.size,
-            "offset": hexaddr(s.offset), "type": s.type.name.lower(), "flags": flags,
+            "name": _text(s.name), "address": hexaddr(section_address[index]), "size": s.size,
+            "offset": hexaddr(s.offset), "type": _name(s.type).lower(), "flags": flags,
             "sha256": sha256(content) if not nobits else None, "entropy": entropy(content),
         })
         if not nobits and s.size:
             covered.append((s.offset, s.offset + s.size))
             if flags_value & 4 and (flags_value & 2 or relocatable):
-                regions.append(fn.CodeRegion(s.name, section_address[index], content))
+                regions.append(fn.CodeRegion(_text(s.name), section_address[index], content))
 
     segments: list[dict[str, Any]] = []
     uncovered: list[dict[str, Any]] = []
@@ -192,7 +205,7 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         flags_value = int(s.flags)
         flag_text = "".join(c if flags_value & bit else "-" for bit, c in ((4, "r"), (2, "w"), (1, "x")))
         content = data[s.file_offset : s.file_offset + s.physical_size]
-        seg_type = s.type.name
+        seg_type = _name(s.type)
         segments.append({
             "type": seg_type.lower(), "address": hexaddr(s.virtual_address), "memory_size": s.virtual_size,
             "file_size": s.physical_size, "offset": hexaddr(s.file_offset), "flags": flag_text,
@@ -210,7 +223,7 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     if not regions:
         regions = [fn.CodeRegion(f"segment@{s.virtual_address:#x}", s.virtual_address,
                                  data[s.file_offset : s.file_offset + s.physical_size])
-                   for s in b.segments if s.type.name == "LOAD" and int(s.flags) & 1]
+                   for s in b.segments if _name(s.type) == "LOAD" and int(s.flags) & 1]
 
     # e_entry 0 means "none" for shared objects, but is a real entry for firmware linked at address 0.
     entry = None if relocatable else b.entrypoint
@@ -218,18 +231,18 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         entry = None
     starts: list[fn.FunctionStart] = []
     for symbol in list(b.symtab_symbols) + list(b.dynamic_symbols):
-        if symbol.type.name != "FUNC" or symbol.shndx == 0 or symbol.shndx >= 0xFF00:
+        if _name(symbol.type) != "FUNC" or symbol.shndx == 0 or symbol.shndx >= 0xFF00:
             continue
         address = symbol.value
         if relocatable:
             address += section_address.get(symbol.shndx, 0)
         if arch == "arm":
             address &= ~1
-        starts.append(fn.FunctionStart(address, "symbol", symbol.name, symbol.size))
-    exports = sorted({(s.name, s.value) for s in b.dynamic_symbols
+        starts.append(fn.FunctionStart(address, "symbol", _text(symbol.name), symbol.size))
+    exports = sorted({(_text(s.name), s.value) for s in b.dynamic_symbols
                       if s.exported and s.name and s.shndx != 0}, key=lambda e: (e[0], e[1]))
-    imports = sorted({s.name for s in b.dynamic_symbols if s.shndx == 0 and s.name and s.imported}
-                     | ({s.name for s in b.symtab_symbols if s.shndx == 0 and s.name} if relocatable else set()))
+    imports = sorted({_text(s.name) for s in b.dynamic_symbols if s.shndx == 0 and s.name and s.imported}
+                     | ({_text(s.name) for s in b.symtab_symbols if s.shndx == 0 and s.name} if relocatable else set()))
     starts += [fn.FunctionStart(addr, "export", name) for name, addr in exports]
     constructors = _elf_constructors(b, data, pointer, little)
     starts += [fn.FunctionStart(int(c["address"], 16), "constructor") for c in constructors]
@@ -250,13 +263,13 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         "architecture": arch,
         "bits": pointer * 8,
         "endian": "little" if little else "big",
-        "file_type": header.file_type.name.lower(),
+        "file_type": _name(header.file_type).lower(),
         "entry_point": hexaddr(entry) if entry is not None else None,
         "sections": sections,
         "segments": segments,
         "exports": [{"name": n, "address": hexaddr(a)} for n, a in exports],
         "imports": [{"library": "", "name": n} for n in imports],
-        "libraries": sorted(str(lib) for lib in b.libraries),
+        "libraries": sorted(_text(lib) for lib in b.libraries),
         "constructors": constructors,
         "functions": _function_table(starts, regions),
         "layout": {
@@ -303,10 +316,10 @@ def _elf_constructors(b: Any, data: bytes, pointer: int, little: bool) -> list[d
                 continue
             out.append({"kind": kind, "index": i // pointer, "address": hexaddr(value)})
     for entry in b.dynamic_entries:
-        if entry.tag.name == "INIT" and entry.value:
+        if _name(entry.tag) == "INIT" and entry.value:
             out.append({"kind": "dt_init", "index": 0, "address": hexaddr(entry.value)})
-        elif entry.tag.name == "INIT_ARRAY" and b.get_section(".init_array") is None:
-            size = next((e.value for e in b.dynamic_entries if e.tag.name == "INIT_ARRAYSZ"), 0)
+        elif _name(entry.tag) == "INIT_ARRAY" and b.get_section(".init_array") is None:
+            size = next((e.value for e in b.dynamic_entries if _name(e.tag) == "INIT_ARRAYSZ"), 0)
             try:
                 raw = bytes(b.get_content_from_virtual_address(entry.value, min(size, 4096)))
             except Exception:  # LIEF raises on unmapped addresses
@@ -359,7 +372,7 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     b = image.binary
     data = image.data
     base = b.optional_header.imagebase
-    arch = _PE_ARCH.get(b.header.machine.name, b.header.machine.name.lower())
+    arch = _PE_ARCH.get(_name(b.header.machine), _name(b.header.machine).lower())
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
     for s in b.sections:
@@ -369,18 +382,18 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         flags = [name for bit, name in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
                                         (_PE_CODE, "code")) if chars & bit]
         sections.append({
-            "name": s.name, "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
+            "name": _text(s.name), "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
             "raw_size": s.sizeof_raw_data, "offset": hexaddr(s.offset), "flags": flags,
             "sha256": sha256(content), "entropy": entropy(content),
         })
         if chars & (_PE_EXEC | _PE_CODE) and content:
-            regions.append(fn.CodeRegion(s.name, base + s.virtual_address, content))
+            regions.append(fn.CodeRegion(_text(s.name), base + s.virtual_address, content))
     entry = base + b.optional_header.addressof_entrypoint if b.optional_header.addressof_entrypoint else None
     exports: list[dict[str, Any]] = []
     if b.has_exports:
-        exports = sorted(({"name": str(e.name or f"#{e.ordinal}"), "address": hexaddr(base + e.address)}
+        exports = sorted(({"name": _text(e.name or f"#{e.ordinal}"), "address": hexaddr(base + e.address)}
                           for e in b.get_export().entries), key=lambda e: (e["name"], e["address"]))
-    imports = sorted(({"library": imp.name.lower(), "name": e.name or f"#{e.ordinal}"}
+    imports = sorted(({"library": _text(imp.name).lower(), "name": _text(e.name or f"#{e.ordinal}")}
                       for imp in b.imports for e in imp.entries), key=lambda e: (e["library"], e["name"]))
     constructors = []
     if b.has_tls:
@@ -390,7 +403,8 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     for symbol in b.symbols:
         if symbol.is_function and 0 < symbol.section_idx <= len(b.sections):
             section = b.sections[symbol.section_idx - 1]
-            starts.append(fn.FunctionStart(base + section.virtual_address + symbol.value, "symbol", symbol.name))
+            starts.append(fn.FunctionStart(base + section.virtual_address + symbol.value, "symbol",
+                                          _text(symbol.name)))
     exception = b.data_directories[3]
     if exception.rva and exception.size:
         offset = b.rva_to_offset(exception.rva)
@@ -424,15 +438,15 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     predicate: dict[str, Any] = {
         "format": "pe",
         "architecture": arch,
-        "bits": 64 if b.optional_header.magic.name == "PE32_PLUS" else 32,
-        "subsystem": b.optional_header.subsystem.name.lower(),
+        "bits": 64 if _name(b.optional_header.magic) == "PE32_PLUS" else 32,
+        "subsystem": _name(b.optional_header.subsystem).lower(),
         "image_base": hexaddr(base),
         "entry_point": hexaddr(entry) if entry is not None else None,
         "sections": sections,
         "segments": [],
         "exports": exports,
         "imports": imports,
-        "libraries": sorted({imp.name.lower() for imp in b.imports}),
+        "libraries": sorted({_text(imp.name).lower() for imp in b.imports}),
         "constructors": constructors,
         "functions": _function_table(starts, regions),
         "layout": {
@@ -486,7 +500,7 @@ def _macho(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     b = image.binary
     data = image.data
     arch = {"X86_64": "x86_64", "ARM64": "aarch64", "X86": "x86", "ARM": "arm"}.get(
-        b.header.cpu_type.name, b.header.cpu_type.name.lower())
+        _name(b.header.cpu_type), _name(b.header.cpu_type).lower())
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
     for s in b.sections:

@@ -130,9 +130,13 @@ def parse_executable(data: bytes, path: Path | None = None) -> tuple[str, Any] |
 
 
 def _quiet_lief() -> Any:
+    import warnings
+
     import lief
 
     lief.logging.disable()
+    # LIEF warns for every enum value it does not know; hostile headers are full of them.
+    warnings.filterwarnings("ignore", message=r".* is not a valid ", category=RuntimeWarning)
     return lief
 
 

@@ -82,6 +82,9 @@ def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, base
         references.append(("baseline", analyse(base_image, rules=compiled).predicate))
     if not references:
         findings += _unreferenced(actual.predicate, subject)
+        if actual.predicate["format"] not in EXECUTABLE_FORMATS:
+            findings.append(skipped("firmware.reference", f"a {actual.predicate['format']} image cannot be judged on "
+                                    "its own; give --manifest or --baseline", subject))
     for label, reference in references:
         findings += compare(reference, actual, label=label, subject=subject)
     return findings
