@@ -13,6 +13,7 @@ the event log and PCRs on the serial console (scripts/tpm-boot-eventlog.sh).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -94,12 +95,19 @@ def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swtpm]:
          "--config", str(d / "setup.conf"), "--pcr-banks", "sha1,sha256,sha384"],
         check=True, capture_output=True, timeout=120,
     )
+    with serve_swtpm(d / "state") as port:
+        yield Swtpm(port, d, (d / "ca" / "swtpm-localca-rootca-cert.pem", d / "ca" / "issuercert.pem"))
+
+
+@contextlib.contextmanager
+def serve_swtpm(state: Path) -> Iterator[int]:
+    """Run swtpm on 127.0.0.1 (data port P, control P+1) until the block ends; stop it by its PID."""
+    state.mkdir(exist_ok=True)
     port = _free_port_pair()
-    ctrl = port + 1
     proc = subprocess.Popen(
-        ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={d / 'state'}",
-         "--server", f"type=tcp,port={port},bindaddr=127.0.0.1", "--ctrl", f"type=tcp,port={ctrl},bindaddr=127.0.0.1",
-         "--flags", "not-need-init,startup-clear"],
+        ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}",
+         "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+         "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1", "--flags", "not-need-init,startup-clear"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -109,7 +117,7 @@ def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swtpm]:
                 break
             except OSError:
                 time.sleep(0.05)
-        yield Swtpm(port, d, (d / "ca" / "swtpm-localca-rootca-cert.pem", d / "ca" / "issuercert.pem"))
+        yield port
     finally:
         proc.terminate()
         try:
