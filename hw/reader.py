@@ -1,0 +1,118 @@
+"""``read_device``: open a port, pick or detect the profile, and return DeviceEvidence."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hw.attest import NONCE_BYTES, probe, read_attest
+from hw.errors import DeviceProtocolError, TransportError
+from hw.evidence import DeviceEvidence
+from hw.linux import read_linux
+from hw.profile import ProfileFacts, ReadOptions, RegionSpec
+from hw.transcript import DEFAULT_CAP, Transcript
+from hw.transport import Deadline, Transport, open_transport
+
+PROFILES = ("auto", "uboot", "linux", "attest")
+_UBOOT_SIGNS = re.compile(rb"U-Boot|autoboot|Hit any key|(?:^|\n)[^\n]{0,20}=> ?$")
+_LINUX_SIGNS = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
+
+
+def detect_profile(transport: Transport, *, read_timeout: float) -> str:
+    """Look at what the port shows: a U-Boot prompt, a login or shell, or an attest frame answer."""
+    seen = bytearray()
+    for poke in (b"", b"\r"):
+        if poke:
+            transport.write(poke)
+        end = time.monotonic() + min(1.0, read_timeout)
+        while time.monotonic() < end:
+            chunk = transport.read(4096, 0.3)
+            if not chunk:
+                break
+            seen.extend(chunk)
+            del seen[:-4096]
+        tail = bytes(seen).rstrip(b"\x00").rstrip()[-300:] + b" "
+        if _UBOOT_SIGNS.search(tail):
+            return "uboot"
+        if _LINUX_SIGNS.search(tail):
+            return "linux"
+    if probe(transport, timeout=min(1.5, read_timeout)):
+        return "attest"
+    raise DeviceProtocolError("could not tell the device's profile; give --profile uboot, linux or attest")
+
+
+def read_device(
+    port_url: str,
+    *,
+    profile: str = "auto",
+    baud: int | None = None,
+    timeout: float = 120.0,
+    nonce: bytes | None = None,
+    transcript_dir: Path | None = None,
+    regions: Sequence[RegionSpec] = (),
+    username: str | None = None,
+    password: str | None = None,
+    read_timeout: float | None = None,
+    max_dump_bytes: int | None = None,
+    prompt: str | None = None,
+    transcript_cap: int = DEFAULT_CAP,
+) -> DeviceEvidence:
+    """Read one device. Raises ``TransportError`` / ``DeviceProtocolError`` (both exit 3) when it cannot."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if nonce is None:
+        nonce = os.urandom(NONCE_BYTES)
+    if len(nonce) != NONCE_BYTES:
+        raise ValueError(f"the nonce must be {NONCE_BYTES} bytes")
+    options = ReadOptions(
+        regions=tuple(regions),
+        username=username,
+        password=password,
+        nonce=nonce,
+        baud=baud or 115200,
+        read_timeout=read_timeout if read_timeout is not None else min(10.0, timeout),
+        max_dump_bytes=max_dump_bytes,
+        prompt=prompt,
+    )
+    deadline = Deadline(timeout)
+    transcript = Transcript(transcript_cap)
+    started_wall = time.time()
+    transport = open_transport(port_url, baud=baud, deadline=deadline, transcript=transcript)
+    facts: ProfileFacts | None = None
+    chosen = profile
+    try:
+        if chosen == "auto":
+            chosen = detect_profile(transport, read_timeout=options.read_timeout)
+        if chosen == "uboot":
+            from hw.uboot import read_uboot
+
+            facts = read_uboot(transport, options, timeout)
+        elif chosen == "linux":
+            facts = read_linux(transport, options)
+        else:
+            facts = read_attest(transport, options)
+    except (OSError, ValueError) as exc:
+        raise TransportError(f"the session failed: {exc}") from exc
+    finally:
+        transport.close()
+        summary = transcript.finish(transcript_dir, stem=f"{chosen}-{int(started_wall)}")
+    total = deadline.elapsed()
+    timings = {"total_seconds": round(total, 6), "device_seconds": round(facts.device_seconds, 6)}
+    timings.update({f"step.{name}": seconds for name, seconds in facts.steps.items()})
+    return DeviceEvidence(
+        profile=chosen,
+        port=transport.url,
+        identity=dict(facts.identity),
+        components=tuple(facts.components),
+        regions=tuple(facts.regions),
+        tpm=facts.tpm,
+        identity_key=facts.identity_key,
+        attestation=facts.attestation,
+        nonce=nonce.hex(),
+        transcript={**summary.to_json(), "started": started_wall},
+        timings=timings,
+        notes=tuple(facts.notes),
+    )

@@ -1,0 +1,162 @@
+"""Serial transports behind one small interface, opened with pyserial's ``serial_for_url``.
+
+Every byte that crosses the line goes through ``Transcript`` so that the evidence
+can carry its sha256. Reads always have a timeout and the session has a deadline,
+so a silent or hostile device can never hold the reader longer than it allows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from hw.errors import TransportError
+from hw.transcript import Transcript
+
+DEFAULT_BAUD = 115200
+_READ_CHUNK = 4096
+_POLL_SECONDS = 0.01
+
+
+class Transport(Protocol):
+    """What a console profile or the attest client needs from a line."""
+
+    url: str
+    transcript: Transcript
+    deadline: Deadline
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        """Up to ``max_bytes``; ``b""`` when nothing arrived within ``timeout``."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def send_break(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Deadline:
+    """A wall-clock limit for a whole session."""
+
+    seconds: float
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+
+    def remaining(self) -> float:
+        return self.seconds - (time.monotonic() - self.started)
+
+    def check(self, what: str = "session") -> float:
+        left = self.remaining()
+        if left <= 0:
+            raise TransportError(f"{what} exceeded the {self.seconds:g} s deadline")
+        return left
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def normalise_url(url: str) -> str:
+    """Add ``ign_set_control`` to rfc2217 URLs: ser2net does not answer SET_CONTROL.
+
+    Without it pyserial waits for an acknowledgement that never comes and fails the open.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "rfc2217":
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(key == "ign_set_control" for key, _ in query):
+        query.append(("ign_set_control", ""))
+    encoded = urlencode(query).replace("ign_set_control=", "ign_set_control")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, parts.fragment))
+
+
+class SerialTransport:
+    """A pyserial port: local tty, pty path, ``rfc2217://``, ``socket://`` or ``loop://``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baud: int | None = None,
+        deadline: Deadline,
+        transcript: Transcript,
+        open_timeout: float = 5.0,
+    ) -> None:
+        import serial
+
+        self.url = normalise_url(url)
+        self.deadline = deadline
+        self.transcript = transcript
+        try:
+            port = serial.serial_for_url(self.url, do_not_open=True)
+            port.baudrate = baud or DEFAULT_BAUD
+            port.timeout = _POLL_SECONDS
+            port.write_timeout = open_timeout
+            port.open()
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise TransportError(f"cannot open {self.url}: {_reason(exc)}") from exc
+        self._port = port
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        import serial
+
+        limit = min(timeout, max(self.deadline.remaining(), 0.0))
+        end = time.monotonic() + limit
+        try:
+            while True:
+                # The port's own timeout is a short poll interval, set once at open: changing it
+                # per read would renegotiate the line settings on rfc2217 ports.
+                waiting = self._port.in_waiting
+                data = bytes(self._port.read(max(1, min(max_bytes, waiting, _READ_CHUNK))))
+                if data:
+                    self.transcript.received(data)
+                    return data
+                if time.monotonic() >= end:
+                    return b""
+        except (serial.SerialException, OSError) as exc:
+            raise TransportError(f"lost the line {self.url}: {_reason(exc)}") from exc
+
+    def write(self, data: bytes) -> None:
+        import serial
+
+        self.deadline.check()
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise TransportError(f"cannot write to {self.url}: {_reason(exc)}") from exc
+        self.transcript.sent(data)
+
+    def send_break(self) -> None:
+        import serial
+
+        try:
+            self._port.send_break(0.25)
+        except (serial.SerialException, OSError, NotImplementedError, AttributeError):
+            # ptys and some network ports cannot signal a break; the caller falls back to Ctrl-C.
+            return
+        self.transcript.note("break")
+
+    def close(self) -> None:
+        try:
+            self._port.close()
+        except Exception:  # noqa: S110 - closing a dead port must not mask the real error
+            pass
+
+
+def open_transport(
+    url: str, *, baud: int | None, deadline: Deadline, transcript: Transcript
+) -> SerialTransport:
+    if not url or "\x00" in url:
+        raise TransportError("no port given")
+    return SerialTransport(url, baud=baud, deadline=deadline, transcript=transcript)
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__

@@ -1,0 +1,266 @@
+"""``provcheck device``: read a device over serial, verify the evidence, run a simulated device."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from verifier.commands.common import emit, format_option
+from verifier.errors import BadInputError, UsageError
+from verifier.model import Finding, Report
+
+existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+_STRENGTHS = ("signed", "measured", "reported")
+
+
+@click.group()
+def device() -> None:
+    """Read, verify and simulate devices over serial."""
+
+
+def _hex_nonce(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    text = value.strip().lower().removeprefix("0x")
+    if len(text) != 64 or not re.fullmatch(r"[0-9a-f]+", text):
+        raise UsageError("--nonce must be 32 bytes as 64 hex digits")
+    return bytes.fromhex(text)
+
+
+def _write_atomic(path: Path, blob: bytes) -> None:
+    from hw.transcript import write_atomic
+
+    try:
+        write_atomic(path, blob)
+    except OSError as exc:
+        raise BadInputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+@device.command("read")
+@click.option("--port", required=True, help="pyserial URL or path: /dev/ttyUSB0, rfc2217://host:port, socket://...")
+@click.option("--profile", type=click.Choice(["auto", "uboot", "linux", "attest"]), default="auto", show_default=True)
+@click.option("--baud", type=click.IntRange(50, 12_000_000), default=None, help="Line speed (default 115200).")
+@click.option("--timeout", type=click.FloatRange(1, 86400), default=120.0, show_default=True,
+              help="Deadline for the whole session, in seconds.")
+@click.option("--read-timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Longest silence tolerated from the device (default min(10, --timeout)).")
+@click.option("--region", "regions", multiple=True, metavar="NAME:ADDR:SIZE|NAME=/dev/PATH[:SIZE]",
+              help="A firmware region to measure (repeatable).")
+@click.option("--manifest", type=existing_file, default=None, help="Take the regions to measure from this manifest.")
+@click.option("--username", default=None, help="Linux login name.")
+@click.option("--password", default=None, envvar="PROVCHECK_DEVICE_PASSWORD",
+              help="Linux password (or PROVCHECK_DEVICE_PASSWORD).")
+@click.option("--nonce", default=None, help="32-byte hex nonce to bind signed answers to (default: fresh random).")
+@click.option("--max-dump", type=click.IntRange(0, 1 << 30), default=None,
+              help="Largest region (bytes) dumped with md.b and hashed here (default: from baud and deadline).")
+@click.option("--prompt", default=None, help="U-Boot prompt if it is not '=> '.")
+@click.option("--transcript-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the raw session transcript here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the evidence JSON here (atomically).")
+@format_option()
+def read_cmd(
+    port: str,
+    profile: str,
+    baud: int | None,
+    timeout: float,
+    read_timeout: float | None,
+    regions: tuple[str, ...],
+    manifest: Path | None,
+    username: str | None,
+    password: str | None,
+    nonce: str | None,
+    max_dump: int | None,
+    prompt: str | None,
+    transcript_dir: Path | None,
+    output: Path | None,
+    output_format: str,
+) -> int:
+    """Read a device's identity and measurements over its serial line into a DeviceEvidence file."""
+    from hw.profile import RegionSpec
+    from hw.reader import read_device
+
+    specs = []
+    for text in regions:
+        try:
+            specs.append(RegionSpec.parse(text))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+    if manifest is not None:
+        from verifier.device_manifest import load_device_manifest
+
+        specs += load_device_manifest(manifest).region_specs()
+    evidence = read_device(
+        port,
+        profile=profile,
+        baud=baud,
+        timeout=timeout,
+        nonce=_hex_nonce(nonce),
+        transcript_dir=transcript_dir,
+        regions=specs,
+        username=username,
+        password=password,
+        read_timeout=read_timeout,
+        max_dump_bytes=max_dump,
+        prompt=prompt,
+    )
+    blob = evidence.to_bytes()
+    if output is not None:
+        _write_atomic(output, blob)
+        click.echo(f"provcheck: evidence written to {output}", err=True)
+    if output_format == "json":
+        sys.stdout.write(blob.decode())
+    else:
+        click.echo(_summary(evidence.to_json()))
+    return 0
+
+
+def _summary(data: dict[str, Any]) -> str:
+    lines = [f"profile {data['profile']} on {data['port']}  (transcript sha256 {data['transcript'].get('sha256', '')})"]
+    for name, fact in data["identity"].items():
+        value = ", ".join(fact["value"]) if isinstance(fact["value"], list) else fact["value"]
+        lines.append(f"  {fact['strength']:<9} {name:<17} {value}")
+    for c in data["components"]:
+        lines.append(f"  {c['strength']:<9} component         {c['class']} {c['manufacturer']} {c['model']}")
+    for r in data["regions"]:
+        weak = " (integrity-only)" if r["weak"] else ""
+        lines.append(f"  {r['strength']:<9} region {r['name']:<10} {r['algorithm']} {r['digest']} via {r['method']}{weak}")
+    if data.get("identity_key"):
+        key = data["identity_key"]
+        lines.append(f"  {key['strength']:<9} identity key      sha256 {key['fingerprint_sha256']}")
+    if data.get("tpm"):
+        tpm = data["tpm"]
+        banks = ", ".join(f"{b}[{len(v)}]" for b, v in tpm["pcrs"].items())
+        lines.append(f"  {tpm['strength']:<9} tpm               PCRs {banks or 'none'}; event log "
+                     f"{'yes' if tpm['event_log_b64'] else 'no'}; quote {'yes' if tpm['quote'] else 'no'}")
+    for note in data["notes"]:
+        lines.append(f"  note: {note}")
+    lines.append(f"  {data['timings'].get('total_seconds', 0):.2f} s")
+    return "\n".join(lines)
+
+
+def _strength_requirements(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for text in values:
+        field, sep, strength = text.partition("=")
+        if not sep or not field or strength not in _STRENGTHS:
+            raise UsageError(f"--require {text!r}: expected FIELD=signed|measured|reported")
+        out[field] = strength
+    return out
+
+
+@device.command("verify")
+@click.option("--evidence", type=existing_file, required=True, help="DeviceEvidence JSON from 'device read'.")
+@click.option("--manifest", type=existing_file, required=True,
+              help="Device manifest: the predicate, a Statement or DSSE envelope carrying it, or a CycloneDX HBOM.")
+@click.option("--require", "requirements", multiple=True, metavar="FIELD=STRENGTH",
+              help="Demand a strength for a fact, e.g. serial=signed, regions=measured (repeatable).")
+@click.option("--nonce", default=None, help="The nonce this verification issued (64 hex digits): checks freshness.")
+@click.option("--strict", is_flag=True, help="Count warn and skip as fail.")
+@format_option()
+def verify_cmd(
+    evidence: Path, manifest: Path, requirements: tuple[str, ...], nonce: str | None, strict: bool,
+    output_format: str,
+) -> int:
+    """Compare DeviceEvidence with the device manifest; print which facts were only self-reported."""
+    from hw.errors import HardwareError
+    from hw.evidence import DeviceEvidence
+    from verifier.device_check import check_device
+    from verifier.device_manifest import load_device_manifest
+
+    required = _strength_requirements(requirements)
+    expected = _hex_nonce(nonce)
+    try:
+        seen = DeviceEvidence.load(evidence)
+    except HardwareError as exc:
+        raise BadInputError(str(exc)) from exc
+    declared = load_device_manifest(manifest)
+    findings = check_device(seen, declared, required_strength=required, expected_nonce=expected)
+    findings += _measured_boot(seen, declared.to_predicate(), expected)
+    report = Report(f"device verify ({seen.profile})", tuple(findings), strict=strict, subject=str(evidence),
+                    metadata={"manifest": str(manifest), "manifest_source": declared.source})
+    return emit(report, output_format)
+
+
+def _measured_boot(evidence: Any, predicate: dict[str, Any], expected: bytes | None) -> list[Finding]:
+    """TPM evidence is judged by the measured-boot checks, when there is any."""
+    if evidence.tpm is None or (evidence.tpm.quote is None and not predicate.get("boot_measurements")):
+        return []
+    from verifier.measured_boot import check_measured_boot
+
+    nonce = expected if expected is not None else bytes.fromhex(evidence.nonce) if evidence.nonce else None
+    result: list[Finding] = check_measured_boot(
+        evidence.tpm.to_json(), declared_authenticode=set(), manifest=predicate, nonce=nonce
+    )
+    return result
+
+
+@device.command("simulate")
+@click.option("--profile", type=click.Choice(["uboot", "linux", "attest"]), default="uboot", show_default=True)
+@click.option("--tamper", "tampers", multiple=True, metavar="KIND", help="A tamper knob (repeatable); see --list.")
+@click.option("--tamper-rate", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="Byte rate for drop-bytes and garble-bytes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the line faults.")
+@click.option("--baud-pacing", is_flag=True, help="Pace both directions at baud/10 bytes per second, like a UART.")
+@click.option("--baud", type=click.IntRange(300, 12_000_000), default=115200, show_default=True)
+@click.option("--link", type=click.Path(dir_okay=False), default=None, help="Also make a symlink to the pty here.")
+@click.option("--write-manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the device manifest that the honest device satisfies.")
+@click.option("--username", default=None, help="Linux profile: require this login.")
+@click.option("--password", default=None, help="Linux profile: with this password.")
+@click.option("--duration", type=click.FloatRange(0.1, 7 * 86400), default=None,
+              help="Stop after this many seconds (default: until interrupted).")
+@click.option("--list", "list_tampers", is_flag=True, help="List the tamper knobs and exit.")
+def simulate_cmd(
+    profile: str,
+    tampers: tuple[str, ...],
+    tamper_rate: float,
+    seed: int,
+    baud_pacing: bool,
+    baud: int,
+    link: str | None,
+    write_manifest: Path | None,
+    username: str | None,
+    password: str | None,
+    duration: float | None,
+    list_tampers: bool,
+) -> int:
+    """Run a simulated device on a pty and print its path; stop with Ctrl-C."""
+    from hw.simulator import TAMPERS, DeviceConfig, Simulator
+
+    if list_tampers:
+        for name, (profiles, what) in TAMPERS.items():
+            click.echo(f"{name:<20} {'/'.join(profiles):<20} {what}")
+        return 0
+    config = DeviceConfig(username=username, password=password)
+    try:
+        sim = Simulator(profile, tamper=tampers, baud_pacing=baud_pacing, baud=baud, config=config, seed=seed,
+                        tamper_rate=tamper_rate, link=link)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with sim:
+        if write_manifest is not None:
+            manifest = sim.declared_manifest()
+            _write_atomic(write_manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        click.echo(sim.port)
+        sys.stdout.flush()
+        knobs = ", ".join(tampers) or "honest"
+        click.echo(f"provcheck: simulated {profile} device ({knobs}) on {sim.port}"
+                   + (f" -> {link}" if link else "") + f", pid {os.getpid()}", err=True)
+        stop.wait(duration)
+    return 0
