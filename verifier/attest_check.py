@@ -152,7 +152,8 @@ def verify_sigstore_bundles(
     covered: set[str] = set()
     if not bundles:
         return findings, vouched, covered
-    if options.policy is None and not options.unsafe_no_identity:
+    key_signed = {id(doc) for doc in bundles if _is_key_signed(doc.raw)}
+    if options.policy is None and not options.unsafe_no_identity and len(key_signed) < len(bundles):
         raise UsageError(
             "Sigstore bundles need an identity policy: give --identity and --issuer "
             "(or --insecure-skip-identity to accept any signer)"
@@ -168,7 +169,8 @@ def verify_sigstore_bundles(
                 artifact=artifact.path if artifact else None,
                 trust=trust,
                 policy=options.policy,
-                unsafe_no_identity=options.unsafe_no_identity,
+                # A key-signed bundle's signer is pinned by the trusted --key itself.
+                unsafe_no_identity=options.unsafe_no_identity or id(doc) in key_signed,
                 public_keys=crypto_keys,
             )
         except sb.BundleVerificationError as exc:
@@ -220,6 +222,16 @@ def verify_sigstore_bundles(
     return findings, vouched, covered
 
 
+def _is_key_signed(raw: bytes) -> bool:
+    import json
+
+    try:
+        material = json.loads(raw)["verificationMaterial"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(material, dict) and "publicKey" in material and "certificate" not in material
+
+
 def _describe_bundle_signer(fact: Any) -> str:
     if fact.signer is not None:
         issuer = f" (issuer {fact.signer.issuer})" if fact.signer.issuer else ""
@@ -238,7 +250,7 @@ def _best_mismatch(artifact: Artifact, vouched: Sequence[VouchedStatement]) -> t
 
 
 def check_subjects(
-    artifacts: Sequence[Artifact], vouched: Sequence[VouchedStatement], covered: set[str]
+    artifacts: Sequence[Artifact], vouched: Sequence[VouchedStatement], covered: set[str], unverified: int = 0
 ) -> list[Finding]:
     """Each artifact must equal a subject of a verified statement (or be signed by a verified bundle)."""
     findings: list[Finding] = []
@@ -268,6 +280,17 @@ def check_subjects(
             findings.append(
                 passed(
                     "attest.subject", f"{artifact.name} is the artifact a verified bundle signed", str(artifact.path)
+                )
+            )
+            continue
+        if unverified:
+            # What could not be verified might have vouched for it: unknown, not tampered.
+            findings.append(
+                skipped(
+                    "attest.subject",
+                    f"{artifact.name} matches no verified statement, and {unverified} attestation(s) could not be "
+                    "verified, so whether one of them covers it is unknown",
+                    str(artifact.path),
                 )
             )
             continue

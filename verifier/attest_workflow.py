@@ -15,7 +15,7 @@ from attestations.keys import PublicKey, load_public_keys
 from attestations.statement import digest_file
 from verifier import attest_check as judge
 from verifier.errors import UsageError
-from verifier.model import Finding, failed, skipped
+from verifier.model import Finding, Status, failed, skipped
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
     if request.layout is not None:
         findings += _verify_layout(request)
     if documents:
-        findings += judge.check_subjects(artifacts, vouched, covered)
+        unverified = sum(1 for f in findings if f.status is Status.ERROR)
+        findings += judge.check_subjects(artifacts, vouched, covered, unverified)
         findings += judge.check_build_policy(
             vouched,
             artifacts,
