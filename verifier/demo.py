@@ -71,8 +71,11 @@ def _firmware_functions(tampered: bool) -> list[tuple[str | None, _Code, int]]:
     ]
 
 
-def demo_firmware(*, tampered: bool = False) -> bytes:
-    """A small, deterministic x86-64 ELF executable with a symbol table; never executed, only analysed."""
+def demo_firmware(*, tampered: bool = False, stripped: bool = False) -> bytes:
+    """A small, deterministic x86-64 ELF executable; never executed, only analysed.
+
+    The build has a symbol table; ``stripped`` leaves it out, as a shipped image would.
+    """
     functions = _firmware_functions(tampered)
     text_addr = _BASE + _TEXT_OFFSET
     addresses: dict[str, int] = {}
@@ -105,6 +108,8 @@ def demo_firmware(*, tampered: bool = False) -> bytes:
     def align(blob: bytearray) -> None:
         blob += b"\x00" * (-len(blob) % 8)
 
+    if stripped:
+        symtab, strtab = b"", b"\x00"
     image = bytearray(_TEXT_OFFSET)
     image += text
     align(image)
