@@ -53,7 +53,8 @@ def encode_frame(frame: Frame) -> bytes:
         raise ValueError(f"frame body of {len(frame.body)} bytes exceeds {MAX_BODY}")
     raw = struct.pack(">BBB", frame.version, frame.seq & 0xFF, int(frame.kind)) + frame.body
     raw += struct.pack(">I", zlib.crc32(raw))
-    return DELIMITER + cobs.encode(raw) + DELIMITER
+    encoded: bytes = cobs.encode(raw)
+    return DELIMITER + encoded + DELIMITER
 
 
 def decode_frame(encoded: bytes) -> Frame:

@@ -25,10 +25,13 @@ class RegionSpec:
         """``NAME:ADDRESS:SIZE`` (numbers in C notation) or ``NAME=/dev/PATH[:SIZE]``."""
         if "=" in text:
             name, _, rest = text.partition("=")
-            path, _, size = rest.partition(":")
+            path, _, size_text = rest.partition(":")
             if not name or not path.startswith("/"):
                 raise ValueError(f"region {text!r}: expected NAME=/dev/PATH[:SIZE]")
-            return cls(name, None, int(size, 0) if size else None, path)
+            limit = int(size_text, 0) if size_text else None
+            if limit is not None and limit <= 0:
+                raise ValueError(f"region {text!r}: size must be > 0")
+            return cls(name, None, limit, path)
         parts = text.split(":")
         if len(parts) != 3 or not parts[0]:
             raise ValueError(f"region {text!r}: expected NAME:ADDRESS:SIZE or NAME=/dev/PATH")

@@ -176,11 +176,10 @@ class DeviceKeys:
     def device_public_pem(self) -> str:
         from cryptography.hazmat.primitives import serialization
 
-        return (
-            self.device_key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
+        pem: bytes = self.device_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+        return pem.decode()
 
     def device_fingerprint(self) -> str:
         from cryptography.hazmat.primitives import serialization
@@ -503,7 +502,9 @@ class _Device:
 
 def _split_top_level(line: str, separator: str = ";") -> list[str]:
     """Split a shell line at separators outside quotes and $( )."""
-    parts, current, quote, depth = [], [], "", 0
+    parts: list[str] = []
+    current: list[str] = []
+    quote, depth = "", 0
     i = 0
     while i < len(line):
         ch = line[i]
@@ -902,9 +903,10 @@ class _LinuxDevice(_ConsoleDevice):
         return "".join(f"{mac}\n" for mac in self.cfg.macs) + "00:00:00:00:00:00\n", 0
 
     def pci_nics(self, m: re.Match[str]) -> tuple[str, int]:
+        nics = [(c, c.ids) for c in self.components if c.cls == "nic" and c.ids is not None]
         lines = [
-            f"/sys/class/net/eth{n} {c.ids[0]} {c.ids[1]} 0x{int(c.revision or '0'):02x}\n"
-            for n, c in enumerate(c for c in self.components if c.cls == "nic" and c.ids)
+            f"/sys/class/net/eth{n} {ids[0]} {ids[1]} 0x{int(c.revision or '0'):02x}\n"
+            for n, (c, ids) in enumerate(nics)
         ]
         return "".join(lines), 0
 

@@ -7,6 +7,7 @@ so a silent or hostile device can never hold the reader longer than it allows.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -144,10 +145,9 @@ class SerialTransport:
         self.transcript.note("break")
 
     def close(self) -> None:
-        try:
+        # Closing a dead port must not mask the error that killed it.
+        with contextlib.suppress(Exception):
             self._port.close()
-        except Exception:  # noqa: S110 - closing a dead port must not mask the real error
-            pass
 
 
 def open_transport(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -64,7 +65,9 @@ def _norm(value: Any) -> str:
 def _evidence_finding(evidence: DeviceEvidence) -> Finding:
     digest = evidence.transcript.get("sha256")
     if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-        return warned("hw.evidence", "the evidence carries no transcript hash: the session cannot be audited", "evidence")
+        return warned(
+            "hw.evidence", "the evidence carries no transcript hash: the session cannot be audited", "evidence"
+        )
     truncated = bool(evidence.transcript.get("truncated"))
     message = f"read over {evidence.profile} in {evidence.timings.get('total_seconds', 0):.1f} s; transcript sha256 "
     message += f"{digest[:16]}..." + (" (transcript truncated at its cap)" if truncated else "")
@@ -303,7 +306,7 @@ def _walk_to_anchor(chain: Sequence[Any], anchors: Sequence[Any], now: datetime.
     for cert in chain:
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             return f"certificate {cert.subject.rfc4514_string()!r} is not valid now"
-    for child, parent in zip(chain, chain[1:], strict=False):
+    for child, parent in itertools.pairwise(chain):
         if not _is_ca(parent):
             return f"{parent.subject.rfc4514_string()!r} is not a CA certificate"
         try:

@@ -21,7 +21,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,20 +159,22 @@ def load_device_manifest(path: Path) -> DeviceManifest:
         data = json.loads(text)
     except json.JSONDecodeError:
         # An .intoto.jsonl file: the first line that parses and carries a device manifest.
-        data = None
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                candidate = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"device manifest {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
-            if _find_predicate(candidate) is not None:
-                data = candidate
-                break
-        if data is None:
-            raise BadInputError(f"device manifest {path} is not valid JSON and holds no device-manifest statement")
+        data = _first_jsonl_manifest(text, path)
+
     return manifest_from_document(data, where=str(path))
+
+
+def _first_jsonl_manifest(text: str, path: Path) -> Any:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            candidate = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"device manifest {path} is not valid JSON: {exc.msg} at line {number}") from None
+        if _find_predicate(candidate) is not None:
+            return candidate
+    raise BadInputError(f"device manifest {path} holds no device-manifest statement")
 
 
 def manifest_from_document(data: Any, where: str = "device manifest") -> DeviceManifest:

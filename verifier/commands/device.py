@@ -132,7 +132,9 @@ def _summary(data: dict[str, Any]) -> str:
         lines.append(f"  {c['strength']:<9} component         {c['class']} {c['manufacturer']} {c['model']}")
     for r in data["regions"]:
         weak = " (integrity-only)" if r["weak"] else ""
-        lines.append(f"  {r['strength']:<9} region {r['name']:<10} {r['algorithm']} {r['digest']} via {r['method']}{weak}")
+        lines.append(
+            f"  {r['strength']:<9} region {r['name']:<10} {r['algorithm']} {r['digest']} via {r['method']}{weak}"
+        )
     if data.get("identity_key"):
         key = data["identity_key"]
         lines.append(f"  {key['strength']:<9} identity key      sha256 {key['fingerprint_sha256']}")
