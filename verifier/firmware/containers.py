@@ -61,6 +61,7 @@ def option_rom_images(data: bytes, name: str, budget: DecompressionBudget,
         attrs: dict[str, Any] = {"offset": offset, "size": length, "vendor_id": f"{vendor:04x}",
                                  "device_id": f"{device:04x}", "code_type": code_type}
         label = f"{name}:rom@{offset:#x}"
+        key = f"rom@{offset:#x}"
         if code_type == 3 and len(image) >= 0x18:
             _, efi_signature, subsystem, machine, compression, _, header_offset = struct.unpack_from(
                 "<HIHHH8sH", image, 2)
@@ -70,9 +71,9 @@ def option_rom_images(data: bytes, name: str, budget: DecompressionBudget,
                 decompressed = _efi_decompress(body, label, budget, events)
                 body = decompressed if decompressed is not None else b""
             if efi_signature == 0x0EF1 and body:
-                members.append(Member(f"{label}:efi", body, attrs))
+                members.append(Member(f"{label}:efi", body, {**attrs, "key": f"{key}:efi"}))
         else:
-            members.append(Member(f"{label}:legacy", image, {**attrs, "opaque": True}))
+            members.append(Member(f"{label}:legacy", image, {**attrs, "key": f"{key}:legacy", "opaque": True}))
         offset += length
         if indicator & 0x80:
             break
@@ -306,8 +307,9 @@ def hex_segments(data: bytes, kind: str, name: str, limits: Limits) -> list[Memb
     for segment in binfile.segments:
         if segment.maximum_address - segment.minimum_address > limits.max_file_size:
             raise BadInputError(f"{name}: {kind} segment larger than the size limit")
-        members.append(Member(f"{name}@{segment.minimum_address:#x}", bytes(segment.data),
-                              {"address": segment.minimum_address, "size": len(segment.data)}))
+        key = f"segment@{segment.minimum_address:#x}"
+        members.append(Member(f"{name}:{key}", bytes(segment.data),
+                              {"address": segment.minimum_address, "size": len(segment.data), "key": key}))
     return members
 
 
@@ -332,7 +334,8 @@ def carve(data: bytes, name: str, limits: Limits, events: list[LimitEvent]) -> l
             continue
         kind, binary = parsed
         end = offset + _extent(kind, binary, len(data) - offset)
-        found.append(Member(f"{name}@{offset:#x}", data[offset:end], {"offset": offset, "carved": kind}))
+        key = f"{kind}@{offset:#x}"
+        found.append(Member(f"{name}:{key}", data[offset:end], {"offset": offset, "carved": kind, "key": key}))
         covered_until = end
     return found
 

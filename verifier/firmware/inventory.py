@@ -151,8 +151,7 @@ def _attach_children(image: Image, predicate: dict[str, Any], children: tuple[An
         embedded = []
         for child in children:
             attrs = child.image.attributes
-            entry = {"name": child.image.name.split(":", 1)[-1] if ":" in child.image.name else child.image.name,
-                     "image": child.predicate}
+            entry = {"name": str(attrs.get("key", child.image.name)), "image": child.predicate}
             for key in ("offset", "address", "vendor_id", "device_id", "code_type", "compressed"):
                 if key in attrs:
                     value = attrs[key]
