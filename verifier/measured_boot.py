@@ -227,8 +227,8 @@ def ak_binding_findings(
     pinned = keyid in {k.lower() for k in pinned_keyids}
     facts = {"ak_keyid": keyid, "required": binding, "pinned": pinned}
     if binding == "none":
-        return [warned("tpm.ak.binding", "the AK is taken as the device's word: nothing binds it to a TPM "
-                       "(policy asks for no binding)", "attestation key", **facts)]
+        return [Finding("tpm.ak.binding", Status.SKIP, "the AK is taken as the device's word: nothing binds it to "
+                        "a TPM (the policy asks for no binding)", "attestation key", facts, required=False)]
     if binding == "pinned":
         if pinned:
             return [passed("tpm.ak.binding", "the AK is the one pinned for this device", "attestation key", **facts)]
