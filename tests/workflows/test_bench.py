@@ -1,0 +1,178 @@
+"""``provcheck bench``: many devices in parallel; failures, hangs and Ctrl-C stay contained."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import junitparser
+import pytest
+
+from tests.helpers import REPO, assert_clean_error, run_cli
+from tests.workflows.conftest import Workspace
+
+
+def write_plan(ws: Workspace, tmp: Path, devices: list[tuple[str, str]], *, timeout: float = 30) -> Path:
+    plan = tmp / "plan.toml"
+    text = (
+        "version = 1\n[defaults]\n"
+        f"release = '{ws.release}'\npolicy = ['{ws.policy}']\nfirmware = '{ws.firmware}'\n"
+        f"profile = 'attest'\ntimeout = {timeout}\n"
+    )
+    for name, port in devices:
+        text += f"\n[[device]]\nname = '{name}'\nport = '{port}'\n"
+    plan.write_text(text)
+    return plan
+
+
+def test_eight_devices_two_tampered_one_disconnected(workspace: Workspace, simulator: Any, tmp_path: Path) -> None:
+    tampers: list[tuple[str, ...]] = [(), (), (), (), (), ("changed-serial",), ("swapped-firmware",), ("disconnect",)]
+    sims = [simulator(*t, disconnect_after=200) for t in tampers]
+    plan = write_plan(workspace, tmp_path, [(f"slot-{i + 1}", s.port) for i, s in enumerate(sims)])
+    junit = tmp_path / "bench.xml"
+    result = run_cli(
+        [
+            "bench",
+            "--plan",
+            plan,
+            "--jobs",
+            "4",
+            "--junit",
+            junit,
+            "--report-dir",
+            tmp_path / "reports",
+            "--history-db",
+            tmp_path / "history.sqlite3",
+            "--format",
+            "json",
+        ],
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["metadata"]["verdicts"] == {"pass": 5, "fail": 2, "inconclusive": 1}
+    by_device = {f["subject"]: f["status"] for f in summary["findings"]}
+    assert by_device == {
+        **{f"slot-{i}": "pass" for i in range(1, 6)},
+        "slot-6": "fail",
+        "slot-7": "fail",
+        "slot-8": "error",
+    }
+
+    xml = junitparser.JUnitXml.fromfile(str(junit))
+    suites = {s.name: s for s in xml}
+    assert set(suites) == {f"slot-{i}" for i in range(1, 9)}
+    for name in ("slot-1", "slot-5"):
+        assert suites[name].failures == 0 and suites[name].errors == 0 and suites[name].tests > 20
+    serial_cases = [c for c in suites["slot-6"] if c.name.startswith("hw.serial-number")]
+    assert serial_cases and isinstance(serial_cases[0].result[0], junitparser.Failure)
+    assert suites["slot-7"].failures >= 1
+    assert suites["slot-8"].errors >= 1 and suites["slot-8"].failures == 0
+
+    for i in range(1, 9):
+        folder = tmp_path / "reports" / f"slot-{i}"
+        assert (folder / "report.json").is_file() and (folder / "report.html").is_file()
+        assert list(folder.glob("attest-*.jsonl")), f"slot-{i} keeps its own transcript"
+    history = run_cli(["history", "--history-db", tmp_path / "history.sqlite3", "--verify", "--format", "json"])
+    assert history.returncode == 0
+    listed = run_cli(["history", "--history-db", tmp_path / "history.sqlite3", "--format", "json"])
+    assert len(json.loads(listed.stdout)["records"]) == 8
+
+
+def test_hanging_device_does_not_stop_others_and_ctrl_c_keeps_what_finished(
+    workspace: Workspace, simulator: Any, tmp_path: Path
+) -> None:
+    honest = [simulator(), simulator()]
+    # A port that never answers: the pty's other end is held open here and stays silent.
+    master, slave = os.openpty()
+    silent = os.ttyname(slave)
+    try:
+        plan = write_plan(
+            workspace,
+            tmp_path,
+            [("good-1", honest[0].port), ("stuck", silent), ("good-2", honest[1].port)],
+            timeout=600,
+        )
+        junit = tmp_path / "bench.xml"
+        reports = tmp_path / "reports"
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "verifier.cli",
+                "bench",
+                "--plan",
+                str(plan),
+                "--jobs",
+                "3",
+                "--junit",
+                str(junit),
+                "--report-dir",
+                str(reports),
+                "--no-history",
+                "--format",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not all((reports / name / "report.json").is_file() for name in ("good-1", "good-2")):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the good devices never finished next to the stuck one"
+                time.sleep(0.2)
+            time.sleep(0.5)  # let the bench register both results before the interrupt
+            os.kill(proc.pid, signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 3, stderr
+        assert "Traceback" not in stderr
+        summary = json.loads(stdout)
+        assert summary["metadata"]["interrupted"] == ["stuck"]
+        assert summary["metadata"]["verdicts"]["pass"] == 2
+        suites = {s.name: s for s in junitparser.JUnitXml.fromfile(str(junit))}
+        assert suites["good-1"].failures == 0 and suites["good-2"].failures == 0
+        assert "stuck" not in suites
+        interrupted = [c for s in suites.values() for c in s if c.name.startswith("bench.device [stuck]")]
+        assert interrupted and isinstance(interrupted[0].result[0], junitparser.Error)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("version = 1\n[[device]]\nname = 'a'\nprot = 'loop://'\n", "plan.toml:4: key 'device[0].prot': unknown key"),
+        ("version = 1\n", "lists no [[device]]"),
+        ("version = 1\n[[device]]\nname = 'a'\nport = 'loop://'\n", "has no 'release'"),
+        ("version = 1\n[defaults]\nprofile = 'jtag'\n[[device]]\nname = 'a'\nport = 'x'\n", "defaults.profile"),
+        ("[[device]]\nname = 'a'\n", "version = 1"),
+        ("version = 1\n[defaults]\ntimeout = = 3\n", "plan.toml:3: not valid TOML"),
+    ],
+)
+def test_bad_plan_is_exit_2_with_line_and_key(tmp_path: Path, text: str, words: str) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(text)
+    result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
+    assert_clean_error(result, 2)
+    assert words in result.stderr
+
+
+def test_duplicate_device_names_are_rejected(workspace: Workspace, tmp_path: Path) -> None:
+    plan = write_plan(workspace, tmp_path, [("a", "loop://"), ("a", "loop://")])
+    result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
+    assert_clean_error(result, 2)
+    assert "used twice" in result.stderr
