@@ -15,6 +15,7 @@ from typing import Any
 from attestations.dsse import Envelope, parse_envelope
 from attestations.errors import InputError, UnsupportedError
 from attestations.files import DEFAULT_LIMIT, read_limited
+from attestations.sigstore_bundle import looks_like_sigstore_bundle
 
 #: Enough for 10^5 statements in one file; the JSON parser's own depth limit bounds nesting.
 MAX_DOCUMENTS = 100_000
@@ -38,11 +39,6 @@ class MetablockDocument:
 
 
 Document = Envelope | SigstoreBundleDocument | MetablockDocument
-
-
-def looks_like_sigstore_bundle(obj: Any) -> bool:
-    media_type = obj.get("mediaType") if isinstance(obj, dict) else None
-    return isinstance(media_type, str) and media_type.startswith("application/vnd.dev.sigstore.bundle")
 
 
 def classify(obj: Any, raw: bytes, source: str) -> Document:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from attestations.errors import AttestationError, InputError, UnsupportedError
+from attestations.files import read_limited
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -232,12 +233,6 @@ def looks_like_sigstore_bundle(obj: object) -> bool:
     )
 
 
-def _read_bounded(path: Path, limit: int, what: str) -> bytes:
-    from attestations.files import read_limited
-
-    return read_limited(Path(path), limit=limit, what=what)
-
-
 def _parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         obj = json.loads(raw)
@@ -272,16 +267,17 @@ def load_trust_root(choice: TrustConfigChoice) -> PinnedTrustRoot:
 
     if choice.kind in ("production", "staging"):
         import importlib.resources
-        from importlib.metadata import version
+
+        import sigstore
 
         store = _PRODUCTION_STORE if choice.kind == "production" else _STAGING_STORE
         resource = importlib.resources.files("sigstore._store").joinpath(store, "trusted_root.json")
         raw = resource.read_bytes()
-        name = f"{choice.kind} (embedded in sigstore-python {version('sigstore')})"
+        name = f"{choice.kind} (embedded in sigstore-python {sigstore.__version__})"
     else:
         if choice.path is None:
             raise InputError("a trusted-root file choice needs a path")
-        raw = _read_bounded(choice.path, MAX_TRUST_ROOT_BYTES, "trusted root")
+        raw = read_limited(choice.path, limit=MAX_TRUST_ROOT_BYTES, what="trusted root")
         name = f"file {choice.path}"
     obj = _parse_json_object(raw, f"trusted root {name}")
     try:
@@ -309,7 +305,7 @@ def verify_bundle(
     public_keys: Sequence[PublicKey | PublicKeyTypes] = (),
 ) -> VerifiedBundle:
     """Verify the Sigstore bundle in ``bundle_path``; see the module docstring."""
-    raw = _read_bounded(bundle_path, MAX_BUNDLE_BYTES, "bundle")
+    raw = read_limited(Path(bundle_path), limit=MAX_BUNDLE_BYTES, what="bundle")
     return verify_bundle_bytes(
         raw,
         source=str(bundle_path),
