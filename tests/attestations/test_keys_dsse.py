@@ -207,3 +207,16 @@ def test_parallel_batch_verification_finds_the_one_tampered_envelope() -> None:
     results = verify_many(envelopes, [signer.public], jobs=2)
     assert len(results) == len(envelopes)
     assert [i for i, r in enumerate(results) if r.distinct_valid == 0] == [333]
+
+
+def test_rsa_pkcs1v15_signatures_verify_too() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from attestations.dsse import pae
+
+    signer = generate_private_key("rsa")
+    message = pae(INTOTO_PAYLOAD_TYPE, PAYLOAD)
+    signature = signer.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, arg-type]
+    assert signer.public.verify(signature, message)
+    assert not signer.public.verify(signature, message + b"x")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import click
 
+from verifier.commands.common import format_option
 from verifier.errors import UsageError
 
 
@@ -42,7 +44,8 @@ def keys() -> None:
 )
 @click.option("--passphrase-env", metavar="VAR", help="Encrypt the private key with the passphrase in $VAR.")
 @click.option("--force", is_flag=True, help="Overwrite existing key files.")
-def generate(prefix: Path, key_type: str, passphrase_env: str | None, force: bool) -> int:
+@format_option()
+def generate(prefix: Path, key_type: str, passphrase_env: str | None, force: bool, output_format: str) -> int:
     """Generate a key pair for signing releases and attestations."""
     from attestations.files import write_atomic, write_private
     from attestations.keys import generate_private_key, private_pem, public_pem
@@ -57,6 +60,16 @@ def generate(prefix: Path, key_type: str, passphrase_env: str | None, force: boo
     signer = generate_private_key(key_type)
     write_private(private_path, private_pem(signer, password), overwrite=force)
     write_atomic(public_path, public_pem(signer.public))
+    if output_format == "json":
+        summary = {
+            "algorithm": signer.public.algorithm,
+            "keyid": signer.public.keyid,
+            "private_key": str(private_path),
+            "public_key": str(public_path),
+            "encrypted": password is not None,
+        }
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return 0
     click.echo(f"{signer.public.algorithm} key {signer.public.keyid}")
     click.echo(f"private key: {private_path} (mode 0600{', encrypted' if password else ''})", err=True)
     click.echo(f"public key:  {public_path}", err=True)
