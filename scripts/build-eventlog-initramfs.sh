@@ -18,7 +18,9 @@ busybox="${BUSYBOX:-/bin/busybox}"
 kernel="${KERNEL:-$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)}"
 
 [ -x "$busybox" ] || { echo "busybox-static not installed ($busybox)" >&2; exit 2; }
-file -b "$busybox" 2>/dev/null | grep -q 'statically linked' || { echo "$busybox is not static" >&2; exit 2; }
+if command -v readelf >/dev/null && readelf -l "$busybox" 2>/dev/null | grep -q INTERP; then
+  echo "$busybox is dynamically linked: install busybox-static" >&2; exit 2
+fi
 [ -r "$kernel" ] || { echo "no kernel in /boot (install linux-image-amd64)" >&2; exit 2; }
 command -v cpio >/dev/null || { echo "cpio not installed" >&2; exit 2; }
 

@@ -271,7 +271,8 @@ def parse_event_log(data: bytes) -> EventLog:
     sizes = {a.alg_id: a for a in algs}
     locality: int | None = None
     while r.remaining:
-        if _is_padding(data[r.offset :]):
+        head = data[r.offset : r.offset + 8]
+        if head in (b"\x00" * len(head), b"\xff" * len(head)) and _is_padding(data[r.offset :]):
             break
         number = len(events)
         if number >= MAX_EVENTS:

@@ -72,6 +72,13 @@ def parse_pcr_file(data: bytes, what: str) -> dict[str, dict[int, bytes]]:
         raise BadInputError(f"{what}: not a PCR file ({exc})") from exc
     if not out:
         raise BadInputError(f"{what}: no PCR values found (JSON, tpm2_pcrread output or 'bank index hex' lines)")
+    sizes = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64, "sm3_256": 32}
+    for bank, values in out.items():
+        for index, value in values.items():
+            if bank in sizes and len(value) != sizes[bank]:
+                raise BadInputError(f"{what}: {bank} PCR {index} has {len(value)} bytes, not {sizes[bank]}")
+            if index > 31:
+                raise BadInputError(f"{what}: PCR index {index} is out of range")
     return out
 
 
