@@ -46,11 +46,7 @@ def _region_of(regions: Sequence[CodeRegion], address: int) -> CodeRegion | None
 
 
 def call_targets(regions: Sequence[CodeRegion], arch: str, *, little_endian: bool = True) -> set[int]:
-    """Direct-call targets that land in executable code, decoded in bulk."""
-    try:
-        import numpy  # noqa: F401
-    except ImportError:  # pragma: no cover - numpy ships with the test set-up; the fallback stays correct
-        return _call_targets_python(regions, arch, little_endian=little_endian)
+    """Direct-call targets that land in executable code, decoded in bulk with numpy."""
     return _call_targets_numpy(regions, arch, little_endian=little_endian)
 
 
@@ -160,40 +156,6 @@ def _validated(targets: Any, regions: Sequence[CodeRegion], arch: str) -> set[in
         idx = np.flatnonzero(inside)
         keep[idx] = padded | endbr
     return {int(x) for x in unique[keep]}
-
-
-def _call_targets_python(regions: Sequence[CodeRegion], arch: str, *, little_endian: bool) -> set[int]:
-    counts: dict[int, int] = {}
-    for region in regions:
-        data = region.data
-        if arch in ("x86_64", "x86"):
-            at = data.find(b"\xe8")
-            while 0 <= at <= len(data) - 5:
-                (rel,) = struct.unpack_from("<i", data, at + 1)
-                target = region.address + at + 5 + rel
-                counts[target] = counts.get(target, 0) + 1
-                at = data.find(b"\xe8", at + 1)
-        elif arch == "aarch64":
-            for off in range(0, len(data) - 3, 4):
-                (word,) = struct.unpack_from("<I" if little_endian else ">I", data, off)
-                if word & 0xFC000000 == 0x94000000:
-                    imm = word & 0x03FFFFFF
-                    imm = imm - (1 << 26) if imm >= 1 << 25 else imm
-                    target = region.address + off + imm * 4
-                    counts[target] = counts.get(target, 0) + 1
-    out: set[int] = set()
-    for target, count in counts.items():
-        hit = _region_of(regions, target)
-        if hit is None:
-            continue
-        region = hit
-        if arch in ("x86_64", "x86") and count < 2:
-            off = target - region.address
-            before = region.data[off - 1] if off > 0 else 0xCC
-            if before not in (0xC3, 0xCC, 0x90, 0x00) and region.data[off : off + 4] != b"\xf3\x0f\x1e\xfa":
-                continue
-        out.add(target)
-    return out
 
 
 # --- unwind tables -----------------------------------------------------------------------------------------------
