@@ -12,7 +12,7 @@ APT_PACKAGES=(
   # building planted backdoors and checking reports
   gcc gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 sbsigntool cpio chromium
   # assembling the measured-boot test disk (GPT + FAT ESP without root)
-  mtools fdisk
+  mtools fdisk openssl
 )
 
 missing=()
