@@ -212,9 +212,9 @@ class BenchRun:
     def summary(self) -> Report:
         findings: list[Finding] = []
         for outcome in sorted(self.outcomes, key=lambda o: self.plan.devices.index(o.device)):
-            counts = ", ".join(f"{n} {s}" for s, n in outcome.report.counts().items() if n)
+            tally = ", ".join(f"{n} {s}" for s, n in outcome.report.counts().items() if n)
             reasons = "; ".join(f"{f.check}: {f.message}" for f in outcome.report.reasons()[:3])
-            text = f"{outcome.verdict.value} ({counts})" + (f": {reasons}" if reasons else "")
+            text = f"{outcome.verdict.value} ({tally})" + (f": {reasons}" if reasons else "")
             maker = {Verdict.PASS: passed, Verdict.FAIL: failed, Verdict.INCONCLUSIVE: errored}[outcome.verdict]
             findings.append(maker("bench.device", text, outcome.device.name, report_dir=str(outcome.report_dir)))
         for name in self.interrupted:
