@@ -108,9 +108,6 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
     findings: list[Finding] = []
     for block in metablocks:
         findings.append(failed("attest.format", "an in-toto Metablock cannot stand alone in a release", block.source))
-    for index, envelope in enumerate(envelopes):
-        if not envelope.source or envelope.source == str(files.bundle):
-            envelopes[index] = replace(envelope, source=f"{files.bundle.name}#{index + 1}")
     if not envelopes and not bundles:
         findings.append(failed("attest.release", "the release holds no signed statement", str(files.bundle)))
 
@@ -119,6 +116,13 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
         keys = load_keys(rule.keys) if rule.keys else []
         if not keys:
             for i in list(accepted):
+                findings.append(
+                    failed(
+                        "attest.signature",
+                        "signed with a key, but the policy trusts only Sigstore identities for this release",
+                        envelopes[i].source,
+                    )
+                )
                 del accepted[i]
             continue
         by_type: dict[str, list[int]] = {}
@@ -141,23 +145,29 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
         vouched.append(judge.VouchedStatement(statement, envelopes[i].source, tuple(dict.fromkeys(accepted[i]))))
 
     covered: set[str] = set()
-    if bundles:
-        identities = [ident for rule in policy.signers for ident in rule.sigstore]
-        if not identities:
-            findings.append(
-                failed(
-                    "attest.sigstore",
-                    "the release carries Sigstore bundles but the policy names no [[signers.sigstore]] identity",
-                    str(files.directory),
-                )
+    identities = [ident for rule in policy.signers for ident in rule.sigstore]
+    if bundles and not identities:
+        findings.append(
+            failed(
+                "attest.sigstore",
+                "the release carries Sigstore bundles but the policy names no [[signers.sigstore]] identity",
+                str(files.directory),
             )
+        )
+    for bundle in bundles if identities else []:
+        # Any trusted identity may have signed a bundle: it passes with the first identity that verifies it.
+        first: tuple[list[Finding], list[VouchedStatement], set[str]] | None = None
         for identity in identities:
-            bundle_findings, bundle_vouched, bundle_covered = judge.verify_sigstore_bundles(
-                bundles, artifacts, _sigstore_options(identity), []
-            )
-            findings += bundle_findings
-            vouched += bundle_vouched
-            covered |= bundle_covered
+            attempt = judge.verify_sigstore_bundles([bundle], artifacts, _sigstore_options(identity), [])
+            if first is None:
+                first = attempt
+            if all(f.status is Status.PASS for f in attempt[0]):
+                first = attempt
+                break
+        assert first is not None
+        findings += first[0]
+        vouched += first[1]
+        covered |= first[2]
     return _Attested(findings, vouched, envelopes, files.bundle, files.index, covered)
 
 

@@ -344,3 +344,57 @@ def test_bad_inputs_are_exit_2(workspace: Workspace, tmp_path: Path) -> None:
         ]
     )
     assert_clean_error(both, 2)
+
+
+BCR_SAN = "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml@refs/tags/v0.0.1"
+BCR_BUILDER = "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml"
+GITHUB = "https://token.actions.githubusercontent.com"
+
+
+@pytest.mark.parametrize(("identity", "code"), [(BCR_SAN, 0), (BCR_SAN.replace("v0.0.1", "v6.6.6"), 1)])
+def test_release_with_sigstore_provenance(
+    workspace: Workspace, tmp_path: Path, vectors: Path, identity: str, code: int
+) -> None:
+    """A vendor-signed release that ships its builder's Sigstore bundle; the policy trusts both, offline."""
+    bcr = vectors / "slsa-verifier/cli/slsa-verifier/testdata/bcr"
+    artifact = tmp_path / "MODULE.bazel"
+    artifact.write_bytes((bcr / "MODULE.bazel").read_bytes())
+    bundle = tmp_path / "provenance.sigstore.json"
+    bundle.write_bytes((bcr / "MODULE.bazel.intoto.jsonl").read_bytes())
+    release = tmp_path / "release"
+    signed = run_cli(
+        [
+            "release",
+            "sign",
+            "--firmware",
+            artifact,
+            "--provenance",
+            bundle,
+            "--key",
+            workspace.paths["vendor_key"],
+            "-o",
+            release,
+        ]
+    )
+    assert signed.returncode == 0, signed.stderr
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        f'version = 1\n[signers]\nkeys = ["{workspace.paths["vendor_pub"]}"]\n'
+        f'[[signers.sigstore]]\nidentity = "{identity}"\nissuer = "{GITHUB}"\n'
+        '[attestations]\nrequired = ["https://provcheck.dev/firmware-manifest/v1", "https://slsa.dev/provenance/v1"]\n'
+        f'builder_id = "{BCR_BUILDER}"\n[firmware]\nrequired = true\n'
+    )
+    result = run_cli(
+        ["intake", "--release", release, "--policy", policy, "--firmware", artifact, "--no-history", "--format", "json"]
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == code, [f for f in report["findings"] if f["status"] != "pass"]
+    checks = {f["check"]: f["status"] for f in report["findings"]}
+    if code == 0:
+        assert checks["attest.sigstore"] == "pass" and checks["attest.builder-id"] == "pass"
+    else:
+        assert "fail" in {
+            checks.get("attest.sigstore.identity"),
+            checks.get("attest.sigstore"),
+            checks.get("policy.required-attestation"),
+        }
