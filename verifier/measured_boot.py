@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +32,12 @@ from verifier.model import Finding, Status, errored, failed, passed, skipped, wa
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
+    from hw.tpm.credential import ActivationCheck
     from hw.tpm.public import TpmPublic
     from hw.tpm.quote import QuoteVerification
 
 PcrBanks = dict[str, dict[int, bytes]]
-AK_BINDINGS = ("none", "pinned", "ek")
+AK_BINDINGS = ("none", "pinned", "ek", "activated")
 FIRMWARE_PCRS = range(8)
 
 
@@ -217,6 +218,7 @@ def ak_binding_findings(
     ak_public: TpmPublic | None,
     pinned_keyids: Sequence[str],
     ek_chain: Finding | None,
+    activation: ActivationCheck | None = None,
 ) -> list[Finding]:
     """Is the AK bound to something trusted, as strongly as the policy asks? See docs/tpm-trust-model.md."""
     if binding not in AK_BINDINGS:
@@ -233,6 +235,8 @@ def ak_binding_findings(
         if pinned:
             return [passed("tpm.ak.binding", "the AK is the one pinned for this device", "attestation key", **facts)]
         return [failed("tpm.ak.binding", "the AK is not the key pinned for this device", "attestation key", **facts)]
+    if binding == "activated":
+        return [_activation_finding(v, ak_public, ek_chain, activation, facts)]
     # binding == "ek": the AK is a restricted fixedTPM signing key whose quotes name it as a child of a certified EK.
     problems = []
     if ak_public is None:
@@ -251,6 +255,33 @@ def ak_binding_findings(
     return [passed("tpm.ak.binding", "the AK is a restricted fixedTPM key named in the quote as a child of the "
                    "certified EK (not proven by credential activation; see docs/tpm-trust-model.md)",
                    "attestation key", **facts)]
+
+
+def _activation_finding(
+    v: QuoteVerification,
+    ak_public: TpmPublic | None,
+    ek_chain: Finding | None,
+    activation: ActivationCheck | None,
+    facts: dict[str, Any],
+) -> Finding:
+    """Credential activation: the device released a secret only the TPM with the certified EK and this AK could."""
+    subject = "attestation key"
+    if activation is None or ak_public is None:
+        return Finding("tpm.ak.binding", Status.SKIP, "credential activation is required but no activation result "
+                       "was given (provcheck tpm make-credential, then the device's tpm2_activatecredential)",
+                       subject, facts)
+    facts = {**facts, "ak_name": activation.ak_name.hex(), "ek_name": activation.ek_name.hex()}
+    if not activation.names_match:
+        return Finding("tpm.ak.binding", Status.FAIL, "the credential was made for another AK or EK than the ones "
+                       "that signed this quote", subject, facts)
+    if not activation.secret_released:
+        return Finding("tpm.ak.binding", Status.FAIL, "the device did not release the credential secret: the AK is "
+                       "not in the TPM that holds the certified EK", subject, facts)
+    if ek_chain is None or ek_chain.status is not Status.PASS:
+        return Finding("tpm.ak.binding", Status.SKIP if ek_chain is None else ek_chain.status,
+                       "the AK was activated against an EK whose certificate did not verify", subject, facts)
+    return Finding("tpm.ak.binding", Status.PASS, "the TPM that holds the certified EK released the credential "
+                   "bound to this AK's name: the AK is resident in that TPM", subject, facts)
 
 
 def ek_chain_findings(
@@ -476,6 +507,7 @@ def check_measured_boot(
     tpm_ca: Sequence[Certificate] = (),
     platform_cert: Certificate | None = None,
     ak: bytes | None = None,
+    activation: Callable[[TpmPublic], ActivationCheck] | None = None,
 ) -> list[Finding]:
     """Judge the DeviceEvidence ``tpm`` object: quote, AK binding, log replay and the declared boot."""
     from hw.tpm.quote import load_attestation_key, verify_quote
@@ -507,8 +539,9 @@ def check_measured_boot(
     chain = ek_chain_findings(ek_cert, tpm_ca, ek_public=ek_public, platform_cert=platform_cert)
     out.extend(chain)
     ek_finding = next((f for f in chain if f.check == "tpm.ek.chain"), None)
+    activated = activation(ak_public) if activation is not None and ak_public is not None else None
     out.extend(ak_binding_findings(ak_binding, verification, ak_public=ak_public, pinned_keyids=pinned_ak_keyids,
-                                   ek_chain=ek_finding))
+                                   ek_chain=ek_finding, activation=activated))
     quote_ok = verification is not None and verification.signature_valid and verification.pcr_digest_matches
     pcrs: PcrBanks | None
     if quote_ok and verification is not None:

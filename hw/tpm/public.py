@@ -39,6 +39,7 @@ class TpmPublic:
     ecc_x: bytes = b""
     ecc_y: bytes = b""
     tpmt_bytes: bytes = b""
+    symmetric: tuple[int, int, int] | None = None  # (algorithm, keyBits, mode) of a storage key such as the EK
 
     @property
     def name(self) -> bytes:
@@ -66,11 +67,11 @@ class TpmPublic:
             raise TpmFormatError(f"TPM public area: ECC point is not on {self.ecc_curve}") from exc
 
 
-def _sym_def(r: Reader) -> None:
+def _sym_def(r: Reader) -> tuple[int, int, int] | None:
     alg = r.u16("symmetric algorithm")
-    if alg != ALG_NULL:
-        r.u16("symmetric keyBits")
-        r.u16("symmetric mode")
+    if alg == ALG_NULL:
+        return None
+    return alg, r.u16("symmetric keyBits"), r.u16("symmetric mode")
 
 
 def parse_public(data: bytes) -> TpmPublic:
@@ -87,7 +88,7 @@ def parse_public(data: bytes) -> TpmPublic:
     attributes = r.u32("objectAttributes")
     policy = r.sized("authPolicy", limit=64)
     if key_type == ALG_RSA:
-        _sym_def(r)
+        symmetric = _sym_def(r)
         scheme = r.u16("RSA scheme")
         scheme_hash = r.u16("RSA scheme hash") if scheme != ALG_NULL else None
         key_bits = r.u16("keyBits")
@@ -97,9 +98,9 @@ def parse_public(data: bytes) -> TpmPublic:
         if len(modulus) * 8 != key_bits:
             raise r.fail(f"RSA modulus is {len(modulus) * 8} bits but keyBits says {key_bits}")
         return TpmPublic("rsa", name_alg, attributes, policy, scheme, scheme_hash,
-                         rsa_modulus=modulus, rsa_exponent=exponent, tpmt_bytes=tpmt)
+                         rsa_modulus=modulus, rsa_exponent=exponent, tpmt_bytes=tpmt, symmetric=symmetric)
     if key_type == ALG_ECC:
-        _sym_def(r)
+        symmetric = _sym_def(r)
         scheme = r.u16("ECC scheme")
         scheme_hash = r.u16("ECC scheme hash") if scheme != ALG_NULL else None
         if scheme == 0x001A:  # ECDAA carries a count as well
@@ -115,5 +116,5 @@ def parse_public(data: bytes) -> TpmPublic:
         y = r.sized("ECC y", limit=66)
         r.expect_end()
         return TpmPublic("ecc", name_alg, attributes, policy, scheme, scheme_hash,
-                         ecc_curve=curve, ecc_x=x, ecc_y=y, tpmt_bytes=tpmt)
+                         ecc_curve=curve, ecc_x=x, ecc_y=y, tpmt_bytes=tpmt, symmetric=symmetric)
     raise r.fail(f"key type 0x{key_type:04x} is neither RSA nor ECC")

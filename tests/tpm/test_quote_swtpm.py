@@ -230,3 +230,45 @@ def test_truncated_quote_files_are_bad_input(swtpm: Swtpm, tpm_keys: Keys, tmp_p
                                 "--ak", bad_ak, "--nonce", NONCE]), 2)
     assert_clean_error(run_cli(["tpm", "verify-quote", "-m", q.message, "-s", q.signature, "-o", q.pcrs,
                                 "--ak", pem, "--nonce", "xyz"]), 2)
+
+
+def _activate(swtpm: Swtpm, ak_ctx: Path, credential: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """What the device does with our credential: TPM2_ActivateCredential under the EK's policy session."""
+    session = out.with_suffix(".session")
+    swtpm.run("tpm2_startauthsession", "--policy-session", "-S", session)
+    swtpm.run("tpm2_policysecret", "-S", session, "-c", "e")
+    proc = swtpm.run("tpm2_activatecredential", "-c", ak_ctx, "-C", "ek.ctx", "-i", credential, "-o", out,
+                     "-P", f"session:{session}", check=False)
+    swtpm.run("tpm2_flushcontext", session, check=False)
+    swtpm.flush()
+    return proc
+
+
+def test_credential_activation_binds_the_ak(swtpm: Swtpm, tpm_keys: Keys, tmp_path: Path) -> None:
+    kind = "ecc-sha256"
+    ctx, tss, _ = tpm_keys.aks[kind]
+    q = make_quote(swtpm, tpm_keys, kind, tmp_path)
+    ca = [x for c in swtpm.ca_bundle for x in ("--tpm-ca", c)]
+    made = run_cli(["tpm", "make-credential", "--ek-public", tpm_keys.ek_public, "--ak", tss,
+                    "-o", tmp_path / "cred.out", "--record", tmp_path / "record.json"])
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "record.json").stat().st_mode & 0o077 == 0
+    assert _activate(swtpm, ctx, tmp_path / "cred.out", tmp_path / "secret.out").returncode == 0
+    common = ["--ek-public", tpm_keys.ek_public, "--tcti", swtpm.tcti, *ca,
+              "--ak-binding", "activated", "--credential-record", tmp_path / "record.json"]
+    report = provcheck(q, tss, NONCE, *common, "--activated-secret", tmp_path / "secret.out")
+    assert report["exit"] == 0, report
+    assert status(report, "tpm.ak.binding") == "pass"
+    # Twin: a device that cannot activate returns something else.
+    (tmp_path / "guess.out").write_bytes(bytes(32))
+    report = provcheck(q, tss, NONCE, *common, "--activated-secret", tmp_path / "guess.out")
+    assert status(report, "tpm.ak.binding") == "fail"
+    # Twin: the TPM refuses a credential bound to another AK's name (the RSA AK) when asked with the ECC AK.
+    run_cli(["tpm", "make-credential", "--ek-public", tpm_keys.ek_public, "--ak", tpm_keys.aks["rsa-rsassa"][1],
+             "-o", tmp_path / "other.out", "--record", tmp_path / "other.json"])
+    assert _activate(swtpm, ctx, tmp_path / "other.out", tmp_path / "other-secret.out").returncode != 0
+    # And a record for another AK never vouches for this quote's AK.
+    report = provcheck(q, tss, NONCE, "--ek-public", tpm_keys.ek_public, "--tcti", swtpm.tcti, *ca,
+                       "--ak-binding", "activated", "--credential-record", tmp_path / "other.json",
+                       "--activated-secret", tmp_path / "secret.out")
+    assert status(report, "tpm.ak.binding") == "fail"

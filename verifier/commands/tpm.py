@@ -206,15 +206,20 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[F], F]:
 @click.option("--tpm-ca", "tpm_ca", type=existing_file, multiple=True,
               help="TPM manufacturer CA certificate(s) (PEM bundle or DER); repeatable.")
 @click.option("--tcti", help="Read the EK and platform certificates from this TPM's NV (e.g. swtpm:host=...,port=...).")
-@click.option("--ak-binding", type=click.Choice(["none", "pinned", "ek"]), default="none", show_default=True,
-              help="How the AK must be bound (docs/tpm-trust-model.md).")
+@click.option("--ak-binding", type=click.Choice(["none", "pinned", "ek", "activated"]), default="none",
+              show_default=True, help="How the AK must be bound (docs/tpm-trust-model.md).")
+@click.option("--credential-record", type=existing_file,
+              help="The record 'provcheck tpm make-credential' wrote (for --ak-binding activated).")
+@click.option("--activated-secret", type=existing_file,
+              help="What the device's tpm2_activatecredential -o returned (for --ak-binding activated).")
 @click.option("--pin-ak", "pinned", multiple=True, metavar="KEYID", help="Accepted AK key id (sha256 of SPKI DER).")
 @_with(declared_options)
 @format_option()
 def verify_quote_command(
     message: Path, signature: Path, pcrs: Path, ak: Path, nonce: str | None, eventlog: Path | None,
     ek_public: Path | None, ek_cert: Path | None, platform_cert: Path | None, tpm_ca: tuple[Path, ...],
-    tcti: str | None, ak_binding: str, pinned: tuple[str, ...], device_manifest: Path | None,
+    tcti: str | None, ak_binding: str, credential_record: Path | None, activated_secret: Path | None,
+    pinned: tuple[str, ...], device_manifest: Path | None,
     firmware_manifests: tuple[Path, ...], authenticode: tuple[str, ...], require_secure_boot: bool,
     output_format: str,
 ) -> int:
@@ -244,13 +249,49 @@ def verify_quote_command(
                   "pcrs_b64": base64.b64encode(values).decode()},
         "ak_public_pem": None,
     }
+    activation = None
+    if ak_binding == "activated" or credential_record or activated_secret:
+        if not (credential_record and activated_secret):
+            raise UsageError("--ak-binding activated needs --credential-record and --activated-secret")
+        from hw.tpm.credential import CredentialRecord, check_activation
+
+        record = CredentialRecord.from_json(_load_json(credential_record, "credential record"))
+        returned = _read(activated_secret, "activated secret")
+        activation = lambda ak_public: check_activation(record, returned, ak_public, ek_pub)  # noqa: E731
     findings = check_measured_boot(
         evidence, declared_authenticode=digests, manifest=manifest, nonce=expected_nonce, require_quote=True,
         require_secure_boot=require_secure_boot, ak_binding=ak_binding, pinned_ak_keyids=pinned,
         ek_public=ek_pub, ek_cert=ek_certificate, tpm_ca=bundle, platform_cert=platform, ak=ak_bytes,
+        activation=activation,
     )
     report = Report("tpm verify-quote", tuple(findings), subject=str(message))
     return emit(report, output_format)
+
+
+@tpm.command("make-credential")
+@click.option("--ek-public", type=existing_file, required=True, help="EK public area (tpm2_createek -u), RSA.")
+@click.option("--ak", type=existing_file, required=True, help="AK public area (TPM2B_PUBLIC, tpm2_createak -u).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Credential file for the device's tpm2_activatecredential -i.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to keep the expected secret (mode 0600) for verify-quote --credential-record.")
+def make_credential_command(ek_public: Path, ak: Path, output: Path, record: Path) -> int:
+    """Bind a fresh secret to this EK and this AK's name (TPM2_MakeCredential), for credential activation.
+
+    Send OUTPUT to the device; it runs tpm2_activatecredential with the AK and EK and returns the secret. Only
+    the TPM that holds the EK's private key and the AK with exactly this public area can release it.
+    """
+    from attestations.files import write_atomic, write_private
+    from hw.tpm.credential import new_credential
+    from hw.tpm.public import parse_public
+
+    ek = parse_public(_read(ek_public, "EK public area"))
+    ak_public = parse_public(_read(ak, "AK public area"))
+    blob, kept = new_credential(ek, ak_public)
+    write_private(record, (json.dumps(kept.to_json(), indent=2) + "\n").encode(), overwrite=True)
+    write_atomic(output, blob)
+    click.echo(f"credential for AK {ak_public.name.hex()} under EK {ek.name.hex()}: {output}", err=True)
+    return 0
 
 
 @tpm.command("eventlog")

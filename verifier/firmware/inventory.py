@@ -223,6 +223,10 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         regions = [fn.CodeRegion(f"segment@{s.virtual_address:#x}", s.virtual_address,
                                  data[s.file_offset : s.file_offset + s.physical_size])
                    for s in b.segments if _name(s.type) == "LOAD" and int(s.flags) & 1]
+    else:
+        # Code that no section describes is still code: discover and hash functions there too.
+        regions += [fn.CodeRegion(f"uncovered@{u['address']}", int(u["address"], 16),
+                                  data[int(u["offset"], 16) : int(u["offset"], 16) + u["size"]]) for u in uncovered]
 
     # e_entry 0 means "none" for shared objects, but is a real entry for firmware linked at address 0.
     entry = None if relocatable else b.entrypoint
