@@ -110,6 +110,7 @@ class MarkedConsole:
         self.newline = newline
         self.spawn = TransportSpawn(transport, read_timeout=read_timeout, max_output=max_output)
         self.history: list[CommandResult] = []
+        self.echo_seen = False
 
     def expect(self, patterns: list[Any], timeout: float, window: int | None = None) -> int:
         limit = min(timeout, max(self.transport.deadline.remaining(), 0.0))
@@ -146,6 +147,7 @@ class MarkedConsole:
         self.spawn.mark()
         self.spawn.send(line.encode() + self.newline)
         self.expect([start_re], timeout)
+        self._check_echo(line.encode(), bytes(self.spawn.before))
         self.expect([end_re], timeout, window=4096)
         output = bytes(self.spawn.before)
         status = int(self.spawn.match.group(1))
@@ -155,11 +157,34 @@ class MarkedConsole:
         self.history.append(result)
         return result
 
+    def _check_echo(self, sent: bytes, before: bytes) -> None:
+        """The device echoes what we type: a damaged echo means the line is damaging bytes.
+
+        Faults on a UART hit bytes independently, so an intact echo of every command is strong
+        evidence that the answers crossed intact too; the profiles add double reads on top.
+        """
+        want = _squash(sent)
+        got = _squash(before[-(len(sent) * 2 + 256) :])
+        if len(got) * 2 < len(want):
+            return  # this console does not echo
+        self.echo_seen = True
+        if want not in got:
+            raise TransportError("the device's echo of our command arrived damaged: the line is corrupting data")
+
     def run_ok(self, command: str, *, timeout: float = 30.0) -> str:
         result = self.run(command, timeout=timeout)
         if not result.ok:
             raise DeviceProtocolError(f"'{command}' failed on the device with status {result.status}")
         return result.output
+
+
+_ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+_CONTROL_AND_SPACE = re.compile(rb"[\x00-\x20\x7f]")
+
+
+def _squash(data: bytes) -> bytes:
+    """Without terminal escapes, whitespace and control bytes: line editors re-wrap long echoes."""
+    return _CONTROL_AND_SPACE.sub(b"", _ESCAPES.sub(b"", data))
 
 
 def _clean(raw: bytes) -> str:

@@ -46,8 +46,11 @@ _SHA256_LINE = re.compile(r"[0-9a-f]{64}\s+-")
 
 
 def reach_shell(transport: Transport, options: ReadOptions) -> MarkedConsole:
-    console = MarkedConsole(transport, prompt=SHELL_PROMPT, read_timeout=options.read_timeout)
-    seen = console.drain(quiet=0.3, limit=min(3.0, options.read_timeout))
+    console = MarkedConsole(
+        transport, prompt=SHELL_PROMPT, read_timeout=options.read_timeout, max_output=options.max_output
+    )
+    quiet = min(0.3, options.read_timeout / 4)
+    seen = console.drain(quiet=quiet, limit=min(3.0, options.read_timeout))
     for _ in range(4):
         transport.deadline.check("reaching the shell")
         tail = seen.rstrip()[-200:] + b" "
@@ -63,15 +66,18 @@ def reach_shell(transport: Transport, options: ReadOptions) -> MarkedConsole:
         if SHELL_PROMPT.search(seen.rstrip() + b" "):
             break
         transport.write(b"\x03\r")
-        seen = console.drain(quiet=0.3, limit=min(3.0, options.read_timeout))
+        seen = console.drain(quiet=quiet, limit=min(3.0, options.read_timeout))
     else:
         raise TransportError("no shell prompt on the line")
     # A fixed prompt of our own, so prompt detection does not depend on the device's PS1.
     transport.write(f"PS1='{OUR_PROMPT}'\r".encode())
     ours = MarkedConsole(
-        transport, prompt=re.compile(re.escape(OUR_PROMPT.encode()) + rb"$"), read_timeout=options.read_timeout
+        transport,
+        prompt=re.compile(re.escape(OUR_PROMPT.encode()) + rb"$"),
+        read_timeout=options.read_timeout,
+        max_output=options.max_output,
     )
-    ours.drain(quiet=0.2, limit=2.0)
+    ours.drain(quiet=quiet, limit=2.0)
     ours.run_ok("true")
     return ours
 

@@ -52,6 +52,8 @@ class ReadOptions:
     # Largest region dumped with md.b and hashed on the host; None derives it from the baud and deadline.
     max_dump_bytes: int | None = None
     prompt: str | None = None
+    # Most bytes one command may print before the device counts as flooding the line.
+    max_output: int = 16 * 1024 * 1024
 
 
 @dataclass

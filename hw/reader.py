@@ -59,6 +59,7 @@ def read_device(
     max_dump_bytes: int | None = None,
     prompt: str | None = None,
     transcript_cap: int = DEFAULT_CAP,
+    max_output: int = 16 * 1024 * 1024,
 ) -> DeviceEvidence:
     """Read one device. Raises ``TransportError`` / ``DeviceProtocolError`` (both exit 3) when it cannot."""
     if profile not in PROFILES:
@@ -76,6 +77,7 @@ def read_device(
         read_timeout=read_timeout if read_timeout is not None else min(10.0, timeout),
         max_dump_bytes=max_dump_bytes,
         prompt=prompt,
+        max_output=max_output,
     )
     deadline = Deadline(timeout)
     transcript = Transcript(transcript_cap)

@@ -98,7 +98,9 @@ class SerialTransport:
             port = serial.serial_for_url(self.url, do_not_open=True)
             port.baudrate = baud or DEFAULT_BAUD
             port.timeout = _POLL_SECONDS
-            port.write_timeout = open_timeout
+            if not self.url.startswith(("rfc2217://", "socket://")):
+                # Network ports reject write timeouts; the socket's own timeout bounds them instead.
+                port.write_timeout = open_timeout
             port.open()
         except (serial.SerialException, ValueError, OSError) as exc:
             raise TransportError(f"cannot open {self.url}: {_reason(exc)}") from exc

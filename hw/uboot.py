@@ -37,10 +37,15 @@ _DIGEST_TAIL = re.compile(r"==>\s*([0-9a-fA-F]{8,128})\s*$", re.MULTILINE)
 _PCR_INDICES = tuple(range(8))
 
 
-def reach_prompt(transport: Transport, *, read_timeout: float, prompt: str | None = None) -> MarkedConsole:
+def reach_prompt(
+    transport: Transport, *, read_timeout: float, prompt: str | None = None, max_output: int = 16 * 1024 * 1024
+) -> MarkedConsole:
     """Get to the U-Boot prompt, whatever state the console is in; returns a console bound to it."""
-    tentative = MarkedConsole(transport, prompt=re.compile(rb"=> $"), read_timeout=read_timeout)
-    seen = tentative.drain(quiet=0.3, limit=min(3.0, read_timeout))
+    tentative = MarkedConsole(
+        transport, prompt=re.compile(rb"=> $"), read_timeout=read_timeout, max_output=max_output
+    )
+    quiet = min(0.3, read_timeout / 4)
+    seen = tentative.drain(quiet=quiet, limit=min(3.0, read_timeout))
     for attempt in range(6):
         transport.deadline.check("reaching the U-Boot prompt")
         if AUTOBOOT.search(seen[-400:]):
@@ -48,13 +53,13 @@ def reach_prompt(transport: Transport, *, read_timeout: float, prompt: str | Non
         elif attempt == 3:
             transport.send_break()
         transport.write(b"\x03\r")
-        seen = tentative.drain(quiet=0.3, limit=min(3.0, read_timeout))
+        seen = tentative.drain(quiet=quiet, limit=min(3.0, read_timeout))
         tail = seen.rstrip(b"\x00")[-200:]
         found = PROMPT_TAIL.search(tail)
         if found and not AUTOBOOT.search(tail):
             text = prompt.encode() if prompt else found.group(1).strip() + b" "
             pattern = re.compile(re.escape(text.rstrip()) + rb" ?$") if not prompt else re.compile(re.escape(text))
-            console = MarkedConsole(transport, prompt=pattern, read_timeout=read_timeout)
+            console = MarkedConsole(transport, prompt=pattern, read_timeout=read_timeout, max_output=max_output)
             console.run_ok("true")
             return console
     raise TransportError("no U-Boot prompt after interrupting autoboot and sending break")
@@ -81,8 +86,9 @@ class UBootReader:
 
     def _has(self, command: str) -> bool:
         if command not in self._available:
+            # 'help CMD' returns 1 even for a known command (it prints the usage): only the text tells.
             result = self.console.run(f"help {command}")
-            self._available[command] = result.ok and "Unknown command" not in result.output
+            self._available[command] = "Unknown command" not in result.output and bool(result.output.strip())
         return self._available[command]
 
     def _step(self, name: str, started: float) -> None:
@@ -283,7 +289,9 @@ class UBootReader:
 
 
 def read_uboot(transport: Transport, options: ReadOptions, deadline_seconds: float) -> ProfileFacts:
-    console = reach_prompt(transport, read_timeout=options.read_timeout, prompt=options.prompt)
+    console = reach_prompt(
+        transport, read_timeout=options.read_timeout, prompt=options.prompt, max_output=options.max_output
+    )
     return UBootReader(console, options, deadline_seconds).read()
 
 

@@ -514,3 +514,23 @@ def self_reported(evidence: DeviceEvidence) -> Finding:
     if weak:
         parts.append("integrity-only: " + ", ".join(weak))
     return warned("hw.self-reported", "; ".join(parts), "strength", reported=reported, weak=weak)
+
+
+def tpm_findings(evidence: DeviceEvidence, manifest: DeviceManifest, expected_nonce: bytes | None) -> list[Finding]:
+    """The measured-boot checks on the evidence's TPM object, when it has a quote or the manifest declares PCRs.
+
+    ``check_device`` does not call this (intake runs the measured-boot checks with its own policy);
+    ``provcheck device verify`` does.
+    """
+    predicate = manifest.to_predicate()
+    if evidence.tpm is None or (evidence.tpm.quote is None and not predicate.get("boot_measurements")):
+        return []
+    from verifier.measured_boot import check_measured_boot
+
+    nonce = expected_nonce
+    if nonce is None and evidence.nonce:
+        nonce = bytes.fromhex(evidence.nonce)
+    result: list[Finding] = check_measured_boot(
+        evidence.tpm.to_json(), declared_authenticode=set(), manifest=predicate, nonce=nonce
+    )
+    return result

@@ -175,7 +175,7 @@ def verify_cmd(
     """Compare DeviceEvidence with the device manifest; print which facts were only self-reported."""
     from hw.errors import HardwareError
     from hw.evidence import DeviceEvidence
-    from verifier.device_check import check_device
+    from verifier.device_check import check_device, tpm_findings
     from verifier.device_manifest import load_device_manifest
 
     required = _strength_requirements(requirements)
@@ -186,23 +186,10 @@ def verify_cmd(
         raise BadInputError(str(exc)) from exc
     declared = load_device_manifest(manifest)
     findings = check_device(seen, declared, required_strength=required, expected_nonce=expected)
-    findings += _measured_boot(seen, declared.to_predicate(), expected)
+    findings += tpm_findings(seen, declared, expected)
     report = Report(f"device verify ({seen.profile})", tuple(findings), strict=strict, subject=str(evidence),
                     metadata={"manifest": str(manifest), "manifest_source": declared.source})
     return emit(report, output_format)
-
-
-def _measured_boot(evidence: Any, predicate: dict[str, Any], expected: bytes | None) -> list[Finding]:
-    """TPM evidence is judged by the measured-boot checks, when there is any."""
-    if evidence.tpm is None or (evidence.tpm.quote is None and not predicate.get("boot_measurements")):
-        return []
-    from verifier.measured_boot import check_measured_boot
-
-    nonce = expected if expected is not None else bytes.fromhex(evidence.nonce) if evidence.nonce else None
-    result: list[Finding] = check_measured_boot(
-        evidence.tpm.to_json(), declared_authenticode=set(), manifest=predicate, nonce=nonce
-    )
-    return result
 
 
 @device.command("simulate")
