@@ -15,7 +15,7 @@ import click
 
 from verifier.commands.common import emit, format_option
 from verifier.errors import BadInputError, UsageError
-from verifier.model import Finding, Report
+from verifier.model import Report
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _STRENGTHS = ("signed", "measured", "reported")
