@@ -172,3 +172,24 @@ def test_replay_of_synthetic_log_passes_and_flipped_pcr_fails(tmp_path: Path) ->
     result = run_cli(["tpm", "eventlog", log_path, "--pcrs", flipped])
     assert result.returncode == 1, result.stdout
     assert "PCR 4" in result.stdout
+
+
+def test_legacy_sha1_log() -> None:
+    """Pre-crypto-agile firmware writes every event in the SHA-1 format, without a Spec ID header."""
+    import hashlib
+
+    from hw.tpm.replay import replay
+
+    def event(pcr: int, kind: int, data: bytes) -> bytes:
+        return struct.pack("<II", pcr, kind) + hashlib.sha1(data).digest() + struct.pack("<I", len(data)) + data
+
+    sep = b"\x00\x00\x00\x00"
+    log = parse_event_log(event(0, 0x8, b"\x00\x00") + event(0, 0x4, sep) + event(4, 0x4, sep))
+    assert log.format == "sha1" and log.banks == ("sha1",)
+    assert [e.number for e in log.events] == [0, 1, 2]
+    pcr0 = bytes(20)
+    for digest in (hashlib.sha1(b"\x00\x00").digest(), hashlib.sha1(sep).digest()):
+        pcr0 = hashlib.sha1(pcr0 + digest).digest()
+    assert replay(log).pcrs["sha1"][0] == pcr0
+    with pytest.raises(EventLogFormatError):
+        parse_event_log(event(0, 0x8, b"\x00\x00") + event(0, 0x4, sep) + event(4, 0x4, sep)[:-3])
