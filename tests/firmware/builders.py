@@ -195,3 +195,26 @@ def self_signed_ca(out_dir: Path, name: str) -> tuple[Path, Path]:
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     os.chmod(key_path, 0o600)
     return key_path, cert_path
+
+
+def efi_option_rom(driver: bytes, *, compress: bool, declared_size: int | None = None) -> bytes:
+    """A PCI expansion ROM holding one EFI driver image, EFI-compressed when asked (as iPXE's efirom can).
+
+    ``declared_size`` overrides the original size in the compressed stream's header: a decompression bomb.
+    """
+    from uefi_firmware import efi_compressor
+
+    body = driver
+    if compress:
+        body = bytes(efi_compressor.EfiCompress(driver, len(driver)))
+        if declared_size is not None:
+            body = body[:4] + struct.pack("<I", declared_size) + body[8:]
+    header_offset = 0x38
+    total = (header_offset + len(body) + 511) & ~511
+    header = (b"\x55\xaa" + struct.pack("<HIHHH8sH", total // 512, 0x0EF1, 11, 0x8664, int(compress), bytes(8),
+                                        header_offset) + struct.pack("<H", 0x1C))
+    pcir = (b"PCIR" + struct.pack("<HHHHB3sHHBBH", 0x8086, 0x100E, 0, 0x18, 3, b"\x00\x00\x02", total // 512,
+                                  1, 3, 0x80, 0))
+    rom = header + b"\0\0" + pcir  # PCIR at 0x1C
+    rom += bytes(header_offset - len(rom)) + body
+    return rom.ljust(total, b"\0")

@@ -98,3 +98,39 @@ def test_x86_call_targets_need_corroboration() -> None:
     body[8:13] = b"\xe8" + struct.pack("<i", 41 - 13)  # call 0x1029, mid-instruction, single caller
     body[40] = 0x48
     assert fn.call_targets([fn.CodeRegion("code", 0x1000, bytes(body))], "x86_64") == {0x1020}
+
+
+def test_compressed_efi_option_rom_and_its_bomb(tmp_path: Path) -> None:
+    from tests.firmware import builders
+    from tests.helpers import run_cli
+
+    driver = Path("/usr/lib/ipxe/qemu/efi-e1000.rom")
+    if not driver.is_file():
+        import pytest
+
+        pytest.skip("ipxe-qemu not installed")
+    data = driver.read_bytes()
+    efi = data[data.find(b"MZ", 0x12600):]
+    rom = tmp_path / "compressed_driver.rom"
+    rom.write_bytes(builders.efi_option_rom(efi, compress=True))
+    manifest = build_manifest(rom).to_predicate()
+    entry = manifest["embedded"][0]
+    assert entry["compressed"] is True and entry["image"]["format"] == "pe" and entry["image"]["functions"]
+    assert judge(scan_firmware(rom, manifest=manifest)).value == "pass"
+    bomb = tmp_path / "efi_decompression_bomb.rom"
+    bomb.write_bytes(builders.efi_option_rom(efi, compress=True, declared_size=0xFFFFFF00))
+    assert run_cli(["firmware", "scan", bomb, "--format", "json"]).returncode == 3
+    findings = scan_firmware(bomb, manifest=manifest)
+    limits = [f for f in findings if f.check == "firmware.limit"]
+    assert limits and limits[0].status is Status.ERROR and limits[0].evidence["limit"] == "max-decompressed"
+
+
+def test_user_rules_add_capabilities(elf_build: ElfBuild, tmp_path: Path) -> None:
+    rules = tmp_path / "site.yar"
+    rules.write_text('rule vendor_default_string { strings: $a = "default" condition: $a }\n')
+    manifest = build_manifest(elf_build.clean).to_predicate()
+    findings = scan_firmware(elf_build.stripped, manifest=manifest, rules=rules)
+    capability = [f for f in findings if f.check == "firmware.capability"]
+    assert capability[0].status is Status.FAIL
+    assert capability[0].evidence["matches"][0]["rule"] == "user.vendor_default_string"
+    assert judge(scan_firmware(elf_build.stripped, manifest=manifest)).value == "pass"
