@@ -24,7 +24,8 @@ _LINUX_SIGNS = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
 def detect_profile(transport: Transport, *, read_timeout: float) -> str:
     """Look at what the port shows: a U-Boot prompt, a login or shell, or an attest frame answer."""
     seen = bytearray()
-    for poke in (b"", b"\r"):
+    # Poke a few times: QEMU's pty, for one, takes up to a second to notice that a reader attached.
+    for poke in (b"", b"\r", b"\r", b"\r"):
         if poke:
             transport.write(poke)
         end = time.monotonic() + min(1.0, read_timeout)

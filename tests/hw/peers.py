@@ -42,7 +42,14 @@ class QemuUBoot:
     def qmp(self, command: str) -> dict[str, object]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(10)
-            sock.connect(str(self.qmp_path))
+            for attempt in range(100):
+                try:
+                    sock.connect(str(self.qmp_path))
+                    break
+                except (ConnectionRefusedError, FileNotFoundError):
+                    if attempt == 99:
+                        raise
+                    time.sleep(0.05)
             stream = sock.makefile("rw")
             json.loads(stream.readline())  # greeting
             for name in ("qmp_capabilities", command):

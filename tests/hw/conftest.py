@@ -1,0 +1,91 @@
+"""Fixtures for the hardware tests: one QEMU U-Boot boot per session, stopped by PID."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.hw.peers import PFLASH_BASE, PFLASH_SIZE, QemuUBoot, have_qemu_uboot, start_qemu_uboot
+
+REGION_SIZE = 64 * 1024
+# The flash holds the genuine image at the start and a swapped copy (one byte differs) right after it.
+SWAPPED_OFFSET = REGION_SIZE
+
+
+def _image(seed: str, size: int) -> bytes:
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+@dataclass(frozen=True)
+class Flash:
+    path: Path
+    genuine: bytes
+    swapped: bytes
+
+    @property
+    def genuine_address(self) -> int:
+        return PFLASH_BASE
+
+    @property
+    def swapped_address(self) -> int:
+        return PFLASH_BASE + SWAPPED_OFFSET
+
+
+@dataclass
+class BootedUBoot:
+    qemu: QemuUBoot
+    flash: Flash
+    boot_output: str
+
+
+@pytest.fixture(scope="session")
+def uboot_flash(tmp_path_factory: pytest.TempPathFactory) -> Flash:
+    genuine = _image("provcheck-test-bootloader", REGION_SIZE)
+    swapped = genuine[:4096] + bytes([genuine[4096] ^ 0x5A]) + genuine[4097:]
+    path = tmp_path_factory.mktemp("pflash") / "pflash.bin"
+    with path.open("wb") as handle:
+        handle.write(genuine + swapped)
+        handle.truncate(PFLASH_SIZE)
+    return Flash(path, genuine, swapped)
+
+
+@pytest.fixture(scope="session")
+def qemu_uboot(tmp_path_factory: pytest.TempPathFactory, uboot_flash: Flash) -> Iterator[BootedUBoot]:
+    """Debian's U-Boot under QEMU, started paused; the pty is open before it runs, so nothing is lost."""
+    why = have_qemu_uboot()
+    if why:
+        pytest.skip(why)
+    from hw.transcript import Transcript
+    from hw.transport import Deadline, open_transport
+
+    workdir = tmp_path_factory.mktemp("qemu")
+    qemu = start_qemu_uboot(workdir, uboot_flash.path)
+    try:
+        transport = open_transport(qemu.pty, baud=115200, deadline=Deadline(60), transcript=Transcript())
+        try:
+            qemu.resume()
+            seen = bytearray()
+            while not re.search(rb"Hit any key to stop autoboot", seen):
+                chunk = transport.read(4096, 30)
+                assert chunk, f"U-Boot did not offer to stop autoboot: {bytes(seen)[-300:]!r}"
+                seen += chunk
+            transport.write(b"\x03")
+            while not seen.rstrip().endswith(b"=>"):
+                chunk = transport.read(4096, 10)
+                assert chunk, "no U-Boot prompt after interrupting autoboot"
+                seen += chunk
+        finally:
+            transport.close()
+        yield BootedUBoot(qemu, uboot_flash, seen.decode("utf-8", "replace"))
+    finally:
+        qemu.stop()
