@@ -397,10 +397,11 @@ def declared_findings(
     else:
         unknown = [i for i in facts.images if i.sha256 not in declared_images]
         for image in unknown:
-            where = image.device_path or "an image loaded from memory"
-            out.append(failed("tpm.boot.application", f"boot {image.kind} {where} (event #{image.event.number}) is "
-                              "not an image the release declares", where, authenticode_sha256=image.sha256,
-                              event=image.event.number))
+            where = image.device_path or "(loaded from memory, no device path)"
+            digest = (image.sha256 or "no sha256 digest")[:16]
+            out.append(failed("tpm.boot.application", f"boot {image.kind} {where} (event #{image.event.number}, "
+                              f"Authenticode {digest}...) is not an image the release declares", where,
+                              authenticode_sha256=image.sha256, event=image.event.number))
         if not unknown:
             out.append(passed("tpm.boot.application", f"all {len(facts.images)} boot applications and drivers are "
                               "declared images", "event log", images=[i.sha256 for i in facts.images]))
