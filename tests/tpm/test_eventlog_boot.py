@@ -18,7 +18,7 @@ from tests.helpers import run_cli
 from tests.tpm.conftest import BootRecord
 from tests.tpm.logtools import pcr_lines, serialize, with_data
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # the first test also boots QEMU
 
 
 def load(record: BootRecord) -> EventLog:

@@ -18,7 +18,7 @@ from tests.tpm.conftest import BootRecord, Swtpm, need, serve_swtpm
 from tests.tpm.logtools import serialize
 from tests.tpm.test_eventlog_boot import authenticode, firmware_manifest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # the first test also boots QEMU
 
 QUOTED_PCRS = "sha256:0,1,2,3,4,5,6,7,8,9,14"
 
