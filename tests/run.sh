@@ -29,7 +29,7 @@ fi
 python3 -m pip install -q -e '.[test]'
 
 echo "== ruff"
-python3 -m ruff check verifier attestations hw tests bench
+python3 -m ruff check verifier attestations hw tests bench fuzz
 echo "== mypy"
 python3 -m mypy
 echo "== pytest"
