@@ -398,3 +398,86 @@ def test_release_with_sigstore_provenance(
             checks.get("attest.sigstore"),
             checks.get("policy.required-attestation"),
         }
+
+
+@pytest.mark.parametrize(("setting", "code"), [("region_digests = true", 3), ("region_digests = false", 0)])
+def test_region_digests_rule(workspace: Workspace, simulator: Any, tmp_path: Path, setting: str, code: int) -> None:
+    """The manifest declares a region this device cannot measure: inconclusive, unless the policy waives it."""
+    manifest = json.loads(workspace.paths["device_manifest"].read_text())
+    manifest["firmware_regions"].append({"name": "recovery", "address": 0x09000000, "size": 4096, "sha256": "ab" * 32})
+    (tmp_path / "device.json").write_text(json.dumps(manifest))
+    release = tmp_path / "release"
+    sign_release(
+        ReleaseRequest(firmware=[workspace.firmware], device_manifest=tmp_path / "device.json"),
+        [load_signer(workspace.paths["vendor_key"])],
+        release,
+    )
+    policy = workspace.write_policy(f"regions-{code}.toml", policy_text(("region_digests = true", setting)))
+    result = run_cli(
+        [
+            "intake",
+            "--release",
+            release,
+            "--policy",
+            policy,
+            "--firmware",
+            workspace.firmware,
+            "--port",
+            simulator().port,
+            "--profile",
+            "attest",
+            "--no-history",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == code, [f for f in report["findings"] if f["status"] != "pass"]
+    regions = {f["subject"]: f for f in report["findings"] if f["check"] == "hw.region"}
+    assert regions["region bootloader"]["status"] == "pass"
+    assert regions["region recovery"]["status"] == "skip"
+    assert regions["region recovery"]["required"] is (code == 3)
+
+
+def test_component_serials_require_and_ignore(workspace: Workspace, simulator: Any, tmp_path: Path) -> None:
+    required = workspace.write_policy(
+        "serials-required.toml", policy_text(('component_serials = "match"', 'component_serials = "require"'))
+    )
+    result, report = intake(workspace, simulator().port, tmp_path / "a", policy=required)
+    assert result.returncode == 1
+    assert _failed(report) == {"policy.component-serial"}
+
+    # A manifest that declares another NIC serial fails under "match" and passes under "ignore".
+    manifest = json.loads(workspace.paths["device_manifest"].read_text())
+    nic = next(c for c in manifest["components"] if c["class"] == "nic")
+    nic["serial"] = "I210-000000"
+    (tmp_path / "device.json").write_text(json.dumps(manifest))
+    release = tmp_path / "release"
+    sign_release(
+        ReleaseRequest(firmware=[workspace.firmware], device_manifest=tmp_path / "device.json"),
+        [load_signer(workspace.paths["vendor_key"])],
+        release,
+    )
+    ignore = workspace.write_policy(
+        "serials-ignored.toml", policy_text(('component_serials = "match"', 'component_serials = "ignore"'))
+    )
+    for policy, code in ((workspace.policy, 1), (ignore, 0)):
+        outcome = run_cli(
+            [
+                "intake",
+                "--release",
+                release,
+                "--policy",
+                policy,
+                "--firmware",
+                workspace.firmware,
+                "--port",
+                simulator().port,
+                "--profile",
+                "attest",
+                "--no-history",
+                "--format",
+                "json",
+            ]
+        )
+        assert outcome.returncode == code, json.loads(outcome.stdout)["findings"]
