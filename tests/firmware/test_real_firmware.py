@@ -197,3 +197,23 @@ def test_kernel_module_signature_trailer_is_known_and_required(tmp_path: Path) -
     unsigned = tmp_path / "dummy.signature_removed.ko"
     unsigned.write_bytes(data[: len(data) - 40 - manifest["module_signature"]["length"]])
     assert _failed(scan_firmware(unsigned, manifest=manifest), "firmware.module-signature")
+
+
+def test_vmlinux_physical_entry_point_maps_into_text(tmp_path: Path) -> None:
+    import lzma
+
+    kernels = sorted(Path("/boot").glob("vmlinuz-*"))
+    if not kernels:
+        pytest.skip("no /boot/vmlinuz (Debian linux-image-amd64)")
+    data = kernels[-1].read_bytes()
+    at = data.find(b"\xfd7zXZ\x00")
+    if at < 0:
+        pytest.skip("vmlinuz payload is not XZ-compressed")
+    vmlinux = tmp_path / "vmlinux"
+    vmlinux.write_bytes(lzma.LZMADecompressor().decompress(data[at:]))
+    manifest = _manifest(vmlinux)
+    assert manifest["entry_point_virtual"] and int(manifest["entry_point_virtual"], 16) > 1 << 63
+    findings = scan_firmware(vmlinux, manifest=manifest)
+    assert judge(findings).value == "pass", [f for f in findings if f.status is not Status.PASS]
+    tampered = builders.flip_byte(vmlinux, tmp_path / "vmlinux.patched_text", _section_offset(vmlinux, ".text"))
+    assert _failed(scan_firmware(tampered, manifest=manifest), "firmware.changed-function")

@@ -55,16 +55,15 @@ def entropy(data: bytes) -> float:
     """Shannon entropy in bits per byte, rounded so that it is identical on every machine."""
     if not data:
         return 0.0
-    try:
-        import numpy as np
+    import numpy as np
 
-        counts = np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256).tolist()
-    except ImportError:  # pragma: no cover
-        counts = [0] * 256
-        for byte in data:
-            counts[byte] += 1
+    # bincount widens to int64; 1 MiB chunks keep that copy in cache instead of 8x the input in memory
+    values = np.frombuffer(data, dtype=np.uint8)
+    counts = np.zeros(256, dtype=np.int64)
+    for start in range(0, values.size, 1 << 20):
+        counts += np.bincount(values[start : start + (1 << 20)], minlength=256)
     total = len(data)
-    value: float = -sum(c / total * math.log2(c / total) for c in counts if c)
+    value: float = -sum(c / total * math.log2(c / total) for c in counts.tolist() if c)
     return round(value + 0.0, 3)
 
 
@@ -232,6 +231,7 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     entry = None if relocatable else b.entrypoint
     if entry == 0 and not any(r.contains(0) for r in regions):
         entry = None
+    entry_virtual = _physical_to_virtual(b, entry, regions) if entry is not None else None
     starts: list[fn.FunctionStart] = []
     for symbol in list(b.symtab_symbols) + list(b.dynamic_symbols):
         if _name(symbol.type) != "FUNC" or symbol.shndx == 0 or symbol.shndx >= 0xFF00:
@@ -250,7 +250,7 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     constructors = _elf_constructors(b, data, pointer, little)
     starts += [fn.FunctionStart(int(c["address"], 16), "constructor") for c in constructors]
     if entry is not None:
-        starts.append(fn.FunctionStart(entry, "entry"))
+        starts.append(fn.FunctionStart(entry_virtual if entry_virtual is not None else entry, "entry"))
     eh = b.get_section(".eh_frame")
     if eh is not None and int(eh.type) != _ELF_NOBITS:
         starts += fn.eh_frame_functions(data[eh.offset : eh.offset + eh.size], eh.virtual_address, pointer,
@@ -268,6 +268,7 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         "endian": "little" if little else "big",
         "file_type": _name(header.file_type).lower(),
         "entry_point": hexaddr(entry) if entry is not None else None,
+        "entry_point_virtual": hexaddr(entry_virtual) if entry_virtual is not None else None,
         "sections": sections,
         "segments": segments,
         "exports": [{"name": n, "address": hexaddr(a)} for n, a in exports],
@@ -287,6 +288,17 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     }
     predicate["overlay"] = _overlay(data, overlay_start, _trailers_elf(data))
     return predicate, regions
+
+
+def _physical_to_virtual(b: Any, entry: int, regions: Sequence[fn.CodeRegion]) -> int | None:
+    """A kernel's e_entry is a physical load address; map it through the executable LOAD segment holding it."""
+    if any(r.contains(entry) for r in regions):
+        return None
+    for segment in b.segments:
+        if _name(segment.type) == "LOAD" and int(segment.flags) & 1 \
+                and segment.physical_address <= entry < segment.physical_address + segment.virtual_size:
+            return int(segment.virtual_address + entry - segment.physical_address)
+    return None
 
 
 def _gaps(start: int, end: int, covered: Sequence[tuple[int, int]], header_end: int) -> list[tuple[int, int]]:

@@ -142,9 +142,11 @@ def _entry_in_code(p: Mapping[str, Any], regions: Sequence[fn.CodeRegion], subje
     entry = p.get("entry_point")
     if entry is None:
         return skipped("firmware.entry-point", "the image has no entry point", subject, required=False)
-    address = int(entry, 16)
+    virtual = p.get("entry_point_virtual")
+    address = int(virtual or entry, 16)
     if any(r.contains(address) for r in regions):
-        return passed("firmware.entry-point", f"entry point {entry} is in executable code", subject)
+        where = f" (physical; virtual {virtual})" if virtual else ""
+        return passed("firmware.entry-point", f"entry point {entry}{where} is in executable code", subject)
     return failed("firmware.entry-point", f"entry point {entry} is outside every executable section", subject,
                   entry_point=entry)
 
