@@ -8,21 +8,25 @@ is what binds the AK to the EK over a serial-only link (docs/tpm-trust-model.md)
 
 The output uses tpm2-tools' credential file format (``tpm2_makecredential -o``,
 read by ``tpm2_activatecredential -i``): magic 0xBADCC0DE, version 1,
-TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. Only RSA EKs are supported.
+TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. RSA EKs (OAEP) and ECC EKs (ECDH + KDFe).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hw.tpm.algorithms import hash_by_id
 from hw.tpm.binary import Reader
 from hw.tpm.errors import TpmFormatError
 from hw.tpm.public import TpmPublic
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 CREDENTIAL_MAGIC = 0xBADCC0DE
 ALG_AES = 0x0006
@@ -50,8 +54,6 @@ def make_credential(ek: TpmPublic, ak_name: bytes, secret: bytes, *, seed: bytes
     except ImportError:  # cryptography < 47
         from cryptography.hazmat.primitives.ciphers.modes import CFB
 
-    if ek.key_type != "rsa":
-        raise TpmFormatError("credential activation is implemented for RSA EKs only")
     if ek.symmetric is None or ek.symmetric[0] != ALG_AES or ek.symmetric[2] != ALG_CFB:
         raise TpmFormatError("the EK is not a storage key with AES-CFB protection")
     if not 1 <= len(secret) <= ek.name_alg.digest_size:
@@ -61,8 +63,10 @@ def make_credential(ek: TpmPublic, ak_name: bytes, secret: bytes, *, seed: bytes
     algorithm = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),  # noqa: S303
                  "sha512": hashes.SHA512()}[name_hash]
     key = ek.public_key()
-    assert isinstance(key, rsa.RSAPublicKey)
-    encrypted_seed = key.encrypt(seed, padding.OAEP(padding.MGF1(algorithm), algorithm, b"IDENTITY\x00"))
+    if isinstance(key, rsa.RSAPublicKey):
+        encrypted_seed = key.encrypt(seed, padding.OAEP(padding.MGF1(algorithm), algorithm, b"IDENTITY\x00"))
+    else:
+        seed, encrypted_seed = _ecc_seed(ek, key)
     sym_key = kdfa(name_hash, seed, b"STORAGE", ak_name, b"", ek.symmetric[1])
     plaintext = struct.pack(">H", len(secret)) + secret
     encryptor = Cipher(algorithms.AES(sym_key), CFB(bytes(16))).encryptor()
@@ -72,6 +76,29 @@ def make_credential(ek: TpmPublic, ak_name: bytes, secret: bytes, *, seed: bytes
     id_object = struct.pack(">H", len(outer)) + outer + enc_identity
     return (struct.pack(">II", CREDENTIAL_MAGIC, 1) + struct.pack(">H", len(id_object)) + id_object
             + struct.pack(">H", len(encrypted_seed)) + encrypted_seed)
+
+
+def kdfe(hash_name: str, z: bytes, label: bytes, party_u: bytes, party_v: bytes, bits: int) -> bytes:
+    """SP 800-56A concatenation KDF as TPM 2.0 Part 1, 11.4.10.3 defines KDFe."""
+    out = b""
+    counter = 0
+    while len(out) * 8 < bits:
+        counter += 1
+        out += hashlib.new(hash_name, struct.pack(">I", counter) + z + label + b"\x00" + party_u + party_v).digest()
+    return out[: (bits + 7) // 8]
+
+
+def _ecc_seed(ek: TpmPublic, key: EllipticCurvePublicKey) -> tuple[bytes, bytes]:
+    """One-pass ECDH with an ephemeral key: the seed and the TPMS_ECC_POINT the TPM needs to derive it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ephemeral = ec.generate_private_key(key.curve)
+    size = (key.curve.key_size + 7) // 8
+    z = ephemeral.exchange(ec.ECDH(), key).rjust(size, b"\x00")
+    point = ephemeral.public_key().public_numbers()
+    qx, qy = point.x.to_bytes(size, "big"), point.y.to_bytes(size, "big")
+    seed = kdfe(ek.name_alg.name, z, b"IDENTITY", qx, ek.ecc_x, ek.name_alg.digest_size * 8)
+    return seed, struct.pack(">H", size) + qx + struct.pack(">H", size) + qy
 
 
 def parse_credential_file(data: bytes) -> tuple[bytes, bytes]:

@@ -32,6 +32,8 @@ class QuotedBoot:
     pcrs: Path
     ak_pem: Path
     ak_public: Path
+    tpm: Swtpm
+    ek_public: Path
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,8 @@ def quoted_boot(boot_record: BootRecord, tmp_path_factory: pytest.TempPathFactor
         tpm.run("tpm2_quote", "-c", "ak.ctx", "-l", QUOTED_PCRS, "-q", nonce, "-m", "q.msg", "-s", "q.sig",
                 "-o", "q.pcrs", "-F", "values", "-g", "sha256")
         tpm.flush()
-        yield QuotedBoot(d, nonce, d / "q.msg", d / "q.sig", d / "q.pcrs", d / "ak.pem", d / "ak.pub")
+        yield QuotedBoot(d, nonce, d / "q.msg", d / "q.sig", d / "q.pcrs", d / "ak.pem", d / "ak.pub", tpm,
+                         d / "ek.pub")
 
 
 def _report(result: object) -> dict[str, object]:
@@ -150,3 +153,27 @@ def test_baseline_from_quoted_evidence(quoted_boot: QuotedBoot, boot_record: Boo
     result = run_cli(["measure", "baseline", "--evidence", path, "-o", out2])
     assert result.returncode == 1
     assert not out2.exists()
+
+
+def test_credential_activation_with_an_ecc_ek(quoted_boot: QuotedBoot, tmp_path: Path) -> None:
+    """This TPM's EK is ECC (P-256): MakeCredential uses ECDH + KDFe, and swtpm must release the secret."""
+    from tests.tpm.test_quote_swtpm import _activate
+
+    q = quoted_boot
+    made = run_cli(["tpm", "make-credential", "--ek-public", q.ek_public, "--ak", q.ak_public,
+                    "-o", tmp_path / "cred.out", "--record", tmp_path / "record.json"])
+    assert made.returncode == 0, made.stderr
+    assert _activate(q.tpm, q.directory / "ak.ctx", tmp_path / "cred.out", tmp_path / "secret.out").returncode == 0
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert (tmp_path / "secret.out").read_bytes().hex() == record["secret"]
+    args = ["tpm", "verify-quote", "-m", q.message, "-s", q.signature, "-o", q.pcrs, "--ak", q.ak_public,
+            "--nonce", q.nonce, "--ek-public", q.ek_public, "--ak-binding", "activated",
+            "--credential-record", tmp_path / "record.json", "--format", "json"]
+    report = _report(run_cli([*args, "--activated-secret", tmp_path / "secret.out"]))
+    # Released, but this EK has no certificate: the binding stops short of a manufacturer, so it is not a pass.
+    binding = next(f for f in report["findings"] if f["check"] == "tpm.ak.binding")  # type: ignore[union-attr]
+    assert binding["status"] == "skip" and "certificate" in binding["message"]
+    assert binding["evidence"]["ak_name"]
+    (tmp_path / "wrong.out").write_bytes(bytes(32))
+    report = _report(run_cli([*args, "--activated-secret", tmp_path / "wrong.out"]))
+    assert _status(report, "tpm.ak.binding") == "fail"

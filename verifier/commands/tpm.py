@@ -269,7 +269,7 @@ def verify_quote_command(
 
 
 @tpm.command("make-credential")
-@click.option("--ek-public", type=existing_file, required=True, help="EK public area (tpm2_createek -u), RSA.")
+@click.option("--ek-public", type=existing_file, required=True, help="EK public area (tpm2_createek -u), RSA or ECC.")
 @click.option("--ak", type=existing_file, required=True, help="AK public area (TPM2B_PUBLIC, tpm2_createak -u).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Credential file for the device's tpm2_activatecredential -i.")
