@@ -218,3 +218,18 @@ def efi_option_rom(driver: bytes, *, compress: bool, declared_size: int | None =
     rom = header + b"\0\0" + pcir  # PCIR at 0x1C
     rom += bytes(header_offset - len(rom)) + body
     return rom.ljust(total, b"\0")
+
+
+def macho_executable(code: bytes) -> bytes:
+    """A minimal x86-64 Mach-O executable: one __TEXT segment with a __text section and LC_MAIN."""
+    text_offset = 0x200
+    base = 0x100000000
+    section = struct.pack("<16s16sQQIIIIIIII", b"__text", b"__TEXT", base + text_offset, len(code), text_offset,
+                          4, 0, 0, 0x80000400, 0, 0, 0)
+    segment = struct.pack("<II16sQQQQiiII", 0x19, 72 + len(section), b"__TEXT", base, 0x1000, 0, 0x1000, 5, 5,
+                          1, 0) + section
+    main = struct.pack("<IIQQ", 0x80000028, 24, text_offset, 0)
+    commands = segment + main
+    header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x01000007, 3, 2, 2, len(commands), 0, 0)
+    image = header + commands
+    return (image.ljust(text_offset, b"\0") + code).ljust(0x1000, b"\0")

@@ -134,3 +134,19 @@ def test_user_rules_add_capabilities(elf_build: ElfBuild, tmp_path: Path) -> Non
     assert capability[0].status is Status.FAIL
     assert capability[0].evidence["matches"][0]["rule"] == "user.vendor_default_string"
     assert judge(scan_firmware(elf_build.stripped, manifest=manifest)).value == "pass"
+
+
+def test_macho_inventory_and_patched_function(tmp_path: Path) -> None:
+    from tests.firmware import builders
+
+    code = b"\xe8\x0b\x00\x00\x00" + b"\x31\xc0\xc3" + b"\xcc" * 8 + b"\x55\x48\x89\xe5\x5d\xc3"
+    clean = tmp_path / "hand_made.macho"
+    clean.write_bytes(builders.macho_executable(code))
+    manifest = build_manifest(clean).to_predicate()
+    assert manifest["format"] == "macho" and manifest["entry_point"] == "0x100000200"
+    assert {f["address"] for f in manifest["functions"]} == {"0x100000200", "0x100000210"}
+    assert judge(scan_firmware(clean, manifest=manifest)).value == "pass"
+    patched = tmp_path / "patched_callee.macho"
+    patched.write_bytes(builders.macho_executable(code[:-2] + b"\x90\xc3"))
+    changed = [f for f in scan_firmware(patched, manifest=manifest) if f.check == "firmware.changed-function"]
+    assert changed[0].status is Status.FAIL and changed[0].evidence["functions"][0]["address"] == "0x100000210"
