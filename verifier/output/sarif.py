@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from verifier import __version__
 from verifier.model import Finding, Report, Status
@@ -50,7 +51,7 @@ class SarifRenderer:
             "level": _LEVEL.get(finding.status, "none"),
             "message": {"text": finding.message},
             "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": subject.split(":", 1)[0]}},
+                "physicalLocation": {"artifactLocation": {"uri": quote(subject.split(":", 1)[0])}},
                 "logicalLocations": [{"fullyQualifiedName": subject, "kind": "module"}],
             }],
             "properties": {"status": finding.status.value, "required": finding.required,
