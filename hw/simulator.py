@@ -201,7 +201,7 @@ def make_keys(config: DeviceConfig, *, rogue: bool = False) -> DeviceKeys:
         issuer_key = _ed_key(config.ca_seed + "-rogue")
         issuer_name = f"{config.manufacturer} Device CA"  # same name, different key: only the key tells
         issuer_der = _certificate(issuer_name, issuer_key.public_key(), issuer_name, issuer_key, ca=True)
-    leaf = _certificate(config.serial, device_key.public_key(), issuer_name, issuer_key, ca=False)
+    leaf = _certificate(config.serial[:64], device_key.public_key(), issuer_name, issuer_key, ca=False)
     return DeviceKeys(ca_der, (leaf, issuer_der), device_key, _ec_key(config.key_seed + "-tpm-ak"))
 
 
