@@ -61,8 +61,16 @@ def _e(value: Any) -> str:
     return html.escape(json.dumps(value, sort_keys=True, default=str), quote=True)
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "<br>".join(f"{_e(str(k))}: {_value(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(_e(str(v)) for v in value)
+    return _e(value)
+
+
 def _kv(items: Mapping[str, Any]) -> str:
-    rows = "".join(f'<dt>{_e(str(k))}</dt><dd class="mono">{_e(v)}</dd>' for k, v in items.items())
+    rows = "".join(f'<dt>{_e(str(k))}</dt><dd class="mono">{_value(v)}</dd>' for k, v in items.items())
     return f'<dl class="kv">{rows}</dl>'
 
 
