@@ -412,8 +412,10 @@ def check_required_fields(evidence: DeviceEvidence, policy: Policy) -> list[Find
             present = bool(evidence.components)
         elif name == "firmware_regions":
             present = bool(evidence.regions)
-        elif name == "identity":
+        elif name == "identity_key":
             present = evidence.identity_key is not None
+        elif name == "tpm":
+            present = evidence.tpm is not None
         else:
             fact = evidence.fact(name)
             present = fact is not None and fact.value not in (None, "", [])

@@ -30,7 +30,18 @@ FIRMWARE_MANIFEST = "https://provcheck.dev/firmware-manifest/v1"
 DEVICE_MANIFEST = "https://provcheck.dev/device-manifest/v1"
 
 COMPONENT_SERIAL_MODES = ("match", "require", "ignore")
-DEVICE_FIELDS = ("manufacturer", "model", "serial", "board_revision", "components", "firmware_regions", "identity")
+DEVICE_FIELDS = (
+    "manufacturer",
+    "model",
+    "serial",
+    "board_revision",
+    "macs",
+    "firmware_version",
+    "components",
+    "firmware_regions",
+    "identity_key",
+    "tpm",
+)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
