@@ -481,3 +481,40 @@ def test_component_serials_require_and_ignore(workspace: Workspace, simulator: A
             ]
         )
         assert outcome.returncode == code, json.loads(outcome.stdout)["findings"]
+
+
+def test_required_device_field_missing_fails(workspace: Workspace, simulator: Any, tmp_path: Path) -> None:
+    policy = workspace.write_policy(
+        "fields.toml",
+        policy_text(
+            (
+                'required_fields = ["manufacturer", "model", "serial"]',
+                'required_fields = ["manufacturer", "model", "serial", "tpm"]',
+            )
+        ),
+    )
+    result, report = intake(workspace, simulator().port, tmp_path, policy=policy)
+    assert result.returncode == 1
+    assert _failed(report) == {"policy.device-field"}
+
+
+def test_firmware_policy_allows_raises_and_lowers() -> None:
+    from verifier.intake import apply_firmware_policy
+    from verifier.model import Status, failed, warned
+    from verifier.policy import parse_policy
+
+    policy = parse_policy(
+        'version = 1\n[firmware]\nrequired = true\nfail = ["firmware.import"]\nwarn = ["firmware.rwx"]\n'
+        '[[firmware.allow]]\ncheck = "firmware.hidden-function"\nname = "sub_4010*"\nreason = "vendor hotfix"\n',
+        Path("policy.toml"),
+    )
+    hidden = failed("firmware.hidden-function", "1 hidden", "fw", functions=[{"name": "sub_401050"}])
+    two = failed(
+        "firmware.hidden-function", "2 hidden", "fw", functions=[{"name": "sub_401050"}, {"name": "sub_509000"}]
+    )
+    imports = warned("firmware.import", "new import", "fw", imports=["open"])
+    rwx = failed("firmware.rwx", "rwx", "fw")
+    other = failed("firmware.export", "export", "fw", exports=["x"])
+    out = apply_firmware_policy([hidden, two, imports, rwx, other], policy)
+    assert [f.status for f in out] == [Status.PASS, Status.FAIL, Status.FAIL, Status.WARN, Status.FAIL]
+    assert "vendor hotfix" in out[0].message and out[0].evidence["was"] == "fail"
