@@ -176,3 +176,28 @@ def test_duplicate_device_names_are_rejected(workspace: Workspace, tmp_path: Pat
     result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
     assert_clean_error(result, 2)
     assert "used twice" in result.stderr
+
+
+def test_intake_that_outlives_its_deadline_is_killed_and_inconclusive(
+    workspace: Workspace, simulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real intake always ends at its own deadline, so the hang is made here: the one stand-in in these tests."""
+    from verifier import bench
+
+    real = bench._intake_command
+
+    def command(device: bench.BenchDevice, report_dir: Path, options: dict[str, Any]) -> list[str]:
+        if device.name == "hung":
+            return [sys.executable, "-c", "import time; time.sleep(600)"]
+        return real(device, report_dir, options)
+
+    monkeypatch.setattr(bench, "_intake_command", command)
+    monkeypatch.setattr(bench, "KILL_GRACE_SECONDS", 0.5)
+    plan = bench.load_plan(
+        write_plan(workspace, tmp_path, [("hung", "loop://"), ("good", simulator().port)], timeout=5)
+    )
+    run = bench.run_bench(plan, tmp_path / "reports", jobs=2, options={"no_history": True})
+    verdicts = {o.device.name: o.verdict.value for o in run.outcomes}
+    assert verdicts == {"hung": "inconclusive", "good": "pass"}
+    hung = next(o for o in run.outcomes if o.device.name == "hung")
+    assert "did not finish" in hung.report.findings[0].message
