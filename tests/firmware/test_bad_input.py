@@ -105,6 +105,11 @@ def test_bad_manifest_rules_and_anchor_are_bad_input(elf_build: ElfBuild, tmp_pa
     no_format = tmp_path / "no_format.json"
     no_format.write_text("{}")
     assert_clean_error(run_cli(["firmware", "scan", elf_build.stripped, "--manifest", no_format]), 2)
+    broken = json.loads(elf_build.manifest.read_bytes())
+    broken["functions"] = [{"name": 1}]
+    malformed = tmp_path / "malformed_functions.json"
+    malformed.write_text(json.dumps(broken))
+    assert_clean_error(run_cli(["firmware", "scan", elf_build.stripped, "--manifest", malformed]), 2)
     bad_rules = tmp_path / "bad_rules.yar"
     bad_rules.write_text("rule broken { condition: nonsense }")
     assert_clean_error(run_cli(["firmware", "scan", elf_build.stripped, "--rules", bad_rules]), 2)

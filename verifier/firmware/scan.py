@@ -86,7 +86,12 @@ def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, base
             findings.append(skipped("firmware.reference", f"a {actual.predicate['format']} image cannot be judged on "
                                     "its own; give --manifest or --baseline", subject))
     for label, reference in references:
-        findings += compare(reference, actual, label=label, subject=subject)
+        try:
+            findings += compare(reference, actual, label=label, subject=subject)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Only a hand-edited or foreign manifest gets here: our own always has every field.
+            raise BadInputError(f"the {label} is not a well-formed firmware manifest ({exc.__class__.__name__}: "
+                                f"{exc})") from exc
     return findings
 
 
