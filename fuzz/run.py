@@ -37,10 +37,11 @@ class Harness:
     max_len: int = 64 * 1024
     per_input_timeout: int = 1
     extra_args: tuple[str, ...] = field(default_factory=tuple)
+    script_path: Path | None = None
 
     @property
     def script(self) -> Path:
-        return FUZZ / f"fuzz_{self.name}.py"
+        return self.script_path or FUZZ / f"fuzz_{self.name}.py"
 
 
 HARNESSES: tuple[Harness, ...] = (
@@ -50,6 +51,9 @@ HARNESSES: tuple[Harness, ...] = (
                                 "vectors:slsa-verifier/**/bcr/*.jsonl")),
     Harness("layout", ("vectors:in-toto/**/*.link", "vectors:in-toto/**/*.template")),
     Harness("policy", ("repo:docs/policy.example.toml",)),
+    Harness("tpm", (), max_len=4096),
+    # A real boot log is large; the synthetic seeds exercise every decoder and stay fast to mutate.
+    Harness("eventlog", (), max_len=256 * 1024),
 )
 
 

@@ -15,7 +15,7 @@ import pytest
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 sys.path.insert(0, str(FUZZ))
 
-from run import HARNESSES, run_harness  # noqa: E402
+from run import HARNESSES, Harness, run_harness  # noqa: E402
 
 RUNS = int(os.environ.get("PROVCHECK_FUZZ_RUNS", "10000"))
 
@@ -31,3 +31,20 @@ def test_harness_survives_smoke_run(harness: object, tmp_path: Path) -> None:
 def test_every_harness_has_a_script() -> None:
     for harness in HARNESSES:
         assert harness.script.is_file(), harness.script
+
+
+def test_a_harness_that_lets_an_undocumented_error_escape_is_reported(tmp_path: Path) -> None:
+    """The failing twin of the smoke: the runner must notice a crash and keep the input that caused it."""
+    script = tmp_path / "fuzz_planted.py"
+    script.write_text(
+        "from _harness import run\n"
+        "class Documented(Exception):\n    pass\n"
+        "def target(data: bytes) -> None:\n"
+        "    if data[:1] == b'!':\n        raise KeyError('undocumented')\n"
+        "    raise Documented()\n"
+        "if __name__ == '__main__':\n    run(target, (Documented,))\n"
+    )
+    outcome = run_harness(Harness("planted", script_path=script), 100_000, tmp_path / "crashes")
+    assert not outcome.ok
+    assert "KeyError" in outcome.crash
+    assert list((tmp_path / "crashes").glob("planted-*")), "the crashing input must be kept"
