@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from attestations import predicates
 from attestations.errors import AttestationError
 from attestations.statement import Subject, digest_file, parse_statement, subject_matches
-from verifier.errors import BadInputError, ProvcheckError
+from verifier.errors import BadInputError, PolicyError, ProvcheckError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
 from verifier.policy import Policy
 
@@ -130,7 +130,13 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
             by_type.setdefault(_route_type(envelope), []).append(i)
         for ptype, indexes in sorted(by_type.items()):
             group = [envelopes[i] for i in indexes]
-            threshold = min(rule.threshold_for(ptype), len({k.keyid for k in keys}))
+            threshold = rule.threshold_for(ptype)
+            distinct = len({k.keyid for k in keys})
+            if threshold > distinct:
+                raise PolicyError(
+                    f"{policy.name}: the signers threshold for {predicates.describe(ptype or 'statements')} is "
+                    f"{threshold}, but the trusted key files hold only {distinct} distinct key(s)"
+                )
             rule_findings, rule_vouched = judge.verify_envelopes(group, keys, threshold)
             findings += rule_findings
             vouched_sources = {v.source: v.signers for v in rule_vouched}

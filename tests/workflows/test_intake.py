@@ -518,3 +518,17 @@ def test_firmware_policy_allows_raises_and_lowers() -> None:
     out = apply_firmware_policy([hidden, two, imports, rwx, other], policy)
     assert [f.status for f in out] == [Status.PASS, Status.FAIL, Status.FAIL, Status.WARN, Status.FAIL]
     assert "vendor hotfix" in out[0].message and out[0].evidence["was"] == "fail"
+
+
+def test_threshold_above_distinct_keys_is_a_policy_error(workspace: Workspace, tmp_path: Path) -> None:
+    """Two files holding the same key are one signer: a 2-of-2 policy over them can never be met, so it is refused."""
+    copy = workspace.root / "keys" / "vendor-copy.pub"
+    copy.write_bytes(workspace.paths["vendor_pub"].read_bytes())
+    policy = workspace.write_policy(
+        "same-key.toml",
+        'version = 1\n[signers]\nkeys = ["keys/vendor.pub", "keys/vendor-copy.pub"]\nthreshold = 2\n'
+        '[attestations]\nrequired = ["https://provcheck.dev/firmware-manifest/v1"]\n',
+    )
+    result = run_cli(["intake", "--release", workspace.release, "--policy", policy, "--no-history"])
+    assert_clean_error(result, 2)
+    assert "1 distinct key" in result.stderr
