@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -525,11 +524,15 @@ def _guard(check: str, subject: str, step: Callable[[], list[Finding]]) -> list[
         return [errored(check, f"{type(exc).__name__}: {exc}", subject, kind=type(exc).__name__)]
 
 
-def run_intake(
-    request: IntakeRequest, *, now: datetime | None = None, cancel: threading.Event | None = None
-) -> IntakeResult:
+def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> IntakeResult:
     policy = request.policy
     started = now or datetime.now(UTC)
+    vsa_signer = None
+    if request.vsa_key is not None:
+        from attestations.keys import load_signer
+
+        # A key that cannot be read is bad input: refuse before touching the device, not after.
+        vsa_signer = load_signer(request.vsa_key, request.vsa_passphrase)
     report_dir = request.report_dir
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -574,9 +577,7 @@ def run_intake(
     predicate = _device_manifest(vouched)
     evidence: DeviceEvidence | None = None
     nonce = os.urandom(NONCE_BYTES)
-    if cancel is not None and cancel.is_set():
-        findings.append(errored("hw.read", "interrupted before the device was read", request.port or "device"))
-    elif request.port is not None or request.evidence is not None:
+    if request.port is not None or request.evidence is not None:
         where = request.port or str(request.evidence)
         holder: list[DeviceEvidence] = []
 
@@ -647,8 +648,8 @@ def run_intake(
 
     vsa_json: dict[str, Any] | None = None
     files: dict[str, Path] = {}
-    if request.vsa_key is not None:
-        vsa_json = _sign_vsa(request, report.verdict, attested, evidence, firmware_subjects)
+    if vsa_signer is not None:
+        vsa_json = _sign_vsa(request, vsa_signer, report.verdict, attested, evidence, firmware_subjects)
         if report_dir is not None:
             _write(report_dir / VSA_FILE, json.dumps(vsa_json, sort_keys=True, separators=(",", ":")).encode() + b"\n")
             files["vsa"] = report_dir / VSA_FILE
@@ -749,16 +750,14 @@ def _check_tpm(
 
 def _sign_vsa(
     request: IntakeRequest,
+    signer: Any,
     verdict: Verdict,
     attested: _Attested,
     evidence: DeviceEvidence | None,
     firmware: Sequence[Subject],
 ) -> dict[str, Any]:
-    from attestations.keys import load_signer
     from verifier.vsa import DeviceIdentity, build_vsa, input_attestations, sign_vsa
 
-    assert request.vsa_key is not None
-    signer = load_signer(request.vsa_key, request.vsa_passphrase)
     device = None
     if evidence is not None:
 

@@ -344,6 +344,21 @@ def test_bad_inputs_are_exit_2(workspace: Workspace, tmp_path: Path) -> None:
         ]
     )
     assert_clean_error(both, 2)
+    not_a_key = run_cli(
+        [
+            "intake",
+            "--release",
+            workspace.release,
+            "--policy",
+            workspace.policy,
+            "--port",
+            "loop://",
+            "--vsa-key",
+            workspace.policy,
+            "--no-history",
+        ]
+    )
+    assert_clean_error(not_a_key, 2)
 
 
 BCR_SAN = "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml@refs/tags/v0.0.1"
