@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -124,15 +125,24 @@ def test_hanging_device_does_not_stop_others_and_ctrl_c_keeps_what_finished(
             text=True,
             cwd=REPO,
         )
+        assert proc.stderr is not None
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+        reader.start()
         try:
+            # The bench prints "NAME: PASS" once it has recorded a device; wait for both good ones.
             deadline = time.monotonic() + 120
-            while not all((reports / name / "report.json").is_file() for name in ("good-1", "good-2")):
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the good devices never finished next to the stuck one"
-                time.sleep(0.2)
-            time.sleep(0.5)  # let the bench register both results before the interrupt
+            while not all(
+                any(line.startswith(f"{name}: PASS") for line in list(lines)) for name in ("good-1", "good-2")
+            ):
+                assert proc.poll() is None, (proc.returncode, lines)
+                assert time.monotonic() < deadline, ("the good devices never finished next to the stuck one", lines)
+                time.sleep(0.1)
             os.kill(proc.pid, signal.SIGINT)
-            stdout, stderr = proc.communicate(timeout=60)
+            stdout = proc.stdout.read() if proc.stdout else ""
+            proc.wait(timeout=60)
+            reader.join(timeout=10)
+            stderr = "".join(lines)
         finally:
             if proc.poll() is None:
                 proc.kill()

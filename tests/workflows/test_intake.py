@@ -64,7 +64,7 @@ def _vsa_predicate(path: Path) -> dict[str, Any]:
     payload = base64.b64decode(str(envelope["payload"]))
     statement = json.loads(payload)
     assert statement["predicateType"] == "https://slsa.dev/verification_summary/v1"
-    return statement  # type: ignore[no-any-return]
+    return statement
 
 
 def test_honest_device_passes_with_reports_vsa_and_history(
