@@ -58,7 +58,7 @@ def simulator() -> Iterator[object]:
     started: list[Simulator] = []
 
     def start(*tamper: str, profile: str = "attest", **options: object) -> Simulator:
-        sim = Simulator(profile, config=_device_config(demo_firmware()), tamper=tamper, **options)  # type: ignore[arg-type]
+        sim = Simulator(profile, config=_device_config(demo_firmware()), tamper=tamper, **options)
         sim.start()
         started.append(sim)
         return sim
