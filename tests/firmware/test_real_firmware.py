@@ -85,8 +85,12 @@ def test_qemu_efi_aarch64_volume_found_past_offset_zero_and_te_module_tamper(tmp
     te_bytes = next(c for c in load_file(image).children if c.name == "PeiCore").data
     offset = image.read_bytes().find(te_bytes) + len(te_bytes) // 2
     tampered = builders.flip_byte(image, tmp_path / "QEMU_EFI.patched_peicore.fd", offset)
-    modules = _failed(scan_firmware(tampered, manifest=manifest), "firmware.module")
+    findings = scan_firmware(tampered, manifest=manifest)
+    modules = _failed(findings, "firmware.module")
     assert [m["name"] for m in modules[0].evidence["changed"]] == ["PeiCore"]
+    # TE images are read by provcheck itself (LIEF cannot), so the change is pinned to a function
+    changed = _failed(findings, "firmware.changed-function")
+    assert [f.subject for f in changed] == ["QEMU_EFI.patched_peicore.fd:PeiCore"]
 
 
 @pytest.mark.parametrize("board", ["qemu_arm64", "qemu-riscv64", "qemu-x86_64"])

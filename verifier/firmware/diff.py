@@ -33,7 +33,8 @@ def _changes(old: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]],
 
 def _categories(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    if old.get("format") in ("elf", "pe", "macho") or new.get("format") in ("elf", "pe", "macho"):
+    executables = ("elf", "pe", "macho", "te")
+    if old.get("format") in executables or new.get("format") in executables:
         out["functions"] = _changes(old.get("functions", []), new.get("functions", []), _function_key,
                                     lambda f: f.get("sha256"))
         out["imports"] = _changes(old.get("imports", []), new.get("imports", []),

@@ -115,6 +115,8 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
         predicate, regions = _pe(image)
     elif image.kind == "macho":
         predicate, regions = _macho(image)
+    elif image.kind == "te":
+        predicate, regions = _te(image)
     else:
         predicate, regions = {"format": image.kind}, []
     children = tuple(analyse(child, rules=rules, top=False) for child in image.children)
@@ -129,7 +131,7 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
     else:
         predicate["size"] = len(image.data)
         predicate["sha256"] = sha256(image.data)
-    if image.kind in ("raw", "te", "option-rom", "uefi-volume", "intel-hex", "srec"):
+    if image.kind in ("raw", "option-rom", "uefi-volume", "intel-hex", "srec"):
         predicate["entropy"] = entropy(image.data)
     return Analysis(image, predicate, tuple(regions), children)
 
@@ -507,6 +509,53 @@ def _overlay_pe(data: bytes, image_end: int, trailers: list[tuple[str, int]], au
         blob = b""
     return {"offset": hexaddr(min(image_end, len(data))), "size": len(blob),
             "sha256": sha256(blob) if blob else None, "entropy": entropy(blob), "known_trailers": sorted(known)}
+
+
+# --- TE (UEFI terse executables) ---------------------------------------------------------------------------------
+
+_TE_HEADER = struct.Struct("<2sHBBHIIQ")
+_TE_MACHINES = {0xAA64: "aarch64", 0x8664: "x86_64", 0x014C: "x86", 0x01C2: "arm", 0x01C4: "arm", 0x5064: "riscv"}
+
+
+def _te(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
+    """A TE image is a PE with most of its headers stripped; LIEF does not read it, so it is read here."""
+    data = image.data
+    predicate: dict[str, Any] = {"format": "te", "sections": [], "functions": [], "constructors": [],
+                                 "exports": [], "imports": [], "entry_point": None}
+    if len(data) < 40:
+        return predicate, []
+    _, machine, count, subsystem, stripped, entry, _, base = _TE_HEADER.unpack_from(data, 0)
+    arch = _TE_MACHINES.get(machine, f"{machine:#06x}")
+    sections: list[dict[str, Any]] = []
+    regions: list[fn.CodeRegion] = []
+    for index in range(min(count, 96)):
+        at = 40 + index * 40
+        if at + 40 > len(data):
+            break
+        raw_name, virtual_size, rva, raw_size, raw_pointer = struct.unpack_from("<8sIIII", data, at)
+        (chars,) = struct.unpack_from("<I", data, at + 36)
+        offset = raw_pointer - stripped + 40
+        content = data[offset : offset + min(raw_size, virtual_size or raw_size)] if offset >= 0 else b""
+        name = raw_name.rstrip(b"\0").decode("ascii", "replace")
+        flags = [label for bit, label in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
+                                          (_PE_CODE, "code")) if chars & bit]
+        sections.append({"name": name, "address": hexaddr(base + rva), "size": virtual_size, "raw_size": raw_size,
+                         "offset": hexaddr(max(offset, 0)), "flags": flags, "sha256": sha256(content),
+                         "entropy": entropy(content)})
+        if chars & (_PE_EXEC | _PE_CODE) and content:
+            regions.append(fn.CodeRegion(name, base + rva, content))
+    entry_address = base + entry if entry else None
+    starts = [fn.FunctionStart(t, "call") for t in fn.call_targets(regions, arch)]
+    if entry_address is not None:
+        starts.append(fn.FunctionStart(entry_address, "entry"))
+    predicate.update({
+        "architecture": arch, "subsystem": subsystem, "image_base": hexaddr(base),
+        "entry_point": hexaddr(entry_address) if entry_address is not None else None,
+        "sections": sections, "functions": _function_table(starts, regions),
+        "layout": {"rwx": sorted(f"section {s['name']}" for s in sections if {"write", "exec"} <= set(s["flags"])),
+                   "executable_stack": None, "uncovered_code": []},
+    })
+    return predicate, regions
 
 
 # --- Mach-O ---------------------------------------------------------------------------------------------------------

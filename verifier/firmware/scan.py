@@ -23,7 +23,7 @@ from verifier.firmware.loader import load_file
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
 MAX_LISTED = 50
-EXECUTABLE_FORMATS = ("elf", "pe", "macho")
+EXECUTABLE_FORMATS = ("elf", "pe", "macho", "te")
 # Entropy above which an executable section of this architecture looks packed or encrypted. Compressed RISC-V
 # code and compressed kernels legitimately exceed 7.2, so the threshold only applies to a rise from the reference.
 ENTROPY_THRESHOLD = {"riscv": 7.6, "arm": 7.4}
@@ -263,7 +263,7 @@ def _compare_image(ref: Mapping[str, Any], actual: Analysis, label: str, subject
         out += _compare_embedded(ref, actual, label, subject)
     ref_digest = ref.get("sha256") or ref.get("file", {}).get("sha256")
     act_digest = actual.predicate.get("sha256") or actual.predicate.get("file", {}).get("sha256")
-    if fmt in ("raw", "te") and ref_digest and ref_digest != act_digest and not actual.children:
+    if fmt == "raw" and ref_digest and ref_digest != act_digest and not actual.children:
         out.append(failed("firmware.changed-code", f"{fmt} image bytes differ from the {label}", subject,
                           declared=ref_digest, actual=act_digest))
     out += _compare_strings(ref, actual.predicate, label, subject)
