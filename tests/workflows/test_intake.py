@@ -547,3 +547,53 @@ def test_threshold_above_distinct_keys_is_a_policy_error(workspace: Workspace, t
     result = run_cli(["intake", "--release", workspace.release, "--policy", policy, "--no-history"])
     assert_clean_error(result, 2)
     assert "1 distinct key" in result.stderr
+
+
+@pytest.mark.parametrize("profile", ["uboot", "linux"])
+@pytest.mark.parametrize(("tamper", "code"), [((), 0), (("changed-serial",), 1)])
+def test_console_profiles_through_the_simulator(
+    workspace: Workspace, simulator: Any, tmp_path: Path, profile: str, tamper: tuple[str, ...], code: int
+) -> None:
+    """U-Boot and Linux consoles prove less than the attest protocol: the policy asks for what they can give."""
+    from verifier.demo import declared_device_manifest
+
+    sim = simulator(*tamper, profile=profile)
+    (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sim)))
+    release = tmp_path / "release"
+    sign_release(
+        ReleaseRequest(firmware=[workspace.firmware], device_manifest=tmp_path / "device.json"),
+        [load_signer(workspace.paths["vendor_key"])],
+        release,
+    )
+    policy = workspace.write_policy(
+        f"{profile}.toml",
+        policy_text(
+            ("require_nonce = true", "require_nonce = false"),
+            ('serial = "signed"', 'serial = "reported"'),
+            ('firmware_regions = "signed"', 'firmware_regions = "measured"'),
+        ),
+    )
+    result = run_cli(
+        [
+            "intake",
+            "--release",
+            release,
+            "--policy",
+            policy,
+            "--firmware",
+            workspace.firmware,
+            "--port",
+            sim.port,
+            "--profile",
+            profile,
+            "--timeout",
+            "60",
+            "--no-history",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == code, [f for f in report["findings"] if f["status"] not in ("pass",)]
+    if code:
+        assert "hw.serial-number" in _failed(report)
