@@ -454,7 +454,8 @@ def _section_of(sections: Iterable[Mapping[str, Any]], address: int) -> str | No
 def _compare_entry(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
     entry, declared = p.get("entry_point"), ref.get("entry_point")
     if entry == declared:
-        return [passed("firmware.entry-point", f"entry point {entry} as in the {label}", subject)]
+        text = f"entry point {entry}" if entry else "no entry point"
+        return [passed("firmware.entry-point", f"{text}, as in the {label}", subject)]
     where = _section_of(p.get("sections", []), int(entry, 16)) if entry else None
     declared_where = _section_of(ref.get("sections", []), int(declared, 16)) if declared else None
     message = f"entry point moved from {declared} ({declared_where}) to {entry} ({where})"
