@@ -597,3 +597,97 @@ def test_console_profiles_through_the_simulator(
     assert result.returncode == code, [f for f in report["findings"] if f["status"] not in ("pass",)]
     if code:
         assert "hw.serial-number" in _failed(report)
+
+
+@pytest.mark.parametrize(("nonce_rule", "code"), [("require_nonce = true", 1), ("require_nonce = false", 0)])
+def test_evidence_read_earlier_has_no_fresh_nonce(
+    workspace: Workspace, simulator: Any, tmp_path: Path, nonce_rule: str, code: int
+) -> None:
+    first, _ = intake(workspace, simulator().port, tmp_path / "first")
+    assert first.returncode == 0
+    policy = workspace.write_policy(f"nonce-{code}.toml", policy_text(("require_nonce = true", nonce_rule)))
+    result = run_cli(
+        [
+            "intake",
+            "--release",
+            workspace.release,
+            "--policy",
+            policy,
+            "--firmware",
+            workspace.firmware,
+            "--evidence",
+            tmp_path / "first" / "reports" / "evidence.json",
+            "--no-history",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == code, [f for f in report["findings"] if f["status"] != "pass"]
+    if code:
+        assert _failed(report) == {"hw.nonce"}
+
+
+def test_sbom_suppliers_are_judged(workspace: Workspace, simulator: Any, tmp_path: Path) -> None:
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text(
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.6",
+                "version": 1,
+                "components": [
+                    {
+                        "type": "library",
+                        "name": "libsensor",
+                        "supplier": {"name": "Sensorix", "address": {"country": "NL"}},
+                    }
+                ],
+            }
+        )
+    )
+    release = tmp_path / "release"
+    signed = run_cli(
+        [
+            "release",
+            "sign",
+            "--firmware",
+            workspace.firmware,
+            "--device-manifest",
+            workspace.paths["device_manifest"],
+            "--sbom",
+            sbom,
+            "--key",
+            workspace.paths["vendor_key"],
+            "-o",
+            release,
+        ]
+    )
+    assert signed.returncode == 0, signed.stderr
+    for blocked, code in (("Shady Components Ltd", 0), ("Sensorix", 1)):
+        policy = workspace.write_policy(
+            "sbom.toml", policy_text(('blocked = ["Shady Components Ltd"]', f'blocked = ["{blocked}"]'))
+        )
+        result = run_cli(
+            [
+                "intake",
+                "--release",
+                release,
+                "--policy",
+                policy,
+                "--firmware",
+                workspace.firmware,
+                "--port",
+                simulator().port,
+                "--profile",
+                "attest",
+                "--no-history",
+                "--format",
+                "json",
+            ]
+        )
+        report = json.loads(result.stdout)
+        assert result.returncode == code, [f for f in report["findings"] if f["status"] != "pass"]
+        if code:
+            blocked_finding = next(f for f in report["findings"] if f["check"] == "supply.blocked-supplier")
+            assert blocked_finding["evidence"]["named_in"] == "SBOM component libsensor"
