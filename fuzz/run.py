@@ -54,6 +54,8 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("tpm", (), max_len=4096),
     # A real boot log is large; the synthetic seeds exercise every decoder and stay fast to mutate.
     Harness("eventlog", (), max_len=256 * 1024),
+    # Inputs are mutated real binaries; LIEF's C++ parsers are part of what is under test.
+    Harness("firmware", ("/usr/lib/ipxe/qemu/efi-e1000.rom", "/usr/lib/ipxe/qemu/pxe-e1000.rom"), max_len=512 * 1024),
 )
 
 

@@ -360,10 +360,12 @@ def _extent(kind: str, binary: Any, available: int) -> int:
         header = binary.header
         ends.append(header.section_header_offset + header.numberof_sections * header.section_header_size)
     elif kind == "pe":
+        from verifier.firmware.loader import pe_directory
+
         ends += [s.offset + s.size for s in binary.sections]
         ends.append(binary.sizeof_headers)
-        security = binary.data_directories[4]
-        if security.rva and security.size:
-            ends.append(security.rva + security.size)
+        security_offset, security_size = pe_directory(binary, 4)
+        if security_offset and security_size:
+            ends.append(security_offset + security_size)
     end = max(ends)
     return min(end, available) if end > 0 else available

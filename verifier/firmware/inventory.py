@@ -20,7 +20,7 @@ from typing import Any
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
-from verifier.firmware.loader import Image, load_file
+from verifier.firmware.loader import Image, load_file, pe_directory
 
 FIRMWARE_MANIFEST = "https://provcheck.dev/firmware-manifest/v1"
 SCHEMA_VERSION = 1
@@ -422,10 +422,10 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
             section = b.sections[symbol.section_idx - 1]
             starts.append(fn.FunctionStart(base + section.virtual_address + symbol.value, "symbol",
                                           _text(symbol.name)))
-    exception = b.data_directories[3]
-    if exception.rva and exception.size:
-        offset = b.rva_to_offset(exception.rva)
-        starts += fn.pdata_functions(data[offset : offset + exception.size], base)
+    exception_rva, exception_size = pe_directory(b, 3)
+    if exception_rva and exception_size:
+        offset = b.rva_to_offset(exception_rva)
+        starts += fn.pdata_functions(data[offset : offset + exception_size], base)
     starts += [fn.FunctionStart(int(str(e["address"]), 16), "export", str(e["name"])) for e in exports]
     starts += [fn.FunctionStart(int(str(c["address"]), 16), "constructor") for c in constructors]
     if entry is not None:

@@ -180,3 +180,15 @@ def _parse_macho(data: bytes, path: Path | None) -> tuple[str, Any] | None:
     if fat is None or fat.size == 0:
         return None
     return "macho", fat.at(0)
+
+
+def pe_directory(binary: Any, index: int) -> tuple[int, int]:
+    """(rva, size) of data directory ``index``, or (0, 0) when the header declares fewer directories.
+
+    A hostile optional header can declare any NumberOfRvaAndSizes; found by fuzzing.
+    """
+    directories = binary.data_directories
+    if index >= len(directories):
+        return 0, 0
+    directory = directories[index]
+    return int(directory.rva), int(directory.size)
