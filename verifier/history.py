@@ -184,41 +184,60 @@ class History:
             rows = conn.execute(query + " ORDER BY seq", args).fetchall()
         return [IntakeRecord(*row) for row in rows]
 
+    def summaries(self, *, serial: str | None = None) -> list[dict[str, Any]]:
+        """One small row per intake (no report or VSA bodies), so listing a long history stays cheap."""
+        if not self.path.exists():
+            return []
+        with self._connect(create=False) as conn:
+            if not _has_tables(conn):
+                return []
+            query = (
+                "SELECT seq, recorded_at, serial, verdict, json_extract(report, '$.metadata.release.name'), "
+                "vsa IS NOT NULL, row_hash FROM intakes"
+            )
+            args: Sequence[Any] = ()
+            if serial is not None:
+                query += " WHERE serial = ?"
+                args = (serial,)
+            rows = conn.execute(query + " ORDER BY seq", args).fetchall()
+        keys = ("seq", "recorded_at", "serial", "verdict", "release", "has_vsa", "row_hash")
+        return [{**dict(zip(keys, row, strict=True)), "has_vsa": bool(row[5])} for row in rows]
+
     def walk_chain(self) -> ChainCheck:
-        """Recompute every row's hash and link; collect what does not add up."""
+        """Recompute every row's hash and link, one row at a time; collect what does not add up."""
+        problems: list[ChainProblem] = []
+        expected_seq, prev, count, last_seq = 1, GENESIS, 0, 0
         with self._connect(create=False) as conn:
             if not _has_tables(conn):
                 return ChainCheck(self.path, 0, 0, ())
             head = conn.execute("SELECT seq, row_hash FROM chain_head WHERE id = 1").fetchone()
-            rows = conn.execute(
+            cursor = conn.execute(
                 "SELECT seq, recorded_at, serial, verdict, report, vsa, prev_hash, row_hash FROM intakes ORDER BY seq"
-            ).fetchall()
-        problems: list[ChainProblem] = []
-        expected_seq, prev = 1, GENESIS
-        for row in rows:
-            record = IntakeRecord(*row)
-            if record.seq != expected_seq:
-                problems.append(
-                    ChainProblem(record.seq, f"rows {expected_seq}..{record.seq - 1} are missing (deleted)")
-                    if record.seq > expected_seq
-                    else ChainProblem(record.seq, "sequence number out of order")
-                )
-            if record.prev_hash != prev:
-                problems.append(ChainProblem(record.seq, "does not link to the previous row's hash"))
-            recomputed = row_hash(
-                record.seq,
-                record.recorded_at,
-                record.serial,
-                record.verdict,
-                record.report,
-                record.vsa,
-                record.prev_hash,
             )
-            if recomputed != record.row_hash:
-                problems.append(ChainProblem(record.seq, "its content does not match its hash (edited)"))
-            expected_seq, prev = record.seq + 1, record.row_hash
+            for row in cursor:
+                record = IntakeRecord(*row)
+                count += 1
+                if record.seq != expected_seq:
+                    problems.append(
+                        ChainProblem(record.seq, f"rows {expected_seq}..{record.seq - 1} are missing (deleted)")
+                        if record.seq > expected_seq
+                        else ChainProblem(record.seq, "sequence number out of order")
+                    )
+                if record.prev_hash != prev:
+                    problems.append(ChainProblem(record.seq, "does not link to the previous row's hash"))
+                recomputed = row_hash(
+                    record.seq,
+                    record.recorded_at,
+                    record.serial,
+                    record.verdict,
+                    record.report,
+                    record.vsa,
+                    record.prev_hash,
+                )
+                if recomputed != record.row_hash:
+                    problems.append(ChainProblem(record.seq, "its content does not match its hash (edited)"))
+                expected_seq, prev, last_seq = record.seq + 1, record.row_hash, record.seq
         head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-        last_seq = rows[-1][0] if rows else 0
         if head_seq != last_seq or head_hash != prev:
             problems.append(
                 ChainProblem(
@@ -227,7 +246,7 @@ class History:
                     "deleted from the end, or the head was edited)",
                 )
             )
-        return ChainCheck(self.path, len(rows), head_seq, tuple(problems))
+        return ChainCheck(self.path, count, head_seq, tuple(problems))
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:

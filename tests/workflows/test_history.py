@@ -43,6 +43,8 @@ def test_intact_chain_passes_and_lists_by_serial(tmp_path: Path) -> None:
     listed = run_cli(["history", "--serial", "SN-1", "--history-db", db, "--format", "json"])
     records = json.loads(listed.stdout)["records"]
     assert [r["seq"] for r in records] == [2, 4]
+    full = run_cli(["history", "--history-db", db, "--format", "json", "--full", "--serial", "SN-0"])
+    assert [r["report"]["title"] for r in json.loads(full.stdout)["records"]] == ["intake 0", "intake 2"]
     text = run_cli(["history", "--history-db", db])
     assert text.returncode == 0 and "SN-0" in text.stdout and "PASS" in text.stdout
 

@@ -31,23 +31,34 @@ def history(serial: str | None, verify: bool, full: bool, history_db: Path | Non
     if verify:
         report = Report("intake history chain", tuple(check_chain(store)), subject=str(store.path))
         return emit(report, output_format)
-    records = store.records(serial=serial)
-    if output_format == "json":
-        payload = {"path": str(store.path), "records": [r.to_json(full=full) for r in records]}
-        sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    if output_format == "json" and full:
+        records = [r.to_json(full=True) for r in store.records(serial=serial)]
+        sys.stdout.write(json.dumps({"path": str(store.path), "records": records}, indent=2, sort_keys=True) + "\n")
         return 0
-    if not records:
+    rows = store.summaries(serial=serial)
+    if output_format == "json":
+        sys.stdout.write(json.dumps({"path": str(store.path), "records": rows}, indent=2, sort_keys=True) + "\n")
+        return 0
+    if not rows:
         where = f" for serial {serial}" if serial else ""
         click.echo(f"no intake records{where} in {store.path}", err=True)
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"intake history ({store.path})")
-    for column in ("#", "recorded (UTC)", "serial", "verdict", "release", "row hash"):
+    for column in ("#", "recorded (UTC)", "serial", "verdict", "release", "VSA", "row hash"):
         table.add_column(column, no_wrap=True)
-    for r in records:
-        release = str(json.loads(r.report).get("metadata", {}).get("release", {}).get("name", ""))
-        table.add_row(str(r.seq), r.recorded_at, r.serial, r.verdict.upper(), release, r.row_hash[:16])
+    for row in rows:
+        table.add_row(
+            str(row["seq"]),
+            row["recorded_at"],
+            Text(str(row["serial"])),
+            str(row["verdict"]).upper(),
+            Text(str(row["release"] or "")),
+            "signed" if row["has_vsa"] else "-",
+            str(row["row_hash"])[:16],
+        )
     Console(file=sys.stdout, width=140, no_color=not sys.stdout.isatty(), highlight=False).print(table)
     return 0
