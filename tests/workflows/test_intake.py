@@ -205,6 +205,12 @@ def test_transport_fault_is_inconclusive_never_fail(
     assert not any(f["check"].startswith("hw.") and f["status"] == "fail" for f in report["findings"])
 
 
+def test_unplugged_port_is_inconclusive(workspace: Workspace, tmp_path: Path) -> None:
+    result, report = intake(workspace, str(tmp_path / "ttyUSB-unplugged"), tmp_path)
+    assert result.returncode == 3
+    assert [f["check"] for f in report["findings"] if f["status"] == "error"] == ["hw.read"]
+
+
 def test_missing_port_when_device_required_is_inconclusive(workspace: Workspace, tmp_path: Path) -> None:
     result = run_cli(
         [
