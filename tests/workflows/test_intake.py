@@ -697,3 +697,50 @@ def test_sbom_suppliers_are_judged(workspace: Workspace, simulator: Any, tmp_pat
         if code:
             blocked_finding = next(f for f in report["findings"] if f["check"] == "supply.blocked-supplier")
             assert blocked_finding["evidence"]["named_in"] == "SBOM component libsensor"
+
+
+def test_strict_policy_fails_on_what_a_console_only_reports(
+    workspace: Workspace, simulator: Any, tmp_path: Path
+) -> None:
+    """The U-Boot profile passes the lenient policy (tested above) but its self-reported facts fail strict mode."""
+    from verifier.demo import declared_device_manifest
+
+    sim = simulator(profile="uboot")
+    (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sim)))
+    release = tmp_path / "release"
+    sign_release(
+        ReleaseRequest(firmware=[workspace.firmware], device_manifest=tmp_path / "device.json"),
+        [load_signer(workspace.paths["vendor_key"])],
+        release,
+    )
+    policy = workspace.write_policy(
+        "strict.toml",
+        policy_text(
+            ("strict = false", "strict = true"),
+            ("require_nonce = true", "require_nonce = false"),
+            ('serial = "signed"', 'serial = "reported"'),
+            ('firmware_regions = "signed"', 'firmware_regions = "measured"'),
+        ),
+    )
+    result = run_cli(
+        [
+            "intake",
+            "--release",
+            release,
+            "--policy",
+            policy,
+            "--firmware",
+            workspace.firmware,
+            "--port",
+            sim.port,
+            "--profile",
+            "uboot",
+            "--no-history",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["strict"] is True
+    assert "fail" not in {f["status"] for f in report["findings"]}
+    assert "warn" in {f["status"] for f in report["findings"]}
