@@ -156,6 +156,7 @@ def load_plan(path: Path) -> BenchPlan:
         raise PolicyError(f"{path}: the plan lists no [[device]]; a bench of nothing proves nothing")
     devices: list[BenchDevice] = []
     seen: dict[str, int] = {}
+    ports: dict[str, str] = {}
     for index, raw in enumerate(raw_devices):
         where: tuple[str | int, ...] = ("device", index)
         table = r.table(raw, where, ("name", "port", *_SETTINGS))
@@ -185,6 +186,12 @@ def load_plan(path: Path) -> BenchPlan:
         if device.folder in seen:
             raise r.error((*where, "name"), f"{name!r} is used twice (also device {seen[device.folder] + 1})")
         seen[device.folder] = index
+        shared = port is not None and not port.startswith("loop://")  # loop:// is private to each reader
+        if shared and port in ports:
+            # Two readers on one line garble each other: refuse rather than report noise as a verdict.
+            raise r.error((*where, "port"), f"{port!r} is also the port of device {ports[port]!r}")
+        if shared and port is not None:
+            ports[port] = name
         devices.append(device)
     return BenchPlan(path, tuple(devices))
 

@@ -181,11 +181,15 @@ def test_bad_plan_is_exit_2_with_line_and_key(tmp_path: Path, text: str, words: 
     assert words in result.stderr
 
 
-def test_duplicate_device_names_are_rejected(workspace: Workspace, tmp_path: Path) -> None:
-    plan = write_plan(workspace, tmp_path, [("a", "loop://"), ("a", "loop://")])
+def test_duplicate_device_names_and_ports_are_rejected(workspace: Workspace, tmp_path: Path) -> None:
+    plan = write_plan(workspace, tmp_path, [("a", "loop://"), ("a", "socket://127.0.0.1:1")])
     result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
     assert_clean_error(result, 2)
     assert "used twice" in result.stderr
+    plan = write_plan(workspace, tmp_path, [("a", "/dev/ttyUSB0"), ("b", "/dev/ttyUSB0")])
+    result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
+    assert_clean_error(result, 2)
+    assert "also the port of device 'a'" in result.stderr
 
 
 def test_intake_that_outlives_its_deadline_is_killed_and_inconclusive(
