@@ -46,40 +46,46 @@ _SHA256_LINE = re.compile(r"[0-9a-f]{64}\s+-")
 
 
 def reach_shell(transport: Transport, options: ReadOptions) -> MarkedConsole:
-    console = MarkedConsole(
+    """Log in if asked, set a prompt of our own, and prove sync with a marked ``true``.
+
+    No fixed quiet periods on the fast path: a shell that is already there costs one round trip.
+    """
+    probe = MarkedConsole(
         transport, prompt=SHELL_PROMPT, read_timeout=options.read_timeout, max_output=options.max_output
     )
-    quiet = min(0.3, options.read_timeout / 4)
-    seen = console.drain(quiet=quiet, limit=min(3.0, options.read_timeout))
-    for _ in range(4):
-        transport.deadline.check("reaching the shell")
-        tail = seen.rstrip()[-200:] + b" "
-        if LOGIN.search(tail.rstrip() + b" "):
-            if options.username is None:
-                raise DeviceProtocolError("the device asks for a login; give --username (and --password)")
-            transport.write(options.username.encode() + b"\r")
-            seen = console.drain(quiet=0.5, limit=min(5.0, options.read_timeout))
-            if PASSWORD.search(seen.rstrip() + b" "):
-                transport.write((options.password or "").encode() + b"\r")
-                seen = console.drain(quiet=0.8, limit=min(10.0, options.read_timeout))
-            continue
-        if SHELL_PROMPT.search(seen.rstrip() + b" "):
-            break
-        transport.write(b"\x03\r")
-        seen = console.drain(quiet=quiet, limit=min(3.0, options.read_timeout))
-    else:
-        raise TransportError("no shell prompt on the line")
     # A fixed prompt of our own, so prompt detection does not depend on the device's PS1.
-    transport.write(f"PS1='{OUR_PROMPT}'\r".encode())
     ours = MarkedConsole(
         transport,
         prompt=re.compile(re.escape(OUR_PROMPT.encode()) + rb"$"),
         read_timeout=options.read_timeout,
         max_output=options.max_output,
     )
-    ours.drain(quiet=quiet, limit=2.0)
-    ours.run_ok("true")
-    return ours
+    quiet = min(0.15, options.read_timeout / 4)
+    seen = probe.drain(quiet=0.02, limit=0.2)
+    for _ in range(4):
+        transport.deadline.check("reaching the shell")
+        if LOGIN.search(seen.rstrip()[-200:] + b" "):
+            _log_in(probe, transport, options)
+        transport.write(b"\x03")
+        transport.write(f"PS1='{OUR_PROMPT}'\r".encode())
+        try:
+            ours.run_ok("true", timeout=min(2.0, options.read_timeout))
+        except (TransportError, DeviceProtocolError):
+            transport.write(b"\r")
+            seen = probe.drain(quiet=quiet, limit=min(3.0, options.read_timeout))
+            continue
+        return ours
+    raise TransportError("no shell prompt on the line")
+
+
+def _log_in(console: MarkedConsole, transport: Transport, options: ReadOptions) -> None:
+    if options.username is None:
+        raise DeviceProtocolError("the device asks for a login; give --username (and --password)")
+    transport.write(options.username.encode() + b"\r")
+    seen = console.drain(quiet=0.5, limit=min(5.0, options.read_timeout))
+    if PASSWORD.search(seen.rstrip() + b" "):
+        transport.write((options.password or "").encode() + b"\r")
+        console.drain(quiet=0.8, limit=min(10.0, options.read_timeout))
 
 
 class LinuxReader:

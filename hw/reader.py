@@ -25,12 +25,12 @@ def detect_profile(transport: Transport, *, read_timeout: float) -> str:
     """Look at what the port shows: a U-Boot prompt, a login or shell, or an attest frame answer."""
     seen = bytearray()
     # Poke a few times: QEMU's pty, for one, takes up to a second to notice that a reader attached.
-    for poke in (b"", b"\r", b"\r", b"\r"):
+    for poke in (b"", b"\r", b"\x03\r", b"\r", b"\x03\r"):
         if poke:
             transport.write(poke)
         end = time.monotonic() + min(1.0, read_timeout)
         while time.monotonic() < end:
-            chunk = transport.read(4096, 0.3)
+            chunk = transport.read(4096, 0.2)
             if not chunk:
                 break
             seen.extend(chunk)
@@ -42,7 +42,10 @@ def detect_profile(transport: Transport, *, read_timeout: float) -> str:
             return "linux"
     if probe(transport, timeout=min(1.5, read_timeout)):
         return "attest"
-    raise DeviceProtocolError("could not tell the device's profile; give --profile uboot, linux or attest")
+    shown = bytes(seen[-60:]).decode("ascii", "backslashreplace")
+    raise DeviceProtocolError(
+        f"could not tell the device's profile (it showed {shown!r}); give --profile uboot, linux or attest"
+    )
 
 
 def read_device(

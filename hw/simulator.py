@@ -356,7 +356,16 @@ class Simulator:
 
 
 class _Line:
-    """The device's end of the wire: pacing, faults and the disconnect knob."""
+    """The device's end of the wire: pacing, faults and the disconnect knob.
+
+    With pacing, output goes through a 64-byte transmit FIFO drained at the line rate by its own
+    thread, as a UART's does: the device blocks only when the FIFO is full, so it can echo a
+    byte while the next one arrives. Input is released to the device byte by byte at the rate
+    the bytes would arrive.
+    """
+
+    FIFO_BYTES = 64
+    TX_CHUNK = 16
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
@@ -364,18 +373,26 @@ class _Line:
         self.rng = random.Random(sim.seed)  # noqa: S311 - reproducible line faults, not secrets
         self._tx_clock = 0.0
         self._rx_clock = 0.0
+        self._last_read = 0.0
         self.closed = False
-
-    def _pace(self, clock: float, nbytes: int) -> float:
-        now = time.monotonic()
-        clock = max(clock, now) + nbytes / self.rate
-        delay = clock - now
-        if delay > 0:
-            self._sleep(delay)
-        return clock
+        self._fifo = bytearray()
+        self._hang_up_when_sent = False
+        self._cond = threading.Condition()
+        self._transmitter: threading.Thread | None = None
+        if sim.baud_pacing:
+            self._transmitter = threading.Thread(target=self._transmit, name="sim-uart-tx", daemon=True)
+            self._transmitter.start()
 
     def _sleep(self, seconds: float) -> None:
         self.sim._stop.wait(seconds)
+
+    def _sleep_until(self, moment: float) -> None:
+        # Sub-millisecond sleeps cost more than they wait: let a little lag build up, then catch up.
+        delay = moment - time.monotonic()
+        if delay > 0.002:
+            self._sleep(delay)
+        elif delay > 0.0005:
+            time.sleep(delay)
 
     def read(self, timeout: float) -> bytes:
         if self.closed or self.sim.stopped:
@@ -391,9 +408,15 @@ class _Line:
             self.closed = True
             return b""
         self.sim.bytes_in += len(data)
-        if self.sim.baud_pacing:
-            self._rx_clock = self._pace(self._rx_clock, len(data))
+        self._last_read = time.monotonic()
         return data
+
+    def arrive(self, nbytes: int) -> None:
+        """With pacing, wait until ``nbytes`` more input would have crossed the line."""
+        if not self.sim.baud_pacing:
+            return
+        self._rx_clock = max(self._rx_clock, self._last_read) + nbytes / self.rate
+        self._sleep_until(self._rx_clock)
 
     def write(self, data: bytes) -> None:
         if self.closed or self.sim.stopped or not data:
@@ -401,12 +424,46 @@ class _Line:
         tamper = self.sim.tamper
         if "drop-bytes" in tamper or "garble-bytes" in tamper:
             data = self._damage(data)
+        hang_up = False
         if "disconnect" in tamper and self.sim.bytes_out + len(data) > self.sim.disconnect_after:
             data = data[: max(0, self.sim.disconnect_after - self.sim.bytes_out)]
+            hang_up = True
+        self.sim.bytes_out += len(data)
+        if self._transmitter is None:
             self._send(data)
-            self.hang_up()
+            if hang_up:
+                self.hang_up()
             return
-        self._send(data)
+        with self._cond:
+            for start in range(0, len(data), self.FIFO_BYTES):
+                while len(self._fifo) >= self.FIFO_BYTES and not self.sim.stopped and not self.closed:
+                    self._cond.wait(0.05)
+                self._fifo.extend(data[start : start + self.FIFO_BYTES])
+                self._cond.notify_all()
+            if hang_up:
+                self._hang_up_when_sent = True
+                self.closed = True
+                self._cond.notify_all()
+
+    def _transmit(self) -> None:
+        while not self.sim.stopped:
+            with self._cond:
+                while not self._fifo and not self.sim.stopped:
+                    if self._hang_up_when_sent:
+                        self.hang_up()
+                        return
+                    self._cond.wait(0.05)
+                piece = bytes(self._fifo[: self.TX_CHUNK])
+                del self._fifo[: self.TX_CHUNK]
+                self._cond.notify_all()
+            # The bytes reach the other end once they have crossed the line. A late wake-up is made
+            # up on the next chunks; only a line that really went idle restarts the clock.
+            now = time.monotonic()
+            if now - self._tx_clock > 0.005:
+                self._tx_clock = now
+            self._tx_clock += len(piece) / self.rate
+            self._sleep_until(self._tx_clock)
+            self._send(piece)
 
     def _damage(self, data: bytes) -> bytes:
         out = bytearray()
@@ -421,27 +478,19 @@ class _Line:
         return bytes(out)
 
     def _send(self, data: bytes) -> None:
-        chunk = 64 if self.sim.baud_pacing else 4096
-        for start in range(0, len(data), chunk):
-            piece = data[start : start + chunk]
-            if self.sim.baud_pacing:
-                self._tx_clock = self._pace(self._tx_clock, len(piece))
-            view = memoryview(piece)
-            while view:
-                if self.sim.stopped:
-                    return
-                _, writable, _ = select.select([], [self.sim._master], [], 0.1)
-                if not writable:
-                    continue
-                try:
-                    written = os.write(self.sim._master, view)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    self.closed = True
-                    return
-                self.sim.bytes_out += written
-                view = view[written:]
+        view = memoryview(data)
+        while view:
+            if self.sim.stopped or self.sim._master < 0:
+                return
+            try:
+                written = os.write(self.sim._master, view)
+            except BlockingIOError:
+                select.select([], [self.sim._master], [], 0.1)
+                continue
+            except OSError:
+                self.closed = True
+                return
+            view = view[written:]
 
     def hang_up(self) -> None:
         """The cable is pulled: the reader's next read fails."""
@@ -563,6 +612,7 @@ class _ConsoleDevice(_Device):
             if not data:
                 continue
             for byte in data:
+                self.line.arrive(1)
                 if byte in (0x0D, 0x0A):
                     if byte == 0x0A and not buffer and self._last_was_cr:
                         self._last_was_cr = False
@@ -999,6 +1049,7 @@ class _AttestDevice(_Device):
             data = self.line.read(0.1)
             if not data:
                 continue
+            self.line.arrive(len(data))
             for encoded in splitter.feed(data):
                 self.on_frame(encoded)
                 if self.line.closed:

@@ -18,6 +18,20 @@ from hw.transcript import Transcript
 
 DEFAULT_BAUD = 115200
 _READ_CHUNK = 4096
+
+
+def _line_errors() -> tuple[type[BaseException], ...]:
+    """What a dying line raises: pyserial's errors, OSError, and termios.error (not an OSError)."""
+    import serial
+
+    errors: list[type[BaseException]] = [serial.SerialException, OSError]
+    try:
+        import termios
+
+        errors.append(termios.error)
+    except ImportError:  # pragma: no cover - not POSIX
+        pass
+    return tuple(errors)
 _POLL_SECONDS = 0.01
 
 
@@ -107,8 +121,6 @@ class SerialTransport:
         self._port = port
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
-        import serial
-
         limit = min(timeout, max(self.deadline.remaining(), 0.0))
         end = time.monotonic() + limit
         try:
@@ -122,27 +134,25 @@ class SerialTransport:
                     return data
                 if time.monotonic() >= end:
                     return b""
-        except (serial.SerialException, OSError) as exc:
+        except _line_errors() as exc:
             raise TransportError(f"lost the line {self.url}: {_reason(exc)}") from exc
 
     def write(self, data: bytes) -> None:
-        import serial
-
         self.deadline.check()
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except _line_errors() as exc:
             raise TransportError(f"cannot write to {self.url}: {_reason(exc)}") from exc
         self.transcript.sent(data)
 
     def send_break(self) -> None:
-        import serial
-
+        # ptys and some network ports cannot signal a break; the caller falls back to Ctrl-C.
         try:
             self._port.send_break(0.25)
-        except (serial.SerialException, OSError, NotImplementedError, AttributeError):
-            # ptys and some network ports cannot signal a break; the caller falls back to Ctrl-C.
+        except (NotImplementedError, AttributeError):
+            return
+        except _line_errors():
             return
         self.transcript.note("break")
 

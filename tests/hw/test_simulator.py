@@ -91,3 +91,22 @@ def test_line_faults_never_fail_over_randomized_runs() -> None:
         assert outcome.verdict is not Verdict.FAIL, (seed, profile, fault, outcome.failing)
         seen[outcome.verdict.value] = seen.get(outcome.verdict.value, 0) + 1
     assert seen.get("inconclusive", 0) > 50, seen
+
+
+def test_linux_login_with_credentials() -> None:
+    from hw.errors import DeviceProtocolError
+    from hw.reader import read_device
+    from hw.simulator import DeviceConfig
+    from verifier.device_check import check_device
+    from verifier.device_manifest import manifest_from_predicate
+    from verifier.model import judge
+
+    config = DeviceConfig(username="operator", password="s3cret")
+    with Simulator("linux", config=config) as sim:
+        manifest = manifest_from_predicate(sim.declared_manifest())
+        evidence = read_device(sim.port, profile="auto", timeout=30, read_timeout=2, username="operator",
+                               password="s3cret", regions=manifest.region_specs())
+    assert evidence.profile == "linux"
+    assert judge(check_device(evidence, manifest)) is Verdict.PASS
+    with Simulator("linux", config=config) as sim, pytest.raises(DeviceProtocolError, match="--username"):
+        read_device(sim.port, profile="linux", timeout=30, read_timeout=2)
