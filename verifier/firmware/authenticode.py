@@ -75,16 +75,25 @@ class AuthenticodeFacts:
         return self.table_size > 0
 
 
-def _pe_layout(data: bytes) -> tuple[int, int, int, int]:
-    """Offsets of the checksum field and the certificate-table directory entry, and the table's extent."""
+def _pe_layout(data: bytes) -> tuple[int, int | None, int, int]:
+    """Offsets of the checksum field and the certificate-table directory entry, and the table's extent.
+
+    The entry is None when the optional header has none: it declares fewer than five data directories, or
+    the file ends first (LIEF still parses such headers; found by fuzzing). Such an image is unsigned.
+    """
     (lfanew,) = struct.unpack_from("<I", data, 0x3C)
     optional = lfanew + 24
-    (magic,) = struct.unpack_from("<H", data, optional)
     checksum_at = optional + 64
+    if optional + 2 > len(data):
+        return checksum_at, None, 0, 0
+    (magic,) = struct.unpack_from("<H", data, optional)
     directories = optional + (96 if magic == 0x10B else 112)
     security_entry = directories + 4 * 8
     if security_entry + 8 > len(data):
-        raise ValueError("PE optional header truncated")
+        return checksum_at, None, 0, 0
+    (directory_count,) = struct.unpack_from("<I", data, directories - 4)
+    if directory_count < 5:
+        return checksum_at, None, 0, 0
     table_offset, table_size = struct.unpack_from("<II", data, security_entry)
     return checksum_at, security_entry, table_offset, table_size
 
@@ -94,6 +103,9 @@ def image_digest(data: bytes, algorithm: str = "sha256") -> str:
     checksum_at, security_entry, table_offset, table_size = _pe_layout(data)
     digest = hashlib.new(algorithm)
     digest.update(data[:checksum_at])
+    if security_entry is None:
+        digest.update(data[checksum_at + 4 :])
+        return digest.hexdigest()
     digest.update(data[checksum_at + 4 : security_entry])
     if table_size and 0 < table_offset <= len(data):
         digest.update(data[security_entry + 8 : table_offset])

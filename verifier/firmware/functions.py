@@ -38,11 +38,45 @@ class FunctionStart:
     size: int = 0
 
 
-def _region_of(regions: Sequence[CodeRegion], address: int) -> CodeRegion | None:
-    for region in regions:
-        if region.contains(address):
-            return region
-    return None
+class RegionIndex:
+    """Which region holds an address, in O(log n): the first region, in the given order, that contains it.
+
+    A linear scan per lookup made a hostile ELF with thousands of executable sections and as many function
+    starts quadratic (found by fuzzing). Regions may overlap, so each elementary interval between region
+    boundaries is labelled once with the first region covering it.
+    """
+
+    def __init__(self, regions: Sequence[CodeRegion]) -> None:
+        import heapq
+
+        self.regions = tuple(regions)
+        opening: dict[int, list[int]] = {}
+        for order, region in enumerate(self.regions):
+            if region.data:
+                opening.setdefault(region.address, []).append(order)
+        bounds = sorted(set(opening) | {r.end for r in self.regions if r.data})
+        active: list[int] = []
+        self._bounds: list[int] = bounds
+        self._owner: list[int | None] = []
+        for bound in bounds:
+            for order in opening.get(bound, ()):
+                heapq.heappush(active, order)
+            while active and self.regions[active[0]].end <= bound:
+                heapq.heappop(active)
+            self._owner.append(active[0] if active else None)
+
+    def find(self, address: int) -> CodeRegion | None:
+        import bisect
+
+        at = bisect.bisect_right(self._bounds, address) - 1
+        if at < 0:
+            return None
+        owner = self._owner[at]
+        return None if owner is None else self.regions[owner]
+
+
+def _index(regions: Sequence[CodeRegion] | RegionIndex) -> RegionIndex:
+    return regions if isinstance(regions, RegionIndex) else RegionIndex(regions)
 
 
 def call_targets(regions: Sequence[CodeRegion], arch: str, *, little_endian: bool = True) -> set[int]:
@@ -50,7 +84,42 @@ def call_targets(regions: Sequence[CodeRegion], arch: str, *, little_endian: boo
     return _call_targets_numpy(regions, arch, little_endian=little_endian)
 
 
+# No direct-call encoding reaches further than x86's rel32 (+-2 GiB); regions further apart cannot call each other.
+_CALL_REACH = 1 << 40
+# Within one cluster every offset from its lowest address, plus a call displacement, fits int64.
+_CLUSTER_SPAN = 1 << 62
+
+
+def _clusters(regions: Sequence[CodeRegion]) -> list[list[CodeRegion]]:
+    """Regions grouped so that each group spans less than ``_CLUSTER_SPAN``.
+
+    Addresses come from the binary's headers, so a hostile image can put one section at 0 and the next near
+    2**64 (or, for PE, image base plus RVA, past it); one common int64 frame cannot hold both. Sorted regions
+    are split where the gap exceeds any call's reach, so no call target is lost there, and where the span would
+    pass 2**62, which only a hostile layout with millions of regions reaches.
+    """
+    ordered = sorted(regions, key=lambda r: r.address)
+    groups: list[list[CodeRegion]] = []
+    reach_end = 0
+    for region in ordered:
+        if groups and region.address - reach_end <= _CALL_REACH \
+                and region.end - groups[-1][0].address < _CLUSTER_SPAN:
+            groups[-1].append(region)
+            reach_end = max(reach_end, region.end)
+        else:
+            groups.append([region])
+            reach_end = region.end
+    return groups
+
+
 def _call_targets_numpy(regions: Sequence[CodeRegion], arch: str, *, little_endian: bool) -> set[int]:
+    found: set[int] = set()
+    for cluster in _clusters(regions):
+        found |= _cluster_call_targets(cluster, arch, little_endian=little_endian)
+    return found
+
+
+def _cluster_call_targets(regions: Sequence[CodeRegion], arch: str, *, little_endian: bool) -> set[int]:
     """Targets are computed relative to the lowest region so that kernel addresses (above 2**63) fit int64."""
     import numpy as np
 
@@ -293,15 +362,16 @@ class Function:
     sources: tuple[str, ...]
 
 
-def assemble(starts: Iterable[FunctionStart], regions: Sequence[CodeRegion]) -> list[Function]:
+def assemble(starts: Iterable[FunctionStart], regions: Sequence[CodeRegion] | RegionIndex) -> list[Function]:
     """One function per start in executable code.
 
     A sized start (symbol, FDE, pdata) keeps its size; an unsized one runs to the next start or the end of its
     region. A start inside a sized function is part of it, not a new function.
     """
+    index_of = _index(regions)
     by_address: dict[int, list[FunctionStart]] = {}
     for start in starts:
-        if _region_of(regions, start.address) is not None:
+        if index_of.find(start.address) is not None:
             by_address.setdefault(start.address, []).append(start)
     addresses = sorted(by_address)
     functions: list[Function] = []
@@ -311,7 +381,7 @@ def assemble(starts: Iterable[FunctionStart], regions: Sequence[CodeRegion]) -> 
         sized = max((e.size for e in entries), default=0)
         if address < covered_until and not any(e.name for e in entries):
             continue
-        region = _region_of(regions, address)
+        region = index_of.find(address)
         assert region is not None
         if sized == 0:
             nxt = addresses[index + 1] if index + 1 < len(addresses) else region.end
@@ -325,8 +395,9 @@ def assemble(starts: Iterable[FunctionStart], regions: Sequence[CodeRegion]) -> 
     return functions
 
 
-def function_bytes(regions: Sequence[CodeRegion], address: int, size: int) -> bytes | None:
-    region = _region_of(regions, address)
+def function_bytes(regions: Sequence[CodeRegion] | RegionIndex, address: int, size: int) -> bytes | None:
+    """The bytes of a function; build a ``RegionIndex`` once when looking up many."""
+    region = _index(regions).find(address)
     if region is None:
         return None
     offset = address - region.address

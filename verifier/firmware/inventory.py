@@ -71,6 +71,34 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class _RangeDigests:
+    """sha256 and entropy of an image's byte ranges, each distinct range once, within the loader's budget.
+
+    Section and segment headers come from the file, so they may all point at the same large span; past
+    ``section_budget`` (set by the loader, which also records the limit event) a range is not hashed.
+    """
+
+    def __init__(self, image: Image) -> None:
+        self._data = image.data
+        budget = image.attributes.get("section_budget")
+        self._remaining: int | None = None if budget is None else int(budget)
+        self._seen: dict[tuple[int, int], tuple[str, float] | None] = {}
+
+    def of(self, offset: int, size: int) -> tuple[bytes, str, float] | None:
+        """(content, sha256, entropy) of ``size`` bytes at ``offset``; None once the budget is spent."""
+        content = self._data[offset : offset + size]
+        key = (offset, len(content))
+        if key not in self._seen:
+            if self._remaining is not None and len(content) > self._remaining:
+                self._seen[key] = None
+            else:
+                if self._remaining is not None:
+                    self._remaining -= len(content)
+                self._seen[key] = (sha256(content), entropy(content))
+        known = self._seen[key]
+        return None if known is None else (content, *known)
+
+
 @dataclass(frozen=True)
 class Analysis:
     """The predicate content for one image, and what a scan needs beyond it."""
@@ -179,21 +207,23 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
     covered: list[tuple[int, int]] = []
+    digests = _RangeDigests(image)
     for index, s in enumerate(b.sections):
         if index == 0 and not s.name and not s.size:
             continue
         flags_value = int(s.flags)
         nobits = int(s.type) == _ELF_NOBITS
-        content = b"" if nobits else data[s.offset : s.offset + s.size]
+        digest = None if nobits else digests.of(s.offset, s.size)
+        content = digest[0] if digest else b""
         flags = [name for bit, name in ((2, "alloc"), (1, "write"), (4, "exec")) if flags_value & bit]
         sections.append({
             "name": _text(s.name), "address": hexaddr(section_address[index]), "size": s.size,
             "offset": hexaddr(s.offset), "type": _name(s.type).lower(), "flags": flags,
-            "sha256": sha256(content) if not nobits else None, "entropy": entropy(content),
+            "sha256": digest[1] if digest else None, "entropy": digest[2] if digest else 0.0,
         })
         if not nobits and s.size:
             covered.append((s.offset, s.offset + s.size))
-            if flags_value & 4 and (flags_value & 2 or relocatable):
+            if flags_value & 4 and (flags_value & 2 or relocatable) and digest:
                 regions.append(fn.CodeRegion(_text(s.name), section_address[index], content))
 
     segments: list[dict[str, Any]] = []
@@ -204,12 +234,12 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     for s in b.segments:
         flags_value = int(s.flags)
         flag_text = "".join(c if flags_value & bit else "-" for bit, c in ((4, "r"), (2, "w"), (1, "x")))
-        content = data[s.file_offset : s.file_offset + s.physical_size]
+        segment_digest = digests.of(s.file_offset, s.physical_size)
         seg_type = _name(s.type)
         segments.append({
             "type": seg_type.lower(), "address": hexaddr(s.virtual_address), "memory_size": s.virtual_size,
             "file_size": s.physical_size, "offset": hexaddr(s.file_offset), "flags": flag_text,
-            "sha256": sha256(content),
+            "sha256": segment_digest[1] if segment_digest else None,
         })
         if seg_type == "GNU_STACK":
             exec_stack = bool(flags_value & 1)
@@ -392,16 +422,18 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     arch = _PE_ARCH.get(_name(b.header.machine), _name(b.header.machine).lower())
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
+    digests = _RangeDigests(image)
     for s in b.sections:
         chars = int(s.characteristics)
         raw_size = min(s.sizeof_raw_data, s.virtual_size) if s.virtual_size else s.sizeof_raw_data
-        content = data[s.offset : s.offset + raw_size]
+        digest = digests.of(s.offset, raw_size)
+        content = digest[0] if digest else b""
         flags = [name for bit, name in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
                                         (_PE_CODE, "code")) if chars & bit]
         sections.append({
             "name": _text(s.name), "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
             "raw_size": s.sizeof_raw_data, "offset": hexaddr(s.offset), "flags": flags,
-            "sha256": sha256(content), "entropy": entropy(content),
+            "sha256": digest[1] if digest else None, "entropy": digest[2] if digest else 0.0,
         })
         if chars & (_PE_EXEC | _PE_CODE) and content:
             regions.append(fn.CodeRegion(_text(s.name), base + s.virtual_address, content))
@@ -598,8 +630,9 @@ def _macho(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
 
 def _function_table(starts: Sequence[fn.FunctionStart], regions: Sequence[fn.CodeRegion]) -> list[dict[str, Any]]:
     table = []
-    for function in fn.assemble(starts, regions):
-        body = fn.function_bytes(regions, function.address, function.size) or b""
+    index = fn.RegionIndex(regions)
+    for function in fn.assemble(starts, index):
+        body = fn.function_bytes(index, function.address, function.size) or b""
         table.append({"name": function.name, "address": hexaddr(function.address), "size": function.size,
                       "sha256": sha256(body), "sources": list(function.sources)})
     return table

@@ -18,6 +18,9 @@ class Limits:
     max_depth: int = 4
     max_carved: int = 64
     max_modules: int = 4096
+    #: section and segment headers may describe this many times the image's bytes (plus 1 MiB) before the rest
+    #: go unhashed: overlapping tables from a hostile header would otherwise make hashing quadratic
+    max_section_overlap: int = 8
 
 
 DEFAULT_LIMITS = Limits()
@@ -33,6 +36,10 @@ class LimitEvent:
 
     def to_json(self) -> dict[str, str]:
         return {"limit": self.limit, "where": self.where, "detail": self.detail}
+
+
+def section_budget(limits: Limits, image_size: int) -> int:
+    return limits.max_section_overlap * image_size + MIB
 
 
 class DecompressionBudget:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import BadInputError
-from verifier.firmware.limits import DEFAULT_LIMITS, DecompressionBudget, LimitEvent, Limits
+from verifier.firmware.limits import DEFAULT_LIMITS, DecompressionBudget, LimitEvent, Limits, section_budget
 
 EXECUTABLE_KINDS = ("elf", "pe", "macho")
 _MACHO_MAGICS = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce",
@@ -85,6 +85,13 @@ def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | Non
     executable = parse_executable(data, path)
     if executable is not None:
         kind, binary = executable
+        declared = declared_section_bytes(kind, binary, len(data))
+        budget = section_budget(ctx.limits, len(data))
+        if declared > budget:
+            ctx.events.append(LimitEvent(
+                "max-section-bytes", name, f"section and segment headers cover {declared} bytes of a "
+                f"{len(data)}-byte image; those past {budget} bytes are not hashed or searched for code"))
+            attrs["section_budget"] = budget
         return Image(name, kind, data, binary, attributes=attrs)
     if data[:2] == b"VZ":
         return Image(name, "te", data, attributes=attrs)
@@ -192,3 +199,18 @@ def pe_directory(binary: Any, index: int) -> tuple[int, int]:
         return 0, 0
     directory = directories[index]
     return int(directory.rva), int(directory.size)
+
+
+def declared_section_bytes(kind: str, binary: Any, available: int) -> int:
+    """How many file bytes the section (and, for ELF, segment) headers cover, counting overlaps every time."""
+    total = 0
+    if kind == "elf":
+        for section in binary.sections:
+            if int(section.type) != 8:  # NOBITS
+                total += max(0, min(int(section.size), available - int(section.offset)))
+        for segment in binary.segments:
+            total += max(0, min(int(segment.physical_size), available - int(segment.file_offset)))
+    elif kind == "pe":
+        for section in binary.sections:
+            total += max(0, min(int(section.sizeof_raw_data), available - int(section.offset)))
+    return total

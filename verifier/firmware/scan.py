@@ -379,9 +379,10 @@ def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, sub
 
     declared = ref.get("functions", [])
     changed, missing, hidden = _Items(), _Items(), _Items()
+    regions = fn.RegionIndex(actual.regions)
     for function in declared:
         address, size = int(function["address"], 16), int(function["size"])
-        body = fn.function_bytes(actual.regions, address, size)
+        body = fn.function_bytes(regions, address, size)
         if body is None:
             missing.add({"name": function["name"], "address": function["address"]})
         elif hashlib.sha256(body).hexdigest() != function["sha256"]:

@@ -1,0 +1,110 @@
+"""Firmware inputs that once broke provcheck under fuzz/fuzz_firmware*.py, each kept with what its fix guarantees.
+
+Every input goes through the CLI as a user would run it: ``firmware inventory`` and ``firmware scan`` against a
+clean seed of the fuzz corpus as baseline. The contract: a documented exit code, no traceback, no "internal
+error". Inputs that were too slow are checked by what bounds them now (a limit event), never by a timer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Run, run_cli
+from verifier.firmware import functions as fn
+
+DATA = Path(__file__).parent / "data"
+SEEDS = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "firmware"
+CLEAN_ELF = SEEDS / "elf-x86_64-stripped"
+CLEAN_PE = SEEDS / "pe-x86_64-mingw.exe"
+
+FINDINGS = {
+    # OverflowError in _call_targets_numpy: executable sections near 0 and near 2**64 do not fit one int64 frame.
+    "elf-code-sections-2-pow-64-apart.bin": CLEAN_ELF,
+    # ValueError from the Authenticode reader: a carved PE whose optional header runs past the end of the image.
+    "pe-optional-header-cut-off-by-end-of-file.bin": CLEAN_PE,
+    # Over 1 s: thousands of section headers all pointing at the same large span made hashing quadratic.
+    "elf-overlapping-section-headers.bin": CLEAN_ELF,
+}
+
+
+def _assert_handled(result: Run, codes: tuple[int, ...]) -> None:
+    assert result.returncode in codes, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal error" not in result.stderr.lower(), result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(FINDINGS))
+def test_inventory_handles_fuzz_finding(name: str) -> None:
+    result = run_cli(["firmware", "inventory", DATA / name])
+    _assert_handled(result, (0,))
+    assert json.loads(result.stdout)["file"]["size"] == (DATA / name).stat().st_size
+
+
+@pytest.mark.parametrize("name", sorted(FINDINGS))
+def test_scan_against_clean_baseline_handles_fuzz_finding(name: str) -> None:
+    result = run_cli(["firmware", "scan", DATA / name, "--baseline", FINDINGS[name], "--format", "json"])
+    # The mutated image differs from the clean seed: a failed check (1), or inconclusive when a limit hit (3).
+    _assert_handled(result, (1, 3))
+    assert json.loads(result.stdout)["verdict"] in ("fail", "inconclusive")
+
+
+def test_overlapping_section_headers_are_reported_as_a_limit() -> None:
+    result = run_cli(["firmware", "inventory", DATA / "elf-overlapping-section-headers.bin"])
+    _assert_handled(result, (0,))
+    limits = json.loads(result.stdout)["limits"]
+    assert [entry["limit"] for entry in limits] == ["max-section-bytes"]
+    scan = run_cli(["firmware", "scan", DATA / "elf-overlapping-section-headers.bin", "--format", "json"])
+    errors = [f for f in json.loads(scan.stdout)["findings"] if f["check"] == "firmware.limit"]
+    assert errors and errors[0]["status"] == "error"
+
+
+def test_a_clean_binary_reaches_no_section_limit() -> None:
+    """The twin: an ordinary ELF is hashed in full, every section with a digest."""
+    result = run_cli(["firmware", "inventory", CLEAN_ELF])
+    _assert_handled(result, (0,))
+    manifest = json.loads(result.stdout)
+    assert manifest["limits"] == []
+    assert all(s["sha256"] for s in manifest["sections"] if s["type"] != "nobits")
+
+
+def test_pe_with_optional_header_cut_off_reads_as_unsigned() -> None:
+    result = run_cli(["firmware", "inventory", DATA / "pe-optional-header-cut-off-by-end-of-file.bin"])
+    _assert_handled(result, (0,))
+    [embedded] = json.loads(result.stdout)["embedded"]
+    assert embedded["image"]["format"] == "pe"
+    assert embedded["image"]["authenticode"]["certificate_table"]["size"] == 0
+
+
+def _call_site(target_offset: int) -> bytes:
+    """x86 code: a call to ``target_offset`` from offset 0, then NOP padding (so the target is corroborated)."""
+    body = bytearray(b"\x90" * 64)
+    body[0:5] = b"\xe8" + struct.pack("<i", target_offset - 5)
+    return bytes(body)
+
+
+def test_call_targets_in_code_regions_2_pow_64_apart() -> None:
+    low = fn.CodeRegion("low", 0x1000, _call_site(0x20))
+    high = fn.CodeRegion("high", 0xFF00_0000_0000_1000, _call_site(0x30))
+    assert fn.call_targets([low, high], "x86_64") == {0x1020, 0xFF00_0000_0000_1030}
+
+
+def test_call_targets_past_2_pow_64_from_a_hostile_pe_base() -> None:
+    """PE image base plus section RVA can exceed 64 bits; the targets are still found, never an overflow."""
+    low = fn.CodeRegion("low", 0x1000, _call_site(0x20))
+    beyond = fn.CodeRegion("beyond", (1 << 64) + 0x1000, _call_site(0x20))
+    assert fn.call_targets([low, beyond], "x86_64") == {0x1020, (1 << 64) + 0x1020}
+
+
+def test_region_index_finds_the_first_region_holding_an_address() -> None:
+    """The index that replaced a linear scan per lookup (quadratic on thousands of sections) answers the same."""
+    rng = random.Random(7)
+    regions = [fn.CodeRegion(f"r{i}", rng.randrange(0, 4096), bytes(rng.randrange(0, 300))) for i in range(200)]
+    index = fn.RegionIndex(regions)
+    for address in range(-5, 4500):
+        expected = next((r for r in regions if r.contains(address)), None)
+        assert index.find(address) is expected, address
