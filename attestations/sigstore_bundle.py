@@ -427,6 +427,7 @@ def _verify_with_sigstore(
     policy: IdentityPolicy | None,
 ) -> VerifiedBundle:
     from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.x509 import InvalidVersion
     from sigstore.errors import Error as SigstoreError
     from sigstore.errors import VerificationError
     from sigstore.models import Bundle, InvalidBundle
@@ -435,7 +436,8 @@ def _verify_with_sigstore(
         bundle = Bundle.from_json(raw)
     except InvalidBundle as exc:
         raise InputError(f"bundle {source} is malformed: {_first_line(str(exc))}") from None
-    except (SigstoreError, ValueError, TypeError, KeyError, OverflowError) as exc:
+    # InvalidVersion: sigstore-python parses the leaf certificate while loading; found by fuzzing.
+    except (SigstoreError, ValueError, TypeError, KeyError, OverflowError, InvalidVersion) as exc:
         raise InputError(f"bundle {source} is malformed: {_first_line(str(exc))}") from None
 
     is_dsse = bundle._inner.dsse_envelope is not None
