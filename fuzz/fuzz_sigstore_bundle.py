@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import atheris
 
-with atheris.instrument_imports(include=["attestations"]):
+# sigstore is instrumented too: its bundle parser is the code that meets hostile input first.
+with atheris.instrument_imports(include=["attestations", "sigstore", "sigstore_models"]):
     from attestations.errors import AttestationError
     from attestations.sigstore_bundle import TrustConfigChoice, load_trust_root, verify_bundle_bytes
 
