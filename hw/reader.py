@@ -17,15 +17,19 @@ from hw.transcript import DEFAULT_CAP, Transcript
 from hw.transport import Deadline, Transport, open_transport
 
 PROFILES = ("auto", "uboot", "linux", "attest")
-_UBOOT_SIGNS = re.compile(rb"U-Boot|autoboot|Hit any key|(?:^|\n)[^\n]{0,20}=> ?$")
+_UBOOT_SIGNS = re.compile(rb"U-Boot|autoboot|Hit any key|<INTERRUPT>|(?:^|\n)[^\n]{0,20}=> ?$")
 _LINUX_SIGNS = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
 
 
 def detect_profile(transport: Transport, *, read_timeout: float) -> str:
     """Look at what the port shows: a U-Boot prompt, a login or shell, or an attest frame answer."""
     seen = bytearray()
-    # Poke a few times: QEMU's pty, for one, takes up to a second to notice that a reader attached.
-    for poke in (b"", b"\r", b"\x03\r", b"\r", b"\x03\r"):
+    # Poke with Ctrl-C, a few times: QEMU's pty, for one, takes up to a second to notice a reader.
+    # Never a bare Enter while the device is unknown: U-Boot repeats the last command on an empty
+    # line, and that could be anyone's 'mw' or 'erase'. Only a line that showed nothing at all gets one.
+    for poke in (b"", b"\x03", b"\x03", b"\x03", b"\r"):
+        if poke == b"\r" and seen:
+            break
         if poke:
             transport.write(poke)
         end = time.monotonic() + min(1.0, read_timeout)

@@ -584,6 +584,7 @@ Handler = Callable[[re.Match[str]], tuple[str, int]]
 class _ConsoleDevice(_Device):
     prompt = "=> "
     unknown_status = 1
+    interrupt_text = "<INTERRUPT>\n"
 
     def __init__(self, sim: Simulator) -> None:
         super().__init__(sim)
@@ -627,7 +628,7 @@ class _ConsoleDevice(_Device):
                     self.emit(self.prompt)
                 elif byte == 0x03:
                     buffer.clear()
-                    self.emit("<INTERRUPT>\n" + self.prompt)
+                    self.emit(self.interrupt_text + self.prompt)
                 elif byte in (0x08, 0x7F):
                     if buffer:
                         buffer.pop()
@@ -846,6 +847,7 @@ class _UBootDevice(_ConsoleDevice):
 class _LinuxDevice(_ConsoleDevice):
     prompt = "root@rtu9:~# "
     unknown_status = 127
+    interrupt_text = "^C\n"
 
     def __init__(self, sim: Simulator) -> None:
         super().__init__(sim)

@@ -206,7 +206,7 @@ class UBootReader:
         address, size = spec.address, spec.size
         timeout = 30.0 + size / 4_000_000
         if self._has("hash"):
-            output, status = self._twice(f"hash sha256 {address:x} {size:x}", timeout=timeout)
+            output, status = self._twice(f"hash sha256 0x{address:x} 0x{size:x}", timeout=timeout)
             digest = _digest_of(output, 64)
             if status == 0 and digest:
                 self.facts.regions.append(
@@ -215,7 +215,7 @@ class UBootReader:
                 return
         crc: str | None = None
         if self._has("crc32"):
-            output, status = self._twice(f"crc32 {address:x} {size:x}", timeout=timeout)
+            output, status = self._twice(f"crc32 0x{address:x} 0x{size:x}", timeout=timeout)
             crc = _digest_of(output, 8)
             if status == 0 and crc:
                 self.facts.regions.append(
@@ -242,7 +242,7 @@ class UBootReader:
             )
 
     def dump(self, address: int, size: int, *, timeout: float) -> bytes:
-        result = self.console.run(f"md.b {address:x} {size:x}", timeout=timeout)
+        result = self.console.run(f"md.b 0x{address:x} 0x{size:x}", timeout=timeout)
         self.facts.device_seconds += result.seconds
         if not result.ok:
             raise DeviceProtocolError(f"md.b failed with status {result.status}")

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.hw.peers import PFLASH_BASE, PFLASH_SIZE, QemuUBoot, have_qemu_uboot, start_qemu_uboot
+from tests.hw.peers import PFLASH_BASE, PFLASH_SIZE, QemuUBoot, have_qemu_uboot, start_qemu_uboot, start_swtpm
 
 REGION_SIZE = 64 * 1024
+# Extended into PCR 7 from the U-Boot console before the reader runs, so the reader's PCR values can be checked.
+PCR7_EXTEND = b"\xab" * 32
+SCRATCH = 0x41000000
 # The flash holds the genuine image at the start and a swapped copy (one byte differs) right after it.
 SWAPPED_OFFSET = REGION_SIZE
 
@@ -46,6 +49,7 @@ class BootedUBoot:
     qemu: QemuUBoot
     flash: Flash
     boot_output: str
+    has_tpm: bool
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +73,8 @@ def qemu_uboot(tmp_path_factory: pytest.TempPathFactory, uboot_flash: Flash) -> 
     from hw.transport import Deadline, open_transport
 
     workdir = tmp_path_factory.mktemp("qemu")
-    qemu = start_qemu_uboot(workdir, uboot_flash.path)
+    swtpm = start_swtpm(workdir)
+    qemu = start_qemu_uboot(workdir, uboot_flash.path, swtpm)
     try:
         transport = open_transport(qemu.pty, baud=115200, deadline=Deadline(60), transcript=Transcript())
         try:
@@ -80,12 +85,27 @@ def qemu_uboot(tmp_path_factory: pytest.TempPathFactory, uboot_flash: Flash) -> 
                 assert chunk, f"U-Boot did not offer to stop autoboot: {bytes(seen)[-300:]!r}"
                 seen += chunk
             transport.write(b"\x03")
-            while not seen.rstrip().endswith(b"=>"):
-                chunk = transport.read(4096, 10)
-                assert chunk, "no U-Boot prompt after interrupting autoboot"
-                seen += chunk
+            _await_prompt(transport, seen)
+            banner = seen.decode("utf-8", "replace")
+            if swtpm is not None:
+                for command in ("tpm2 init", "tpm2 startup TPM2_SU_CLEAR", f"mw.b 0x{SCRATCH:x} 0xab 0x20",
+                                f"tpm2 pcr_extend 7 0x{SCRATCH:x}"):
+                    transport.write(command.encode() + b"\r")
+                    _await_prompt(transport, bytearray())
         finally:
             transport.close()
-        yield BootedUBoot(qemu, uboot_flash, seen.decode("utf-8", "replace"))
+        yield BootedUBoot(qemu, uboot_flash, banner, swtpm is not None)
     finally:
         qemu.stop()
+        if swtpm is not None:
+            swtpm.stop()
+
+
+def _await_prompt(transport: object, seen: bytearray) -> None:
+    from hw.transport import SerialTransport
+
+    assert isinstance(transport, SerialTransport)
+    while not seen.rstrip().endswith(b"=>"):
+        chunk = transport.read(4096, 10)
+        assert chunk, f"no U-Boot prompt: {bytes(seen)[-200:]!r}"
+        seen += chunk

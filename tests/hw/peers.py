@@ -76,8 +76,50 @@ class QemuUBoot:
                 self.process.wait(timeout=10)
 
 
-def start_qemu_uboot(workdir: Path, flash: Path) -> QemuUBoot:
+@dataclass
+class Swtpm:
+    process: subprocess.Popen[bytes]
+    socket_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def start_swtpm(workdir: Path) -> Swtpm | None:
+    """A TPM 2.0 for QEMU (tpm-tis-device); None when swtpm is not installed."""
+    if shutil.which("swtpm") is None:
+        return None
+    state = workdir / "tpm-state"
+    state.mkdir(exist_ok=True)
+    socket_path = workdir / "swtpm.sock"
+    process = subprocess.Popen(
+        ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}", "--ctrl", f"type=unixio,path={socket_path}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        if socket_path.exists():
+            return Swtpm(process, socket_path)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("swtpm did not create its control socket")
+
+
+def start_qemu_uboot(workdir: Path, flash: Path, tpm: Swtpm | None = None) -> QemuUBoot:
     qmp_path = workdir / "qmp.sock"
+    tpm_args = []
+    if tpm is not None:
+        tpm_args = [
+            "-chardev", f"socket,id=chrtpm,path={tpm.socket_path}",
+            "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+            "-device", "tpm-tis-device,tpmdev=tpm0",
+        ]
     process = subprocess.Popen(
         [
             QEMU, "-M", "virt", "-cpu", "cortex-a57", "-m", "256", "-display", "none", "-monitor", "none",
@@ -86,6 +128,7 @@ def start_qemu_uboot(workdir: Path, flash: Path) -> QemuUBoot:
             "-net", "none",
             "-chardev", "pty,id=ser0", "-serial", "chardev:ser0",
             "-qmp", f"unix:{qmp_path},server=on,wait=off",
+            *tpm_args,
             "-S",
         ],
         stdout=subprocess.PIPE,

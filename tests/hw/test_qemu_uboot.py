@@ -19,7 +19,7 @@ from hw.evidence import DeviceEvidence
 from hw.profile import RegionSpec
 from hw.reader import read_device
 from tests.helpers import run_cli
-from tests.hw.conftest import REGION_SIZE, BootedUBoot, Flash
+from tests.hw.conftest import PCR7_EXTEND, REGION_SIZE, BootedUBoot, Flash
 from tests.hw.peers import start_ser2net
 from verifier.device_check import check_device
 from verifier.device_manifest import manifest_from_predicate
@@ -148,3 +148,15 @@ def test_through_ser2net_rfc2217(qemu_uboot: BootedUBoot, uboot_flash: Flash, tm
     assert evidence.profile == "uboot"
     assert next(r for r in evidence.regions if r.method == "md.b").digest == hashlib.sha256(small).hexdigest()
     assert judge(check_device(evidence, manifest)) is Verdict.PASS
+
+
+def test_reads_tpm_pcrs_through_uboot(qemu_uboot: BootedUBoot, qemu_evidence: DeviceEvidence) -> None:
+    """swtpm as the board's TPM (tpm-tis-device): PCR 7 was extended once from the console before the read."""
+    if not qemu_uboot.has_tpm:
+        pytest.skip("swtpm is not installed (Debian swtpm)")
+    assert qemu_evidence.tpm is not None
+    pcrs = qemu_evidence.tpm.pcrs["sha256"]
+    assert sorted(pcrs, key=int) == [str(i) for i in range(8)]
+    assert pcrs["0"] == "00" * 32
+    assert pcrs["7"] == hashlib.sha256(bytes(32) + PCR7_EXTEND).hexdigest()
+    assert qemu_evidence.tpm.strength == "measured" and qemu_evidence.tpm.quote is None
