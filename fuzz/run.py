@@ -56,6 +56,9 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("eventlog", (), max_len=256 * 1024),
     # Inputs are mutated real binaries; LIEF's C++ parsers are part of what is under test.
     Harness("firmware", ("/usr/lib/ipxe/qemu/efi-e1000.rom", "/usr/lib/ipxe/qemu/pxe-e1000.rom"), max_len=512 * 1024),
+    # The same seeds, judged against the manifest of a clean seed (see fuzz/fuzz_firmware_scan.py).
+    Harness("firmware_scan", ("repo:fuzz/corpus/firmware/*", "/usr/lib/ipxe/qemu/efi-e1000.rom",
+                              "/usr/lib/ipxe/qemu/pxe-e1000.rom"), max_len=512 * 1024),
 )
 
 
