@@ -32,11 +32,16 @@ def detect_profile(transport: Transport, *, read_timeout: float) -> str:
             break
         if poke:
             transport.write(poke)
+        # Wait the whole window for a first answer, then only until the line goes quiet.
         end = time.monotonic() + min(1.0, read_timeout)
+        answered = False
         while time.monotonic() < end:
-            chunk = transport.read(4096, 0.2)
+            chunk = transport.read(4096, 0.2 if answered else max(end - time.monotonic(), 0.01))
             if not chunk:
-                break
+                if answered:
+                    break
+                continue
+            answered = True
             seen.extend(chunk)
             del seen[:-4096]
         tail = bytes(seen).rstrip(b"\x00").rstrip()[-300:] + b" "
