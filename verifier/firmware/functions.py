@@ -120,7 +120,11 @@ def _call_targets_numpy(regions: Sequence[CodeRegion], arch: str, *, little_endi
 
 
 def _cluster_call_targets(regions: Sequence[CodeRegion], arch: str, *, little_endian: bool) -> set[int]:
-    """Targets are computed relative to the lowest region so that kernel addresses (above 2**63) fit int64."""
+    """Targets are computed relative to the lowest region so that kernel addresses (above 2**63) fit int64.
+
+    Array comparisons here are written as ufuncs (``np.equal``...), not operators: atheris 3.0 leaks the array
+    an instrumented ``==`` returns, which made the fuzz harness grow by megabytes per input until its 1 GB limit.
+    """
     import numpy as np
 
     if not regions:
@@ -133,38 +137,38 @@ def _cluster_call_targets(regions: Sequence[CodeRegion], arch: str, *, little_en
             continue
         origin = region.address - base
         if arch in ("x86_64", "x86"):
-            at = np.flatnonzero(buf[:-4] == 0xE8)
+            at = np.flatnonzero(np.equal(buf[:-4], 0xE8))
             rel = (buf[at + 1].astype(np.int64) | (buf[at + 2].astype(np.int64) << 8)
                    | (buf[at + 3].astype(np.int64) << 16) | (buf[at + 4].astype(np.int64) << 24))
-            rel = np.where(rel >= 1 << 31, rel - (1 << 32), rel)
+            rel = np.where(np.greater_equal(rel, 1 << 31), rel - (1 << 32), rel)
             found.append(origin + at + 5 + rel)
             continue
         step = 2 if arch == "riscv" else 4
         words, offsets = _words(buf, step, little_endian)
         if arch == "aarch64":
-            hit = (words & 0xFC000000) == 0x94000000
+            hit = np.equal(words & 0xFC000000, 0x94000000)
             imm = (words[hit] & 0x03FFFFFF).astype(np.int64)
-            imm = np.where(imm >= 1 << 25, imm - (1 << 26), imm)
+            imm = np.where(np.greater_equal(imm, 1 << 25), imm - (1 << 26), imm)
             found.append(origin + offsets[hit] + imm * 4)
         elif arch == "arm":
-            hit = (words & 0xFF000000) == 0xEB000000
+            hit = np.equal(words & 0xFF000000, 0xEB000000)
             imm = (words[hit] & 0x00FFFFFF).astype(np.int64)
-            imm = np.where(imm >= 1 << 23, imm - (1 << 24), imm)
+            imm = np.where(np.greater_equal(imm, 1 << 23), imm - (1 << 24), imm)
             found.append(origin + offsets[hit] + 8 + imm * 4)
         elif arch == "riscv":
-            hit = (words & 0xFFF) == 0x0EF  # JAL with rd = ra
+            hit = np.equal(words & 0xFFF, 0x0EF)  # JAL with rd = ra
             w = words[hit].astype(np.int64)
             imm = (((w >> 31) & 1) << 20) | (((w >> 12) & 0xFF) << 12) | (((w >> 20) & 1) << 11) \
                 | (((w >> 21) & 0x3FF) << 1)
-            imm = np.where(imm >= 1 << 20, imm - (1 << 21), imm)
+            imm = np.where(np.greater_equal(imm, 1 << 20), imm - (1 << 21), imm)
             found.append(origin + offsets[hit] + imm)
         elif arch == "ppc":
-            hit = (words & 0xFC000003) == 0x48000001
+            hit = np.equal(words & 0xFC000003, 0x48000001)
             imm = (words[hit] & 0x03FFFFFC).astype(np.int64)
-            imm = np.where(imm >= 1 << 25, imm - (1 << 26), imm)
+            imm = np.where(np.greater_equal(imm, 1 << 25), imm - (1 << 26), imm)
             found.append(origin + offsets[hit] + imm)
         elif arch == "mips":
-            hit = (words >> 26) == 3
+            hit = np.equal(words >> 26, 3)
             imm = (words[hit] & 0x03FFFFFF).astype(np.int64) << 2
             # jal keeps the top four bits of the PC: one 256 MB segment per region is assumed
             segment = (region.address + 4) & ~0x0FFFFFFF
@@ -175,7 +179,7 @@ def _cluster_call_targets(regions: Sequence[CodeRegion], arch: str, *, little_en
     relative = [CodeRegion(r.name, r.address - base, r.data) for r in regions]
     keep = np.zeros(targets.shape, dtype=bool)
     for region in relative:
-        keep |= (targets >= region.address) & (targets < region.end)
+        keep |= np.greater_equal(targets, region.address) & np.less(targets, region.end)
     return {base + t for t in _validated(targets[keep], relative, arch)}
 
 
@@ -208,20 +212,21 @@ def _validated(targets: Any, regions: Sequence[CodeRegion], arch: str) -> set[in
     if arch not in ("x86_64", "x86") or t.size == 0:
         return {int(x) for x in np.unique(t)}
     unique, counts = np.unique(t, return_counts=True)
-    keep = counts >= 2
+    keep = np.greater_equal(counts, 2)
     for region in regions:
-        inside = (unique >= region.address) & (unique < region.end) & ~keep
+        inside = np.greater_equal(unique, region.address) & np.less(unique, region.end) & ~keep
         if not inside.any():
             continue
         buf = np.frombuffer(region.data, dtype=np.uint8)
         offsets = unique[inside] - region.address
-        before = np.where(offsets > 0, buf[np.maximum(offsets - 1, 0)], 0xCC)
+        before = np.where(np.greater(offsets, 0), buf[np.maximum(offsets - 1, 0)], 0xCC)
         padded = np.isin(before, (0xC3, 0xCC, 0x90, 0x00))
         endbr = np.zeros(offsets.shape, dtype=bool)
-        room = offsets + 4 <= buf.size
+        room = np.less_equal(offsets + 4, buf.size)
         if room.any():
             o = offsets[room]
-            endbr[room] = (buf[o] == 0xF3) & (buf[o + 1] == 0x0F) & (buf[o + 2] == 0x1E) & (buf[o + 3] == 0xFA)
+            endbr[room] = (np.equal(buf[o], 0xF3) & np.equal(buf[o + 1], 0x0F) & np.equal(buf[o + 2], 0x1E)
+                           & np.equal(buf[o + 3], 0xFA))
         idx = np.flatnonzero(inside)
         keep[idx] = padded | endbr
     return {int(x) for x in unique[keep]}
