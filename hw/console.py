@@ -182,6 +182,19 @@ _ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 _CONTROL_AND_SPACE = re.compile(rb"[\x00-\x20\x7f]")
 
 
+def prompt_at_end(pattern: bytes) -> re.Pattern[bytes]:
+    """A prompt regex anchored at the end of what arrived, allowing terminal queries after it.
+
+    Line editors send escape sequences after the prompt (busybox ash asks for the cursor
+    position with ESC [ 6 n), so the prompt is not always the last bytes on the line.
+    """
+    return re.compile(rb"(?:" + pattern + rb")(?:\x1b\[[0-9;?]*[A-Za-z])*$")
+
+
+def without_escapes(data: bytes) -> bytes:
+    return _ESCAPES.sub(b"", data)
+
+
 def _squash(data: bytes) -> bytes:
     """Without terminal escapes, whitespace and control bytes: line editors re-wrap long echoes."""
     return _CONTROL_AND_SPACE.sub(b"", _ESCAPES.sub(b"", data))

@@ -17,13 +17,13 @@ import re
 import shlex
 import time
 
-from hw.console import MarkedConsole
+from hw.console import MarkedConsole, prompt_at_end, without_escapes
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import Component, Fact, RegionDigest, TpmEvidence, TpmQuote
 from hw.profile import ProfileFacts, ReadOptions
 from hw.transport import Transport
 
-SHELL_PROMPT = re.compile(rb"[#$] ?$")
+SHELL_PROMPT = prompt_at_end(rb"[#$] ?")
 LOGIN = re.compile(rb"login: ?$", re.IGNORECASE)
 PASSWORD = re.compile(rb"[Pp]assword: ?$")
 OUR_PROMPT = "pcsh# "
@@ -56,7 +56,7 @@ def reach_shell(transport: Transport, options: ReadOptions) -> MarkedConsole:
     # A fixed prompt of our own, so prompt detection does not depend on the device's PS1.
     ours = MarkedConsole(
         transport,
-        prompt=re.compile(re.escape(OUR_PROMPT.encode()) + rb"$"),
+        prompt=prompt_at_end(re.escape(OUR_PROMPT.encode())),
         read_timeout=options.read_timeout,
         max_output=options.max_output,
     )
@@ -64,10 +64,12 @@ def reach_shell(transport: Transport, options: ReadOptions) -> MarkedConsole:
     seen = probe.drain(quiet=0.02, limit=0.2)
     for _ in range(4):
         transport.deadline.check("reaching the shell")
-        if LOGIN.search(seen.rstrip()[-200:] + b" "):
+        if LOGIN.search(without_escapes(seen).rstrip()[-200:] + b" "):
             _log_in(probe, transport, options)
         transport.write(b"\x03")
-        transport.write(f"PS1='{OUR_PROMPT}'\r".encode())
+        # A wide terminal keeps line editors (bash readline, busybox ash) from re-wrapping our long
+        # command lines in their echo.
+        transport.write(f"PS1='{OUR_PROMPT}'; stty cols 1000 2>/dev/null\r".encode())
         try:
             ours.run_ok("true", timeout=min(2.0, options.read_timeout))
         except (TransportError, DeviceProtocolError):
@@ -83,7 +85,7 @@ def _log_in(console: MarkedConsole, transport: Transport, options: ReadOptions) 
         raise DeviceProtocolError("the device asks for a login; give --username (and --password)")
     transport.write(options.username.encode() + b"\r")
     seen = console.drain(quiet=0.5, limit=min(5.0, options.read_timeout))
-    if PASSWORD.search(seen.rstrip() + b" "):
+    if PASSWORD.search(without_escapes(seen).rstrip() + b" "):
         transport.write((options.password or "").encode() + b"\r")
         console.drain(quiet=0.8, limit=min(10.0, options.read_timeout))
 
@@ -129,8 +131,9 @@ class LinuxReader:
 
     def read_device_tree(self) -> None:
         output, _ = self._twice(
+            # The shell opens a '<' redirection itself, before any 2>/dev/null: test first.
             "for f in model serial-number; do printf '%s=' \"$f\"; "
-            "tr '\\000' ' ' < /proc/device-tree/$f 2>/dev/null; echo; done"
+            "[ -r /proc/device-tree/$f ] && tr '\\000' ' ' < /proc/device-tree/$f; echo; done"
         )
         for line in output.splitlines():
             key, sep, value = line.partition("=")
@@ -179,7 +182,10 @@ class LinuxReader:
             source = shlex.quote(spec.path)
             reader = f"head -c {spec.size} {source}" if spec.size else f"cat {source}"
             # One computation, printed twice: the two copies cross the line separately.
-            result = self.console.run(f'd=$({reader} | sha256sum) && echo "$d" && echo "$d"', timeout=600)
+            # 'test -r' first: a pipeline's status is sha256sum's, which would happily hash nothing.
+            result = self.console.run(
+                f'test -r {source} && d=$({reader} | sha256sum) && echo "$d" && echo "$d"', timeout=600
+            )
             self.facts.device_seconds += result.seconds
             lines = [line.split()[0] for line in result.output.splitlines() if _SHA256_LINE.fullmatch(line.strip())]
             if not result.ok or len(lines) != 2:

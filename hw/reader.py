@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hw.attest import NONCE_BYTES, probe, read_attest
+from hw.console import without_escapes
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import DeviceEvidence
 from hw.linux import read_linux
@@ -44,7 +45,7 @@ def detect_profile(transport: Transport, *, read_timeout: float) -> str:
             answered = True
             seen.extend(chunk)
             del seen[:-4096]
-        tail = bytes(seen).rstrip(b"\x00").rstrip()[-300:] + b" "
+        tail = without_escapes(bytes(seen)).rstrip(b"\x00").rstrip()[-300:] + b" "
         if _UBOOT_SIGNS.search(tail):
             return "uboot"
         if _LINUX_SIGNS.search(tail):

@@ -863,7 +863,8 @@ class _LinuxDevice(_ConsoleDevice):
             (r"for f in sys_vendor .*", self.dmi),
             (r"for f in model serial-number;.*", self.device_tree),
             (r"cat /sys/class/net/\*/address 2>/dev/null", self.macs),
-            (r"d=\$\(head -c (\d+) (\S+) \| sha256sum\) && echo \"\$d\" && echo \"\$d\"", self.sha256sum),
+            (r"test -r \S+ && d=\$\(head -c (\d+) (\S+) \| sha256sum\) && echo \"\$d\" && echo \"\$d\"",
+             self.sha256sum),
             (r"for i in \$\(seq 0 23\); do printf '%s=' \$i; cat /sys/class/tpm/tpm0/pcr-(\w+)/.*", self.pcrs),
             (r"test -r (\S+) && base64 \S+ && sha256sum < \S+", self.base64_file),
             (r"for d in /sys/class/net/\*/device; do .*", self.pci_nics),
@@ -929,7 +930,7 @@ class _LinuxDevice(_ConsoleDevice):
                         self.line.write(bytes([byte]))
 
     def execute(self, line: str) -> None:
-        found = re.fullmatch(r"PS1='([^']*)'", line.strip())
+        found = re.fullmatch(r"PS1='([^']*)'(?:; stty cols \d+ 2>/dev/null)?", line.strip())
         if found:
             self.prompt = found.group(1)
             return

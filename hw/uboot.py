@@ -21,14 +21,14 @@ import re
 import time
 import zlib
 
-from hw.console import MarkedConsole
+from hw.console import MarkedConsole, prompt_at_end
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import Component, Fact, RegionDigest, TpmEvidence
 from hw.profile import ProfileFacts, ReadOptions, RegionSpec
 from hw.transport import Transport
 
 # U-Boot prompts end in '>': "=> ", "U-Boot> ", "ZynqMP> ". Only waited for right after an end marker.
-GENERIC_PROMPT = rb"> ?$"
+GENERIC_PROMPT = rb"> ?"
 _ENV_VARS = ("serial#", "ethaddr", "eth1addr", "board", "board_name", "board_rev", "vendor")
 _JEDEC = {0x01: "AMD/Spansion", 0x1F: "Atmel", 0x20: "Micron/ST", 0x89: "Intel", 0xBF: "SST", 0xC2: "Macronix",
           0xEF: "Winbond", 0x9D: "ISSI", 0xC8: "GigaDevice"}
@@ -46,7 +46,7 @@ def reach_prompt(
     just prints a new one. Then a marked ``true`` proves we are in sync with the command loop; no
     fixed waits for the line to go quiet, so the reader costs no idle time on a fast device.
     """
-    pattern = re.compile(re.escape(prompt.encode()) if prompt else GENERIC_PROMPT)
+    pattern = prompt_at_end(re.escape(prompt.encode()) if prompt else GENERIC_PROMPT)
     console = MarkedConsole(transport, prompt=pattern, read_timeout=read_timeout, max_output=max_output)
     attempt_timeout = min(2.0, read_timeout)
     for attempt in range(6):
