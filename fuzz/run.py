@@ -51,6 +51,7 @@ HARNESSES: tuple[Harness, ...] = (
                                 "vectors:slsa-verifier/**/bcr/*.jsonl")),
     Harness("layout", ("vectors:in-toto/**/*.link", "vectors:in-toto/**/*.template")),
     Harness("policy", ("repo:docs/policy.example.toml",)),
+    Harness("device_manifest", ("vectors:cyclonedx-bom-examples/**/*.json", "vectors:cyclonedx-spec/tools/**/*.json")),
     Harness("tpm", (), max_len=4096),
     # A real boot log is large; the synthetic seeds exercise every decoder and stay fast to mutate.
     Harness("eventlog", (), max_len=256 * 1024),

@@ -1,0 +1,28 @@
+"""The device manifest: the project's predicate, a Statement or envelope carrying it, or a CycloneDX HBOM."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports(include=["verifier.device_manifest"]):
+    from verifier.device_manifest import load_device_manifest
+    from verifier.errors import ProvcheckError
+
+from _harness import run
+
+WORKDIR = Path(tempfile.mkdtemp(prefix="provcheck-fuzz-manifest-"))
+MANIFEST = WORKDIR / "manifest.json"
+
+
+def target(data: bytes) -> None:
+    MANIFEST.write_bytes(data)
+    manifest = load_device_manifest(MANIFEST)
+    manifest.to_predicate()
+    manifest.region_specs()
+
+
+if __name__ == "__main__":
+    run(target, (ProvcheckError,))
