@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ from verifier.device_manifest import manifest_from_predicate
 from verifier.model import Status, Verdict, judge
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pause_qemu_after_module(qemu_uboot: BootedUBoot) -> Iterator[None]:
+    """U-Boot busy-polls its console: once this module is done, pause the VM so it stops eating a core.
+
+    The session fixture still stops QEMU by PID at the end.
+    """
+    yield
+    qemu_uboot.qemu.qmp("stop")
 
 
 def qemu_manifest(address: int, image: bytes) -> dict[str, Any]:
