@@ -226,6 +226,8 @@ class DeviceEvidence:
             raise EvidenceInputError(f"evidence {path} is larger than {MAX_EVIDENCE_BYTES} bytes")
         try:
             data = json.loads(path.read_bytes())
+        except RecursionError as exc:
+            raise EvidenceInputError(f"evidence {path} is nested too deeply") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise EvidenceInputError(f"evidence {path} is not valid JSON: {exc}") from exc
         return _parse_evidence(data, where=str(path))

@@ -157,6 +157,8 @@ def load_device_manifest(path: Path) -> DeviceManifest:
         raise BadInputError(f"cannot read device manifest {path}: {exc}") from exc
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise BadInputError(f"device manifest {path} is nested too deeply") from exc
     except json.JSONDecodeError:
         # An .intoto.jsonl file: the first line that parses and carries a device manifest.
         data = _first_jsonl_manifest(text, path)
@@ -170,6 +172,8 @@ def _first_jsonl_manifest(text: str, path: Path) -> Any:
             continue
         try:
             candidate = json.loads(line)
+        except RecursionError:
+            raise BadInputError(f"device manifest {path} is nested too deeply at line {number}") from None
         except json.JSONDecodeError as exc:
             raise BadInputError(f"device manifest {path} is not valid JSON: {exc.msg} at line {number}") from None
         if _find_predicate(candidate) is not None:
@@ -379,7 +383,8 @@ def manifest_from_cyclonedx(bom: Any, *, where: str = "CycloneDX BOM") -> Device
     top_props = _properties(top)
     manufacturer = _party_name(top)
     if manufacturer is None and isinstance(metadata.get("manufacturer"), Mapping):
-        manufacturer = metadata["manufacturer"].get("name")
+        name = metadata["manufacturer"].get("name")
+        manufacturer = name if isinstance(name, str) else None
     if manufacturer is None and isinstance(top.get("group"), str):
         manufacturer = top["group"]
     serial_value = top_props.get("cdx:device:serialNumber") or top_props.get("cdx:device:serial")

@@ -86,7 +86,9 @@ def test_reported_facts_fail_a_signed_requirement(tmp_path: Path) -> None:
          '"identity": {"serial": {"value": "x", "strength": "trust-me"}}}', "strength"),
         ('{"schema": "https://provcheck.dev/device-evidence/v1", "profile": "uboot", "regions": "all"}', "list"),
         ("", "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
+    ids=["truncated", "other-schema", "unknown-strength", "regions-not-a-list", "empty", "deeply-nested"],
 )
 def test_bad_evidence_is_exit_2(tmp_path: Path, content: str, what: str) -> None:
     (tmp_path / "ev.json").write_text(content)
@@ -105,6 +107,14 @@ def test_bad_manifest_is_exit_2(tmp_path: Path) -> None:
     assert_clean_error(result, 2)
     missing = run_cli(["device", "verify", "--evidence", tmp_path / "none.json", "--manifest", tmp_path / "m.json"])
     assert_clean_error(missing, 2)
+    (tmp_path / "m.json").write_text("[" * 100_000 + "]" * 100_000)
+    deep = run_cli(["device", "verify", "--evidence", tmp_path / "ev.json", "--manifest", tmp_path / "m.json"])
+    assert_clean_error(deep, 2)
+    assert "nested too deeply" in deep.stderr
+    (tmp_path / "m.json").write_text(json.dumps({"bomFormat": "CycloneDX", "metadata": {"manufacturer": {"name": 7}},
+                                                 "components": [{"type": "device", "name": 5}]}))
+    odd = run_cli(["device", "verify", "--evidence", tmp_path / "ev.json", "--manifest", tmp_path / "m.json"])
+    assert "Traceback" not in odd.stderr and odd.returncode in (0, 1, 3)
 
 
 def test_unreachable_port_is_exit_3(tmp_path: Path) -> None:
