@@ -334,8 +334,13 @@ class TomlReader:
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = self.path.parent / path
-        if not path.is_file():
-            raise self.error(where, f"names {value!r}, which is not a readable file")
+        try:
+            readable = path.is_file()
+        except (OSError, ValueError):
+            # A name too long for the filesystem or holding a NUL byte; found by fuzzing.
+            readable = False
+        if not readable:
+            raise self.error(where, f"names {value[:200]!r}, which is not a readable file")
         return path
 
 

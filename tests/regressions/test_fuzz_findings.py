@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import assert_clean_error, run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -23,3 +25,16 @@ def test_bundle_whose_certificate_has_an_invalid_x509_version_is_bad_input() -> 
     result = run_cli(["attest", "verify", "--bundle", bundle, "--insecure-skip-identity"])
     assert_clean_error(result, 2)
     assert "malformed" in result.stderr
+
+
+def test_policy_naming_a_key_file_whose_name_is_too_long_is_a_policy_error(tmp_path: Path) -> None:
+    """pathlib's is_file() raised ENAMETOOLONG through the policy parser; now it is a PolicyError naming the key."""
+    from verifier.errors import PolicyError
+    from verifier.policy import parse_policy
+
+    text = (DATA / "policy-key-file-name-too-long.toml").read_bytes().decode("utf-8", errors="replace")
+    with pytest.raises(PolicyError, match="not a readable file"):
+        parse_policy(text, tmp_path / "policy.toml")
+    nul = 'version = 1\n[signers.vendor]\nkeys = ["a\\u0000b.pub"]\n'
+    with pytest.raises(PolicyError):
+        parse_policy(nul, tmp_path / "policy.toml")
