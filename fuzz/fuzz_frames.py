@@ -1,0 +1,211 @@
+"""The attest-protocol frame decoder and the protocol logic above it; the first byte picks the mode.
+
+Even first byte: the rest is raw line bytes, cut into chunks (sizes taken from the input) and fed
+through ``FrameSplitter`` + ``decode_frame`` + the CBOR decoding the host does, then the payload
+and certificate-chain readers the attest profile applies to what a device sends.
+
+Odd first byte: a scripted device. The rest is a sequence of answers, each
+``control (1 byte) || length (2 bytes, big-endian) || CBOR body``. Every request ``read_attest``
+writes is answered with the next body, framed with the request's sequence number and a valid
+CRC, then damaged as the control byte says (flipped CRC, wrong sequence, NAK, cut short, lost
+delimiter, delivered in small pieces). When the script runs out, the line either goes silent
+or drops, per the second byte. Read timeouts are milliseconds and the session deadline
+0.25 s, so no input can hold the reader near libFuzzer's 1 s limit.
+
+Only ``hw.errors.HardwareError`` may escape. ``read_attest`` raises ``ValueError`` solely for a
+nonce of the wrong length, an option the harness always gets right, so ``ValueError`` is not
+allowed: one escaping would be a bug.
+
+Seeds in ``fuzz/corpus/frames/`` were recorded from the simulator with
+``python fuzz/fuzz_frames.py --record fuzz/corpus/frames``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import sys
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports(include=["hw"]):
+    import cbor2
+
+    from hw.attest import NONCE_BYTES, _chain_certs, _leaf_key, decode_payload, payload_facts, read_attest
+    from hw.errors import DeviceProtocolError, HardwareError, TransportError
+    from hw.framing import CorruptFrame, Frame, FrameSplitter, Kind, decode_frame, encode_frame
+    from hw.profile import ProfileFacts, ReadOptions
+    from hw.transcript import Transcript
+    from hw.transport import Deadline
+
+from _harness import run
+
+NONCE = bytes(range(NONCE_BYTES))
+SESSION_SECONDS = 0.25
+READ_TIMEOUT = 0.002
+
+
+def host_cbor(body: bytes) -> object:
+    """CBOR decoding exactly as ``AttestClient.request`` wraps it."""
+    try:
+        return cbor2.loads(body)
+    except Exception as exc:  # the host's own catch-all: cbor2 raises several types
+        raise DeviceProtocolError(f"the device sent a frame that is not CBOR: {exc}") from exc
+
+
+def raw_line(data: bytes) -> None:
+    if not data:
+        return
+    chunk = data[0] % 64 + 1
+    splitter = FrameSplitter()
+    stream = data[1:]
+    for start in range(0, len(stream), chunk):
+        for encoded in splitter.feed(stream[start : start + chunk]):
+            if encoded is None:
+                continue
+            try:
+                frame = decode_frame(encoded)
+                message = host_cbor(frame.body)
+            except (CorruptFrame, DeviceProtocolError):
+                continue
+            if not isinstance(message, dict):
+                continue
+            facts = ProfileFacts("attest")
+            # The readers the profile applies to a device's answers, fed whatever this frame holds.
+            for value in message.values():
+                if isinstance(value, bytes):
+                    with contextlib.suppress(DeviceProtocolError):
+                        payload_facts(facts, decode_payload(value), b"")
+                    with contextlib.suppress(DeviceProtocolError):
+                        _leaf_key(_chain_certs(value)[0])
+            payload_facts(facts, message, b"")
+
+
+class ScriptedDevice:
+    """A ``hw.transport.Transport`` whose device answers each request with the next scripted body."""
+
+    def __init__(self, script: bytes, *, hang_up_when_done: bool) -> None:
+        self.url = "scripted://fuzz"
+        self.transcript = Transcript(64 * 1024)
+        self.deadline = Deadline(SESSION_SECONDS)
+        self.hang_up_when_done = hang_up_when_done
+        self._script = script
+        self._pos = 0
+        self._pending = bytearray()
+        self._piece = 4096
+        self._splitter = FrameSplitter()
+
+    def _next_answer(self) -> tuple[int, bytes] | None:
+        if self._pos + 3 > len(self._script):
+            return None
+        control, length = self._script[self._pos], struct.unpack(">H", self._script[self._pos + 1 : self._pos + 3])[0]
+        body = self._script[self._pos + 3 : self._pos + 3 + length]
+        self._pos += 3 + length
+        return control, body
+
+    def write(self, data: bytes) -> None:
+        self.deadline.check()
+        self.transcript.sent(data)
+        for encoded in self._splitter.feed(data):
+            if encoded is None:
+                continue
+            request = decode_frame(encoded)  # the host's own frames are always intact
+            answer = self._next_answer()
+            if answer is None:
+                return
+            self._pending.extend(self._frame(request.seq, *answer))
+
+    def _frame(self, seq: int, control: int, body: bytes) -> bytes:
+        damage = control & 0x0F
+        self._piece = 4096 if control & 0x10 == 0 else (control >> 5) + 1
+        kind = Kind.NAK if damage == 3 else Kind.RESPONSE
+        if damage == 2:
+            seq ^= 1 + (control >> 5)
+        wire = bytearray(encode_frame(Frame(seq, kind, body[:4096])))
+        if damage == 1 and len(wire) > 3:
+            wire[-2] ^= 1 << (control >> 5)  # inside the CRC (or the COBS code byte before it)
+        elif damage == 4:
+            del wire[len(wire) // 2 :]  # cut short; the next frame's delimiter ends it
+        elif damage == 5:
+            del wire[-1]  # lost end delimiter: this frame runs into the next
+        elif damage == 6:
+            wire = bytearray(b"noise\r\n") + wire
+        return bytes(wire)
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        if not self._pending:
+            if self.hang_up_when_done:
+                raise TransportError("lost the line scripted://fuzz: the device hung up")
+            return b""
+        take = min(max_bytes, self._piece, len(self._pending))
+        data = bytes(self._pending[:take])
+        del self._pending[:take]
+        self.transcript.received(data)
+        return data
+
+    def send_break(self) -> None:
+        return
+
+    def close(self) -> None:
+        return
+
+
+def scripted(data: bytes) -> None:
+    if not data:
+        return
+    device = ScriptedDevice(data[1:], hang_up_when_done=bool(data[0] & 1))
+    read_attest(device, ReadOptions(nonce=NONCE, read_timeout=READ_TIMEOUT))
+
+
+def target(data: bytes) -> None:
+    if not data:
+        return
+    if data[0] & 1:
+        scripted(data[1:])
+    else:
+        raw_line(data[1:])
+
+
+# --- seeds ----------------------------------------------------------------------------------------
+
+
+def record(into: Path) -> None:
+    """Record real sessions with the simulator: the raw line bytes and the answers as a script."""
+    from hw.simulator import Simulator
+    from hw.transport import open_transport
+
+    into.mkdir(parents=True, exist_ok=True)
+    for tamper in ((), ("bad-signature",)):
+        with Simulator("attest", tamper=tamper) as sim:
+            received = bytearray()
+            transport = open_transport(sim.port, baud=None, deadline=Deadline(30), transcript=Transcript())
+            original = transport.read
+
+            def keep(
+                max_bytes: int, timeout: float, original: object = original, received: bytearray = received
+            ) -> bytes:
+                data: bytes = original(max_bytes, timeout)  # type: ignore[operator]
+                received.extend(data)
+                return data
+
+            transport.read = keep  # type: ignore[method-assign]
+            try:
+                read_attest(transport, ReadOptions(nonce=NONCE, read_timeout=5))
+            finally:
+                transport.close()
+        name = "-".join(tamper) or "honest"
+        (into / f"raw-{name}.bin").write_bytes(b"\x00" + b"\x10" + bytes(received))
+        script = bytearray(b"\x01\x01")
+        for encoded in FrameSplitter().feed(bytes(received)):
+            assert encoded is not None
+            body = decode_frame(encoded).body
+            script += struct.pack(">BH", 0, len(body)) + body
+        (into / f"script-{name}.bin").write_bytes(bytes(script))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--record"]:
+        record(Path(sys.argv[2]))
+    else:
+        run(target, (HardwareError,))
