@@ -329,7 +329,7 @@ def carve(data: bytes, name: str, limits: Limits, events: list[LimitEvent]) -> l
             detail = f"more than {limits.max_carved} embedded images; rest ignored"
             events.append(LimitEvent("max-carved", name, detail))
             break
-        parsed = parse_executable(data[offset:])
+        parsed = parse_executable(data[offset:], limits=limits, events=events, name=f"{name}@{offset:#x}")
         if parsed is None:
             continue
         kind, binary = parsed

@@ -12,14 +12,14 @@ import hashlib
 import json
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
-from verifier.firmware.limits import DEFAULT_LIMITS, Limits
+from verifier.firmware.limits import DEFAULT_LIMITS, Limits, range_charge
 from verifier.firmware.loader import Image, load_file, pe_directory
 
 FIRMWARE_MANIFEST = "https://provcheck.dev/firmware-manifest/v1"
@@ -72,31 +72,37 @@ def sha256(data: bytes) -> str:
 
 
 class _RangeDigests:
-    """sha256 and entropy of an image's byte ranges, each distinct range once, within the loader's budget.
+    """Content, sha256 and entropy of an image's header-declared byte ranges, within the loader's budget.
 
-    Section and segment headers come from the file, so they may all point at the same large span; past
-    ``section_budget`` (set by the loader, which also records the limit event) a range is not hashed.
+    Section and segment headers come from the file, so they may all point at the same large span, or describe
+    thousands of tiny ones; each range costs ``range_charge`` of ``section_budget`` (set by the loader, which
+    also records the limit event), and once it is spent no further range is read.
     """
 
     def __init__(self, image: Image) -> None:
         self._data = image.data
         budget = image.attributes.get("section_budget")
         self._remaining: int | None = None if budget is None else int(budget)
-        self._seen: dict[tuple[int, int], tuple[str, float] | None] = {}
+        self._seen: dict[tuple[int, int], tuple[bytes, str, float]] = {}
+
+    @property
+    def exhausted(self) -> bool:
+        return self._remaining is not None and self._remaining <= 0
 
     def of(self, offset: int, size: int) -> tuple[bytes, str, float] | None:
         """(content, sha256, entropy) of ``size`` bytes at ``offset``; None once the budget is spent."""
-        content = self._data[offset : offset + size]
-        key = (offset, len(content))
+        length = max(0, min(size, len(self._data) - offset))
+        if self._remaining is not None:
+            cost = range_charge(length)
+            if cost > self._remaining:
+                self._remaining = 0
+                return None
+            self._remaining -= cost
+        key = (offset, length)
         if key not in self._seen:
-            if self._remaining is not None and len(content) > self._remaining:
-                self._seen[key] = None
-            else:
-                if self._remaining is not None:
-                    self._remaining -= len(content)
-                self._seen[key] = (sha256(content), entropy(content))
-        known = self._seen[key]
-        return None if known is None else (content, *known)
+            content = self._data[offset : offset + length]
+            self._seen[key] = (content, sha256(content), entropy(content))
+        return self._seen[key]
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     header_end = max(header.header_size, header.program_header_offset
                      + header.numberof_segments * header.program_header_size)
     exec_stack: bool | None = None
+    gaps = _Gaps(covered, header_end)
     for s in b.segments:
         flags_value = int(s.flags)
         flag_text = "".join(c if flags_value & bit else "-" for bit, c in ((4, "r"), (2, "w"), (1, "x")))
@@ -244,16 +251,21 @@ def _elf(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         if seg_type == "GNU_STACK":
             exec_stack = bool(flags_value & 1)
         if seg_type == "LOAD" and flags_value & 1:
-            for start, end in _gaps(s.file_offset, s.file_offset + s.physical_size, covered, header_end):
-                chunk = data[start:end]
-                if chunk.strip(b"\x00\x90\xcc"):
+            for start, end in gaps.within(s.file_offset, s.file_offset + s.physical_size):
+                chunk = digests.of(start, end - start)
+                if chunk is None:
+                    break
+                if chunk[0].strip(b"\x00\x90\xcc"):
                     uncovered.append({"offset": hexaddr(start), "address": hexaddr(s.virtual_address + start
                                                                                   - s.file_offset),
-                                      "size": end - start, "sha256": sha256(chunk)})
+                                      "size": end - start, "sha256": chunk[1]})
     if not regions:
-        regions = [fn.CodeRegion(f"segment@{s.virtual_address:#x}", s.virtual_address,
-                                 data[s.file_offset : s.file_offset + s.physical_size])
-                   for s in b.segments if _name(s.type) == "LOAD" and int(s.flags) & 1]
+        for s in b.segments:
+            if _name(s.type) == "LOAD" and int(s.flags) & 1:
+                segment_code = digests.of(s.file_offset, s.physical_size)
+                if segment_code is not None:
+                    regions.append(fn.CodeRegion(f"segment@{s.virtual_address:#x}", s.virtual_address,
+                                                 segment_code[0]))
     else:
         # Code that no section describes is still code: discover and hash functions there too.
         regions += [fn.CodeRegion(f"uncovered@{u['address']}", int(u["address"], 16),
@@ -333,20 +345,37 @@ def _physical_to_virtual(b: Any, entry: int, regions: Sequence[fn.CodeRegion]) -
     return None
 
 
-def _gaps(start: int, end: int, covered: Sequence[tuple[int, int]], header_end: int) -> list[tuple[int, int]]:
-    pieces = [(max(start, header_end) if start < header_end else start, end)]
-    for c_start, c_end in sorted(covered):
-        nxt: list[tuple[int, int]] = []
-        for p_start, p_end in pieces:
-            if c_end <= p_start or c_start >= p_end:
-                nxt.append((p_start, p_end))
-                continue
-            if p_start < c_start:
-                nxt.append((p_start, c_start))
-            if c_end < p_end:
-                nxt.append((c_end, p_end))
-        pieces = nxt
-    return [(s, e) for s, e in pieces if e > s]
+class _Gaps:
+    """File ranges that no section covers, for any segment: the sections are merged once, then bisected.
+
+    Subtracting every section from every executable segment was quadratic in hostile header counts.
+    """
+
+    def __init__(self, covered: Sequence[tuple[int, int]], header_end: int) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(covered):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._starts = [m[0] for m in merged]
+        self._ends = [m[1] for m in merged]
+        self._header_end = header_end
+
+    def within(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        import bisect
+
+        position = max(start, self._header_end) if start < self._header_end else start
+        # the first merged range that ends after the position; every later one starts after it too
+        index = bisect.bisect_right(self._ends, position)
+        while position < end:
+            if index >= len(self._starts) or self._starts[index] >= end:
+                yield position, end
+                return
+            if self._starts[index] > position:
+                yield position, self._starts[index]
+            position = max(position, self._ends[index])
+            index += 1
 
 
 def _elf_constructors(b: Any, data: bytes, pointer: int, little: bool) -> list[dict[str, Any]]:

@@ -38,8 +38,17 @@ class LimitEvent:
         return {"limit": self.limit, "where": self.where, "detail": self.detail}
 
 
+#: every byte range read from a header costs at least this much of the budget, so that a table of many tiny
+#: ranges is bounded as well as a table of a few huge overlapping ones
+RANGE_CHARGE = 1024
+
+
 def section_budget(limits: Limits, image_size: int) -> int:
     return limits.max_section_overlap * image_size + MIB
+
+
+def range_charge(size: int) -> int:
+    return max(size, RANGE_CHARGE)
 
 
 class DecompressionBudget:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import BadInputError
-from verifier.firmware.limits import DEFAULT_LIMITS, DecompressionBudget, LimitEvent, Limits, section_budget
+from verifier.firmware.limits import (
+    DEFAULT_LIMITS,
+    DecompressionBudget,
+    LimitEvent,
+    Limits,
+    range_charge,
+    section_budget,
+)
 
 EXECUTABLE_KINDS = ("elf", "pe", "macho")
 _MACHO_MAGICS = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce",
@@ -82,7 +89,7 @@ def load_bytes(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image
 def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | None = None,
           attributes: dict[str, Any] | None = None) -> Image:
     attrs = dict(attributes or {})
-    executable = parse_executable(data, path)
+    executable = parse_executable(data, path, limits=ctx.limits, events=ctx.events, name=name)
     if executable is not None:
         kind, binary = executable
         declared = declared_section_bytes(kind, binary, len(data))
@@ -124,11 +131,12 @@ def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | Non
     return Image(name, "raw", data, children=children, attributes=attrs)
 
 
-def parse_executable(data: bytes, path: Path | None = None) -> tuple[str, Any] | None:
+def parse_executable(data: bytes, path: Path | None = None, *, limits: Limits = DEFAULT_LIMITS,
+                     events: list[LimitEvent] | None = None, name: str = "") -> tuple[str, Any] | None:
     """Parse ELF, PE or Mach-O with LIEF, configured to skip what no check reads (relocations, resources)."""
     magic = data[:4]
     if magic == b"\x7fELF":
-        return _parse_elf(data, path)
+        return _parse_elf(data, path, limits, events if events is not None else [], name)
     if data[:2] == b"MZ" and _pe_signature_ok(data):
         return _parse_pe(data, path)
     if magic in _MACHO_MAGICS:
@@ -147,13 +155,23 @@ def _quiet_lief() -> Any:
     return lief
 
 
-def _parse_elf(data: bytes, path: Path | None) -> tuple[str, Any] | None:
+def _parse_elf(data: bytes, path: Path | None, limits: Limits, events: list[LimitEvent],
+               name: str) -> tuple[str, Any] | None:
     lief = _quiet_lief()
     config = lief.ELF.ParserConfig()
     config.parse_relocations = False
     config.parse_symbol_versions = False
     config.parse_notes = False
     config.parse_overlay = False
+    budget = section_budget(limits, len(data))
+    if elf_name_bytes(data, budget) > budget:
+        # LIEF copies every section and symbol name up to its NUL: thousands of headers naming the same long
+        # run of bytes took it many seconds and gigabytes. Such an image is read from its segments alone.
+        events.append(LimitEvent("max-name-bytes", name or "image", f"section and symbol names would take over "
+                                 f"{budget} bytes; sections and symbols not read, only segments"))
+        data, path = _without_section_table(data), None
+        config.parse_dyn_symbols = False
+        config.parse_symtab_symbols = False
     binary = lief.ELF.parse(str(path), config) if path is not None else lief.ELF.parse(data, config)
     if binary is None or binary.header.machine_type == lief.ELF.ARCH.NONE:
         return None
@@ -202,15 +220,91 @@ def pe_directory(binary: Any, index: int) -> tuple[int, int]:
 
 
 def declared_section_bytes(kind: str, binary: Any, available: int) -> int:
-    """How many file bytes the section (and, for ELF, segment) headers cover, counting overlaps every time."""
+    """An upper bound on the budget the inventory charges for this image's header-declared byte ranges.
+
+    Overlaps count every time. An executable LOAD segment is read up to three times (its digest, its bytes
+    not covered by sections, and as a code region when there are no sections), in up to one piece per section.
+    """
+    def clipped(offset: int, size: int) -> int:
+        return max(0, min(size, available - offset))
+
     total = 0
     if kind == "elf":
-        for section in binary.sections:
-            if int(section.type) != 8:  # NOBITS
-                total += max(0, min(int(section.size), available - int(section.offset)))
+        hashed = [s for s in binary.sections if int(s.type) != 8]  # 8 = NOBITS
+        for section in hashed:
+            total += range_charge(clipped(int(section.offset), int(section.size)))
         for segment in binary.segments:
-            total += max(0, min(int(segment.physical_size), available - int(segment.file_offset)))
+            size = clipped(int(segment.file_offset), int(segment.physical_size))
+            total += range_charge(size)
+            if int(segment.type) == 1 and int(segment.flags) & 1:  # PT_LOAD, PF_X
+                total += 2 * size + range_charge(0) * (len(hashed) + 2)
     elif kind == "pe":
         for section in binary.sections:
-            total += max(0, min(int(section.sizeof_raw_data), available - int(section.offset)))
+            total += range_charge(clipped(int(section.offset), int(section.sizeof_raw_data)))
     return total
+
+
+_ELF_LAYOUT = {1: ("I", 0x20, 0x2E, 40, "I", 16, 20, 24, 16), 2: ("Q", 0x28, 0x3A, 64, "Q", 24, 32, 40, 24)}
+_SHT_SYMTAB, _SHT_DYNSYM = 2, 11
+
+
+def elf_name_bytes(data: bytes, cap: int) -> int:
+    """A bound on the bytes LIEF would copy for section and symbol names, counting each entry at 64 more.
+
+    Read from the raw section headers the way LIEF reads them (standard entry sizes, names up to the next NUL
+    anywhere in the file). Stops counting past ``cap``.
+    """
+    layout = _ELF_LAYOUT.get(data[4]) if len(data) > 0x40 else None
+    if layout is None:
+        return 0
+    offset_fmt, shoff_at, shentsize_at, entry, word, off_at, size_at, link_at, sym_entry = layout
+    endian = ">" if data[5] == 2 else "<"
+    (shoff,) = struct.unpack_from(endian + offset_fmt, data, shoff_at)
+    _, shnum, shstrndx = struct.unpack_from(endian + "HHH", data, shentsize_at)
+    if not shoff or shoff >= len(data):
+        return 0
+    if shnum == 0 and shoff + entry <= len(data):  # extended numbering: the count is in section 0
+        (shnum,) = struct.unpack_from(endian + word, data, shoff + size_at)
+    shnum = min(shnum, (len(data) - shoff) // entry)
+    total = 0
+
+    def name_length(at: int) -> int:
+        # Never scans further than the budget left, so counting is linear in the cap, not in names x file.
+        room = cap - total + 1
+        if at >= len(data) or room <= 0:
+            return 0
+        nul = data.find(b"\0", at, at + room)
+        return (nul if nul >= 0 else min(len(data), at + room)) - at
+
+    def section(index: int) -> tuple[int, int, int, int, int]:
+        at = shoff + index * entry
+        (sh_name, sh_type) = struct.unpack_from(endian + "II", data, at)
+        (sh_offset,) = struct.unpack_from(endian + word, data, at + off_at)
+        (sh_size,) = struct.unpack_from(endian + word, data, at + size_at)
+        (sh_link,) = struct.unpack_from(endian + "I", data, at + link_at)
+        return sh_name, sh_type, sh_offset, sh_size, sh_link
+
+    strings_at = section(shstrndx)[2] if shstrndx < shnum else 0
+    for index in range(shnum):
+        sh_name, sh_type, sh_offset, sh_size, sh_link = section(index)
+        total += 64 + name_length(strings_at + sh_name)
+        if sh_type in (_SHT_SYMTAB, _SHT_DYNSYM) and sh_link < shnum and sh_offset < len(data):
+            symbol_strings = section(sh_link)[2]
+            for at in range(sh_offset, min(sh_offset + sh_size, len(data) - 4), sym_entry):
+                (st_name,) = struct.unpack_from(endian + "I", data, at)
+                total += 64 + name_length(symbol_strings + st_name)
+                if total > cap:
+                    return total
+        if total > cap:
+            return total
+    return total
+
+
+def _without_section_table(data: bytes) -> bytes:
+    """The ELF with its section header table unlinked (e_shoff, e_shnum, e_shstrndx zeroed)."""
+    layout = _ELF_LAYOUT[data[4]]
+    endian = ">" if data[5] == 2 else "<"
+    patched = bytearray(data)
+    struct.pack_into(endian + layout[0], patched, layout[1], 0)
+    struct.pack_into(endian + "HHH", patched, layout[2], 0, 0, 0)
+    return bytes(patched)
