@@ -60,6 +60,8 @@ HARNESSES: tuple[Harness, ...] = (
     # The same seeds, judged against the manifest of a clean seed (see fuzz/fuzz_firmware_scan.py).
     Harness("firmware_scan", ("repo:fuzz/corpus/firmware/*", "/usr/lib/ipxe/qemu/efi-e1000.rom",
                               "/usr/lib/ipxe/qemu/pxe-e1000.rom"), max_len=512 * 1024),
+    # Seeds recorded from the simulator: raw line bytes and scripted device answers.
+    Harness("frames", (), max_len=16 * 1024),
 )
 
 

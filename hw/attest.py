@@ -119,7 +119,9 @@ def read_attest(transport: Transport, options: ReadOptions) -> ProfileFacts:
     started = time.monotonic()
     version_msg = client.request({"op": "get_version", "versions": list(PROTOCOL_VERSIONS)})
     offered = version_msg.get("versions")
-    common = sorted(set(offered) & set(PROTOCOL_VERSIONS)) if isinstance(offered, list) else []
+    # Only plain integers: a device may put anything in the list, and lists or maps are unhashable.
+    listed = offered if isinstance(offered, list) else []
+    common = sorted({v for v in listed if isinstance(v, int) and not isinstance(v, bool)} & set(PROTOCOL_VERSIONS))
     if not common:
         raise DeviceProtocolError(f"the device speaks protocol versions {offered!r}; provcheck speaks 1")
     version = common[-1]
@@ -181,12 +183,13 @@ def _chain_certs(blob: bytes) -> list[bytes]:
 
 def _leaf_key(der: bytes) -> tuple[str, str]:
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         cert = x509.load_der_x509_certificate(der)
         key = cert.public_key()
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise DeviceProtocolError(f"leaf certificate is not valid DER X.509: {exc}") from exc
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -207,13 +210,13 @@ def _pem(der: bytes) -> str:
 def verify_signature(leaf_der: bytes, algorithm: str, signed: bytes, signature: bytes) -> bool:
     """Whether ``signature`` over the signing context and ``signed`` verifies with the leaf's key."""
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     try:
         key = x509.load_der_x509_certificate(leaf_der).public_key()
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         return False
     message = SIGNING_CONTEXT + signed
     try:
