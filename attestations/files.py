@@ -45,23 +45,18 @@ def write_private(path: Path, data: bytes, *, overwrite: bool = False) -> None:
     """Write ``data`` readable by the owner only, atomically: never a half-written or world-readable key."""
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; refusing to overwrite it")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o600)
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` through a temporary file and a rename, so a reader never sees a partial file."""
+    """Write ``data`` through a temporary file and a rename, so a reader never sees a partial file.
+
+    The temporary file is created with ``mode`` from the start (O_EXCL), so a private key is never
+    readable by others, not even for a moment.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
