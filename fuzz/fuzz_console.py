@@ -8,7 +8,7 @@ the reader attaches; every marked command line the reader writes (``echo 'AbCd''
 echo 'AbCd''EfGh…' $?``) is answered the way a shell answers it: the echo of the line, the joined
 start marker, the next record's output, the joined end marker with a status, and a prompt. The
 control byte picks the status and the faults: no echo, no end marker, no prompt, delivery in small
-pieces. With flag bit 1 a command the device has already answered gets the same answer again, so
+pieces of 7 to 55 bytes. With flag bit 1 a command the device has already answered gets the same answer again, so
 the readers' "read it twice" checks let the fuzzer go deep; without it every answer is a new record.
 Other lines (Ctrl-C, PS1, a user name) are echoed and followed by a prompt. When the records run out
 the line goes silent or drops (flag bit 0).
@@ -32,12 +32,13 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["hw"]):
+    from hw.console import CommandResult
     from hw.errors import HardwareError, TransportError
-    from hw.linux import read_linux
+    from hw.linux import LinuxReader, reach_shell, read_linux
     from hw.profile import ReadOptions, RegionSpec
     from hw.transcript import Transcript
     from hw.transport import Deadline
-    from hw.uboot import read_uboot
+    from hw.uboot import UBootReader, reach_prompt, read_uboot
 
 from _harness import run
 
@@ -115,7 +116,7 @@ class ScriptedConsole:
                 return  # out of script: the device says nothing more
             self._answers[command] = answer
         control, output = answer
-        self._piece = 4096 if control & 0x20 == 0 else (control >> 6) + 1
+        self._piece = 4096 if control & 0x20 == 0 else 7 + 16 * (control >> 6)
         if control & 0x04 == 0:
             self._pending.extend(line + b"\r\n")
         self._pending.extend(marker + b"\r\n" + output)
@@ -142,57 +143,80 @@ class ScriptedConsole:
         return
 
 
+UBOOT_STEPS = ("read_version", "read_bdinfo", "read_env", "read_fdt", "read_flash", "read_regions", "read_tpm")
+LINUX_STEPS = ("read_dmi", "read_device_tree", "read_macs", "read_components", "read_regions", "read_tpm")
+
+
 def target(data: bytes) -> None:
+    """Selector bit 0: U-Boot (0) or Linux (1); bits 1-3: 0 the whole read, n the reader's n-th step alone."""
     if len(data) < 2:
         return
-    uboot, flags = not data[0] & 1, data[1]
+    uboot, step, flags = not data[0] & 1, (data[0] >> 1) & 0x07, data[1]
     device = ScriptedConsole(
         data[2:],
         prompt=b"=> " if uboot else b"pcsh# ",
         hang_up_when_done=bool(flags & 1),
         repeat_answers=bool(flags & 2),
     )
+    steps = UBOOT_STEPS if uboot else LINUX_STEPS
+    if step == 0 or step > len(steps):
+        if uboot:
+            read_uboot(device, UBOOT_OPTIONS, SESSION_SECONDS)
+        else:
+            read_linux(device, LINUX_OPTIONS)
+        return
+    # One step after reaching the prompt: a short session, so the fuzzer spends its time in that parser.
     if uboot:
-        read_uboot(device, UBOOT_OPTIONS, SESSION_SECONDS)
+        console = reach_prompt(device, read_timeout=READ_TIMEOUT, max_output=UBOOT_OPTIONS.max_output)
+        getattr(UBootReader(console, UBOOT_OPTIONS, SESSION_SECONDS), steps[step - 1])()
     else:
-        read_linux(device, LINUX_OPTIONS)
+        getattr(LinuxReader(reach_shell(device, LINUX_OPTIONS), LINUX_OPTIONS), steps[step - 1])()
 
 
 # --- seeds ----------------------------------------------------------------------------------------
 
 
+def _script(selector: int, flags: int, history: list[CommandResult]) -> bytes:
+    script = bytearray([selector, flags]) + struct.pack(">BH", 0, 0)
+    seen: set[str] = set()
+    for result in history:
+        if flags & 2 and result.command in seen:
+            continue
+        seen.add(result.command)
+        output = result.output.replace("\n", "\r\n").encode()
+        status = {0: 0, 1: 2, 127: 3}.get(result.status, 2)
+        script += struct.pack(">BH", status, len(output)) + output
+    return bytes(script)
+
+
 def record(into: Path) -> None:
-    """Run each profile against the simulator and keep every command's output, in order, as a script."""
-    from hw.linux import LinuxReader, reach_shell
+    """Run each profile against the simulator, whole and step by step; keep every command's output as a script."""
     from hw.simulator import Simulator
     from hw.transport import open_transport
-    from hw.uboot import UBootReader, reach_prompt
 
     into.mkdir(parents=True, exist_ok=True)
-    for profile, selector in (("uboot", 0), ("linux", 1)):
+    for profile, bit in (("uboot", 0), ("linux", 1)):
+        options = replace(UBOOT_OPTIONS if profile == "uboot" else LINUX_OPTIONS, read_timeout=5.0)
+        steps = UBOOT_STEPS if profile == "uboot" else LINUX_STEPS
         with Simulator(profile) as sim:
             transport = open_transport(sim.port, baud=None, deadline=Deadline(60), transcript=Transcript())
-            options = replace(UBOOT_OPTIONS if profile == "uboot" else LINUX_OPTIONS, read_timeout=5.0)
             try:
                 if profile == "uboot":
                     console = reach_prompt(transport, read_timeout=5.0)
-                    UBootReader(console, options, 60).read()
+                    reader: UBootReader | LinuxReader = UBootReader(console, options, 60)
                 else:
                     console = reach_shell(transport, options)
-                    LinuxReader(console, options).read()
+                    reader = LinuxReader(console, options)
+                reached = list(console.history)
+                for index, step in enumerate(steps, start=1):
+                    before = len(console.history)
+                    getattr(reader, step)()
+                    history = reached + console.history[before:]
+                    (into / f"{profile}-{step}.bin").write_bytes(_script(bit | index << 1, 0, history))
             finally:
                 transport.close()
         for flags, name in ((0, "every-answer"), (2, "answers-once")):
-            script = bytearray([selector, flags]) + struct.pack(">BH", 0, 0)
-            seen: set[str] = set()
-            for result in console.history:
-                if flags & 2 and result.command in seen:
-                    continue
-                seen.add(result.command)
-                output = result.output.replace("\n", "\r\n").encode()
-                status = {0: 0, 1: 2, 127: 3}.get(result.status, 2)
-                script += struct.pack(">BH", status, len(output)) + output
-            (into / f"{profile}-{name}.bin").write_bytes(bytes(script))
+            (into / f"{profile}-{name}.bin").write_bytes(_script(bit, flags, console.history))
 
 
 if __name__ == "__main__":

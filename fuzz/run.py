@@ -62,6 +62,8 @@ HARNESSES: tuple[Harness, ...] = (
                               "/usr/lib/ipxe/qemu/pxe-e1000.rom"), max_len=512 * 1024),
     # Seeds recorded from the simulator: raw line bytes and scripted device answers.
     Harness("frames", (), max_len=16 * 1024),
+    # Seeds recorded from the simulator: every command's output of a full U-Boot and Linux read.
+    Harness("console", (), max_len=32 * 1024),
 )
 
 
