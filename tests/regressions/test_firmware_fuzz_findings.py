@@ -35,6 +35,9 @@ FINDINGS = {
     # Made by hand too: 600 section names that run to the end of the file; LIEF copied each one (a 480 KB
     # variant took 27 s and 2.9 GB).
     "elf-section-names-run-to-end-of-file.bin": CLEAN_ELF,
+    # Made by hand: records with gaps between them; bincopy inserts each segment by a linear scan (8000 such
+    # records, 376 KB, took 2.6 s) and every segment became an image of its own.
+    "srec-1500-records-with-gaps-between.srec": SEEDS / "image.srec",
 }
 
 
@@ -103,6 +106,45 @@ def test_uncovered_code_gaps_match_subtracting_each_section() -> None:
         start = rng.randrange(0, 300)
         end = start + rng.randrange(0, 200)
         assert list(gaps.within(start, end)) == subtract(start, end, covered, header_end)
+
+
+def test_hex_segments_past_the_limit_are_reported_not_opened() -> None:
+    result = run_cli(["firmware", "inventory", DATA / "srec-1500-records-with-gaps-between.srec"])
+    _assert_handled(result, (0,))
+    manifest = json.loads(result.stdout)
+    assert [entry["limit"] for entry in manifest["limits"]] == ["max-hex-segments"]
+    assert len(manifest["embedded"]) == 1024
+
+
+def test_hex_segments_are_the_segments_bincopy_assembles() -> None:
+    """The twin of the sorted assembly that replaced bincopy's: same segments, addresses and bytes."""
+    import bincopy
+
+    from verifier.firmware.containers import hex_segments
+    from verifier.firmware.limits import DEFAULT_LIMITS
+
+    rng = random.Random(5)
+    for _ in range(40):
+        binfile = bincopy.BinFile()
+        address = rng.randrange(0, 1 << 20)
+        for _ in range(rng.randrange(1, 6)):
+            address += rng.randrange(1, 1 << 18)
+            binfile.add_binary(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))), address)
+            address += 400
+        expected = [(segment.minimum_address, bytes(segment.data)) for segment in binfile.segments]
+        for kind, text in (("intel-hex", binfile.as_ihex()), ("srec", binfile.as_srec())):
+            members = hex_segments(text.encode(), kind, "generated", DEFAULT_LIMITS)
+            assert [(m.attributes["address"], m.data) for m in members] == expected, kind
+
+
+def test_overlapping_hex_records_are_bad_input() -> None:
+    from verifier.errors import BadInputError
+    from verifier.firmware.containers import hex_segments
+    from verifier.firmware.limits import DEFAULT_LIMITS
+
+    record = ":0400100001020304E2\n"
+    with pytest.raises(BadInputError, match="overlap"):
+        hex_segments((record + record).encode(), "intel-hex", "twice.hex", DEFAULT_LIMITS)
 
 
 def test_a_clean_binary_reaches_no_section_limit() -> None:

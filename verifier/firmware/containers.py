@@ -288,29 +288,77 @@ def hex_format(data: bytes) -> str | None:
     return None
 
 
-def hex_segments(data: bytes, kind: str, name: str, limits: Limits) -> list[Member]:
-    """Memory segments of a HEX or S-record file, each with its load address; bad records raise BadInputError."""
+def hex_segments(data: bytes, kind: str, name: str, limits: Limits,
+                 events: list[LimitEvent] | None = None) -> list[Member]:
+    """Memory segments of a HEX or S-record file, each with its load address; bad records raise BadInputError.
+
+    bincopy decodes the records; the segments are assembled here, sorted once: bincopy's own segment list
+    inserts linearly, so 8000 records with gaps between them (376 KB) took 2.6 s, 30000 took 32 s.
+    """
     import bincopy
 
     from verifier.errors import BadInputError
 
-    binfile = bincopy.BinFile()
     try:
-        text = data.decode("ascii")
-        if kind == "intel-hex":
-            binfile.add_ihex(text)
-        else:
-            binfile.add_srec(text)
+        chunks = _hex_chunks(data.decode("ascii"), kind)
     except (UnicodeDecodeError, bincopy.Error, ValueError) as exc:
         raise BadInputError(f"{name}: malformed {kind} file: {' '.join(str(exc).split())}") from exc
     members: list[Member] = []
-    for segment in binfile.segments:
-        if segment.maximum_address - segment.minimum_address > limits.max_file_size:
+    segments = _contiguous(chunks, name, kind)
+    if len(segments) > limits.max_hex_segments and events is not None:
+        events.append(LimitEvent("max-hex-segments", name, f"{len(segments)} segments; only the first "
+                                 f"{limits.max_hex_segments} are opened (the file digest still covers all)"))
+    for address, content in segments[: limits.max_hex_segments]:
+        if len(content) > limits.max_file_size:
             raise BadInputError(f"{name}: {kind} segment larger than the size limit")
-        key = f"segment@{segment.minimum_address:#x}"
-        members.append(Member(f"{name}:{key}", bytes(segment.data),
-                              {"address": segment.minimum_address, "size": len(segment.data), "key": key}))
+        key = f"segment@{address:#x}"
+        members.append(Member(f"{name}:{key}", content, {"address": address, "size": len(content), "key": key}))
     return members
+
+
+def _hex_chunks(text: str, kind: str) -> list[tuple[int, bytes]]:
+    """(address, data) of every data record, addressed as bincopy's add_ihex / add_srec address them."""
+    import bincopy
+
+    chunks: list[tuple[int, bytes]] = []
+    segment_base = linear_base = 0
+    for line in text.splitlines():
+        record = line.strip()
+        if not record:
+            continue
+        if kind == "intel-hex":
+            record_type, address, _, payload = bincopy.unpack_ihex(record)
+            if record_type == 0:
+                chunks.append((address + segment_base + linear_base, bytes(payload)))
+            elif record_type == 2:
+                segment_base = int.from_bytes(payload, "big") * 16
+            elif record_type == 4:
+                linear_base = int.from_bytes(payload, "big") << 16
+            elif record_type not in (1, 3, 5):
+                raise ValueError(f"expected type 1..5 in record {record}, but got {record_type}")
+        else:
+            record_type, address, _, payload = bincopy.unpack_srec(record)
+            if record_type in ("1", "2", "3"):
+                chunks.append((address, bytes(payload)))
+    return chunks
+
+
+def _contiguous(chunks: list[tuple[int, bytes]], name: str, kind: str) -> list[tuple[int, bytes]]:
+    from verifier.errors import BadInputError
+
+    segments: list[tuple[int, bytearray]] = []
+    end = -1
+    for address, payload in sorted(chunks, key=lambda chunk: chunk[0]):
+        if not payload:
+            continue
+        if address < end:
+            raise BadInputError(f"{name}: malformed {kind} file: records overlap at {address:#x}")
+        if address == end:
+            segments[-1][1].extend(payload)
+        else:
+            segments.append((address, bytearray(payload)))
+        end = address + len(payload)
+    return [(address, bytes(content)) for address, content in segments]
 
 
 # --- raw blobs ---------------------------------------------------------------------------------------------------

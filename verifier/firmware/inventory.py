@@ -628,12 +628,14 @@ def _macho(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         _name(b.header.cpu_type), _name(b.header.cpu_type).lower())
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
+    digests = _RangeDigests(image)
     for s in b.sections:
-        content = data[s.offset : s.offset + s.size] if s.offset else b""
+        digest = digests.of(s.offset, s.size) if s.offset else (b"", sha256(b""), 0.0)
+        content = digest[0] if digest else b""
         executable = s.segment_name == "__TEXT" and s.name in ("__text", "__stubs", "__stub_helper")
         sections.append({"name": f"{s.segment_name},{s.name}", "address": hexaddr(s.virtual_address),
                          "size": s.size, "offset": hexaddr(s.offset), "flags": ["exec"] if executable else [],
-                         "sha256": sha256(content), "entropy": entropy(content)})
+                         "sha256": digest[1] if digest else None, "entropy": digest[2] if digest else 0.0})
         if executable and content:
             regions.append(fn.CodeRegion(s.name, s.virtual_address, content))
     starts = [fn.FunctionStart(f.address, "symbol", f.name) for f in b.functions if f.address]

@@ -18,6 +18,8 @@ class Limits:
     max_depth: int = 4
     max_carved: int = 64
     max_modules: int = 4096
+    #: HEX / S-record segments opened as images; real files have a handful, a hostile one one per record
+    max_hex_segments: int = 1024
     #: section and segment headers may describe this many times the image's bytes (plus 1 MiB) before the rest
     #: go unhashed: overlapping tables from a hostile header would otherwise make hashing quadratic
     max_section_overlap: int = 8

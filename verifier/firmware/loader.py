@@ -123,7 +123,7 @@ def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | Non
         return Image(name, "uefi-volume", data, children=children, attributes=attrs)
     hex_kind = containers.hex_format(data)
     if hex_kind is not None:
-        segments = containers.hex_segments(data, hex_kind, name, ctx.limits)
+        segments = containers.hex_segments(data, hex_kind, name, ctx.limits, ctx.events)
         children = tuple(_load(s.name, s.data, ctx, depth=depth + 1, attributes=s.attributes) for s in segments)
         return Image(name, hex_kind, data, children=children, attributes=attrs)
     carved = containers.carve(data, name, ctx.limits, ctx.events)
@@ -241,6 +241,10 @@ def declared_section_bytes(kind: str, binary: Any, available: int) -> int:
     elif kind == "pe":
         for section in binary.sections:
             total += range_charge(clipped(int(section.offset), int(section.sizeof_raw_data)))
+    elif kind == "macho":
+        for section in binary.sections:
+            if int(section.offset):
+                total += range_charge(clipped(int(section.offset), int(section.size)))
     return total
 
 
