@@ -123,7 +123,14 @@ class Round:
 
 
 def one_round(
-    paths: dict[str, Path], work: Path, number: int, devices: int, jobs: int, rng: random.Random, verbose: bool
+    paths: dict[str, Path],
+    work: Path,
+    number: int,
+    devices: int,
+    jobs: int,
+    rng: random.Random,
+    verbose: bool,
+    drop_rate: float = DROP_RATE,
 ) -> Round:
     from hw.simulator import Simulator
     from verifier.bench import load_plan, run_bench
@@ -141,7 +148,7 @@ def one_round(
             Simulator(
                 "attest",
                 tamper=tamper,
-                tamper_rate=DROP_RATE,
+                tamper_rate=drop_rate,
                 seed=rng.randrange(2**32),
                 disconnect_after=rng.randrange(50, 3000),
                 config=config,
@@ -181,7 +188,13 @@ def one_round(
 
 
 def soak(
-    duration: float, devices: int, jobs: int, rounds_wanted: int | None, seed: int, verbose: bool = False
+    duration: float,
+    devices: int,
+    jobs: int,
+    rounds_wanted: int | None,
+    seed: int,
+    verbose: bool = False,
+    drop_rate: float = DROP_RATE,
 ) -> dict[str, Any]:
     rng = random.Random(seed)  # reproducible line faults, not secrets
     with tempfile.TemporaryDirectory(prefix="provcheck-soak-") as tmp:
@@ -199,7 +212,7 @@ def soak(
             if rounds_wanted is not None
             else not rounds or time.monotonic() - started < duration
         ):
-            result = one_round(paths, work, len(rounds) + 1, devices, jobs, rng, verbose)
+            result = one_round(paths, work, len(rounds) + 1, devices, jobs, rng, verbose, drop_rate)
             rounds.append(result)
             print(
                 f"round {len(rounds):3d}: {result.seconds:6.1f} s  {result.verdicts}  "
@@ -212,6 +225,7 @@ def soak(
         "rounds": len(rounds),
         "seconds": round(time.monotonic() - started, 1),
         "devices_per_round": devices,
+        "drop_rate": drop_rate,
         "device_sessions": len(rounds) * devices,
         "verdicts": totals,
         "disconnecting_devices": sum(r.disconnects for r in rounds),
@@ -239,16 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="exactly this many rounds, whatever the duration")
     parser.add_argument("--verbose", action="store_true", help="why each device that did not pass was inconclusive")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drop-rate", type=float, default=DROP_RATE, help="share of bytes dropped (default 0.005)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    result = soak(args.duration, args.devices, args.jobs, args.rounds, args.seed, args.verbose)
+    result = soak(args.duration, args.devices, args.jobs, args.rounds, args.seed, args.verbose, args.drop_rate)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         v, d = result["verdicts"], result["delta"]
         print(
             f"soak: {result['rounds']} rounds in {result['seconds']} s, {result['device_sessions']} device sessions "
-            f"({result['disconnecting_devices']} with a disconnect), {DROP_RATE:.1%} bytes dropped\n"
+            f"({result['disconnecting_devices']} with a disconnect), {args.drop_rate:.2%} of bytes dropped\n"
             f"verdicts: pass {v['pass']}, inconclusive {v['inconclusive']}, fail {v['fail']} (false fails), "
             f"missing {v['missing']}\n"
             f"leaks (end - start): fds {d['fds']:+d}, ptys {d['ptys']:+d}, child processes {d['children']:+d}\n"
