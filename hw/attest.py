@@ -189,7 +189,7 @@ def _leaf_key(der: bytes) -> tuple[str, str]:
     try:
         cert = x509.load_der_x509_certificate(der)
         key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise DeviceProtocolError(f"leaf certificate is not valid DER X.509: {exc}") from exc
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -216,7 +216,7 @@ def verify_signature(leaf_der: bytes, algorithm: str, signed: bytes, signature: 
 
     try:
         key = x509.load_der_x509_certificate(leaf_der).public_key()
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
         return False
     message = SIGNING_CONTEXT + signed
     try:

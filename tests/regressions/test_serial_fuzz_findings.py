@@ -81,3 +81,12 @@ def _chain_in_script(data: bytes) -> list[bytes]:
             blob += message["data"]
     certs: list[bytes] = cbor2.loads(blob)
     return certs
+
+
+def test_attest_leaf_certificate_with_invalid_x509_version() -> None:
+    # cryptography raised x509.InvalidVersion (not a ValueError) for a leaf whose version field is 34.
+    error = replay("frames", "attest-leaf-certificate-with-invalid-x509-version.bin")
+    assert isinstance(error, DeviceProtocolError)
+    assert "leaf certificate" in str(error) and "version" in str(error)
+    chain = _chain_in_script((DATA / "attest-leaf-certificate-with-invalid-x509-version.bin").read_bytes())
+    assert hw.attest.verify_signature(chain[0], "ecdsa-p256-sha256", b"x", b"y") is False
