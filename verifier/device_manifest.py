@@ -266,7 +266,8 @@ def manifest_from_predicate(
         if pattern is not None:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            # OverflowError: a repetition count beyond what re accepts ({9999...}); found by fuzzing.
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise f.error(f"'serial.pattern' is not a valid regular expression: {exc}") from exc
         if exact or pattern is not None:
             serial = SerialRule(tuple(exact), pattern)

@@ -38,3 +38,17 @@ def test_policy_naming_a_key_file_whose_name_is_too_long_is_a_policy_error(tmp_p
     nul = 'version = 1\n[signers.vendor]\nkeys = ["a\\u0000b.pub"]\n'
     with pytest.raises(PolicyError):
         parse_policy(nul, tmp_path / "policy.toml")
+
+
+def test_device_manifest_with_an_overflowing_regex_repetition_is_bad_input(tmp_path: Path) -> None:
+    """re.compile raised OverflowError (not re.error) for a repetition count too large; now exit 2."""
+    evidence = tmp_path / "evidence.json"
+    evidence.write_text("{}")
+    manifest = DATA / "device-manifest-serial-pattern-repetition-overflow.json"
+    result = run_cli(["device", "verify", "--evidence", evidence, "--manifest", manifest])
+    assert_clean_error(result, 2)
+    from verifier.device_manifest import load_device_manifest
+    from verifier.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="not a valid regular expression"):
+        load_device_manifest(manifest)
