@@ -729,7 +729,7 @@ def _check_tpm(
     nonce: bytes,
 ) -> list[Finding]:
     declares_boot = isinstance(predicate, Mapping) and bool(predicate.get("boot_measurements"))
-    wanted = policy.tpm.require_quote or policy.tpm.require_secure_boot
+    wanted = policy.tpm.require_quote or policy.tpm.require_secure_boot or policy.tpm.ak_binding != "none"
     if evidence.tpm is None and not wanted and not declares_boot:
         return []
     from verifier.measured_boot import check_measured_boot, declared_authenticode
@@ -742,8 +742,11 @@ def _check_tpm(
         declared_authenticode=declared,
         manifest=predicate,
         nonce=nonce,
-        require_quote=policy.tpm.require_quote,
+        # Binding an AK means nothing without a quote made by it: a binding rule requires the quote.
+        require_quote=policy.tpm.require_quote or policy.tpm.ak_binding != "none",
         require_secure_boot=policy.tpm.require_secure_boot,
+        ak_binding=policy.tpm.ak_binding,
+        pinned_ak_keyids=policy.tpm.pinned_ak_keyids,
     )
     return findings
 

@@ -28,6 +28,7 @@ from hw.tpm.eventlog import EventLog, parse_event_log
 from hw.tpm.replay import Comparison, compare, replay
 from verifier.errors import BadInputError
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
+from verifier.policy import AK_BINDINGS
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from hw.tpm.quote import QuoteVerification
 
 PcrBanks = dict[str, dict[int, bytes]]
-AK_BINDINGS = ("none", "pinned", "ek", "activated")
 FIRMWARE_PCRS = range(8)
 
 

@@ -43,6 +43,8 @@ DEVICE_FIELDS = (
     "tpm",
 )
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+#: Weakest first; the same names as verifier.measured_boot.AK_BINDINGS.
+AK_BINDINGS = ("none", "pinned", "ek", "activated")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ class DeviceRules:
 class TpmRules:
     require_quote: bool = False
     require_secure_boot: bool = False
+    #: What must bind the quoting AK to a real TPM: none, pinned, ek or activated (docs/tpm-trust-model.md).
+    ak_binding: str = "none"
+    pinned_ak_keyids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -554,11 +559,23 @@ def _device(r: TomlReader, value: Any) -> DeviceRules:
 
 def _tpm(r: TomlReader, value: Any) -> TpmRules:
     where: tuple[str | int, ...] = ("tpm",)
-    t = r.table(value, where, ("require_quote", "require_secure_boot"))
+    t = r.table(value, where, ("require_quote", "require_secure_boot", "ak_binding", "pinned_ak_keyids"))
+    binding = r.string(t, "ak_binding", where) or "none"
+    if binding not in AK_BINDINGS:
+        raise r.error((*where, "ak_binding"), f"must be one of {', '.join(AK_BINDINGS)}, not {binding!r}")
+    pinned = tuple(k.lower() for k in r.strings(t, "pinned_ak_keyids", where, _keyid))
+    if binding == "pinned" and not pinned:
+        raise r.error((*where, "pinned_ak_keyids"), "ak_binding 'pinned' needs at least one pinned AK key id")
     return TpmRules(
         require_quote=r.boolean(t, "require_quote", where, False),
         require_secure_boot=r.boolean(t, "require_secure_boot", where, False),
+        ak_binding=binding,
+        pinned_ak_keyids=pinned,
     )
+
+
+def _keyid(value: str) -> str | None:
+    return None if re.fullmatch(r"[0-9a-fA-F]{64}", value) else "is not a sha256 key id (64 hex digits)"
 
 
 def _suppliers(r: TomlReader, value: Any) -> SupplierRule:
@@ -674,10 +691,19 @@ def all_of(policies: Sequence[Policy]) -> Policy:
             tpm=TpmRules(
                 require_quote=combined.tpm.require_quote or other.tpm.require_quote,
                 require_secure_boot=combined.tpm.require_secure_boot or other.tpm.require_secure_boot,
+                # all-of: the stronger binding wins; pinned keys must satisfy every policy that pins.
+                ak_binding=max(combined.tpm.ak_binding, other.tpm.ak_binding, key=AK_BINDINGS.index),
+                pinned_ak_keyids=_pinned_all_of(combined.tpm.pinned_ak_keyids, other.tpm.pinned_ak_keyids),
             ),
             suppliers=combined.suppliers + other.suppliers,
         )
     return combined
+
+
+def _pinned_all_of(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    if not first or not second:
+        return first or second
+    return tuple(k for k in first if k in second)
 
 
 def load_policies(paths: Sequence[Path]) -> Policy:

@@ -240,6 +240,17 @@ def test_tpm_quote_required_but_absent_is_inconclusive(workspace: Workspace, sim
     assert result.returncode == 3, report.get("findings")
 
 
+def test_ak_binding_without_a_quote_is_inconclusive_not_a_pass(
+    workspace: Workspace, simulator: Any, tmp_path: Path
+) -> None:
+    """A policy that pins the AK must not pass a device that never quoted: nothing was bound."""
+    pinned = 'ak_binding = "pinned"\npinned_ak_keyids = ["' + "ab" * 32 + '"]\n'
+    policy = workspace.write_policy("pinned.toml", policy_text(("[suppliers]", f"[tpm]\n{pinned}\n[suppliers]")))
+    result, report = intake(workspace, simulator().port, tmp_path, policy=policy)
+    assert result.returncode == 3, report.get("findings")
+    assert any(f["check"] == "tpm.evidence" and f["status"] == "skip" and f["required"] for f in report["findings"])
+
+
 def test_blocked_supplier_fails(workspace: Workspace, simulator: Any, tmp_path: Path) -> None:
     policy = workspace.write_policy(
         "blocked.toml", policy_text(('blocked = ["Shady Components Ltd"]', 'blocked = ["Macronix"]'))

@@ -221,3 +221,40 @@ def test_cli_bad_policy_is_exit_2_with_line(example: Path, tmp_path: Path) -> No
     result = run_cli(["intake", "--release", release, "--policy", example])
     assert_clean_error(result, 2)
     assert "signers.treshold" in result.stderr
+
+
+def test_tpm_ak_binding_defaults_to_none_and_reads_pinned_keys(example: Path) -> None:
+    assert load_policy(example).tpm.ak_binding == "none"
+    keyid = "AB" * 32
+    text = example.read_text().replace('ak_binding = "none"', 'ak_binding = "pinned"')
+    text = text.replace("pinned_ak_keyids = []", f'pinned_ak_keyids = ["{keyid}"]')
+    example.write_text(text)
+    policy = load_policy(example)
+    assert policy.tpm.ak_binding == "pinned"
+    assert policy.tpm.pinned_ak_keyids == (keyid.lower(),)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ('ak_binding = "none"', 'ak_binding = "trust-me"', "none, pinned, ek, activated"),
+        ('ak_binding = "none"', 'ak_binding = "pinned"', "needs at least one pinned AK key id"),
+        ("pinned_ak_keyids = []", 'pinned_ak_keyids = ["not-hex"]', "64 hex digits"),
+    ],
+)
+def test_tpm_ak_binding_errors_name_the_key(example: Path, old: str, new: str, words: str) -> None:
+    example.write_text(example.read_text().replace(old, new, 1))
+    with pytest.raises(PolicyError) as info:
+        load_policy(example)
+    assert "tpm." in str(info.value) and words in str(info.value)
+
+
+def test_tpm_ak_binding_all_of_keeps_the_stronger_binding(example: Path, tmp_path: Path) -> None:
+    from verifier.policy import all_of
+
+    weak = load_policy(example)
+    strong_path = tmp_path / "strong.toml"
+    strong_path.write_text(example.read_text().replace('ak_binding = "none"', 'ak_binding = "ek"'))
+    strong = load_policy(strong_path)
+    assert all_of([weak, strong]).tpm.ak_binding == "ek"
+    assert all_of([strong, weak]).tpm.ak_binding == "ek"
