@@ -33,7 +33,7 @@ import atheris
 
 with atheris.instrument_imports(include=["hw"]):
     from hw.console import CommandResult
-    from hw.errors import HardwareError, TransportError
+    from hw.errors import HardwareError
     from hw.linux import LinuxReader, reach_shell, read_linux
     from hw.profile import ReadOptions, RegionSpec
     from hw.transcript import Transcript
@@ -41,6 +41,7 @@ with atheris.instrument_imports(include=["hw"]):
     from hw.uboot import UBootReader, reach_prompt, read_uboot
 
 from _harness import run
+from _scripted import ScriptedLine
 
 SESSION_SECONDS = 0.3
 READ_TIMEOUT = 0.005
@@ -63,33 +64,24 @@ LINUX_OPTIONS = ReadOptions(
 )
 
 
-class ScriptedConsole:
+class ScriptedConsole(ScriptedLine):
     """A ``hw.transport.Transport`` whose device is a shell answering from a script."""
 
     def __init__(self, script: bytes, *, prompt: bytes, hang_up_when_done: bool, repeat_answers: bool) -> None:
-        self.url = "scripted://console"
-        self.transcript = Transcript(256 * 1024)
-        self.deadline = Deadline(SESSION_SECONDS)
+        super().__init__(
+            "scripted://console",
+            script,
+            hang_up_when_done=hang_up_when_done,
+            transcript_cap=256 * 1024,
+            session_seconds=SESSION_SECONDS,
+        )
         self.prompt = prompt
-        self.hang_up_when_done = hang_up_when_done
         self.repeat_answers = repeat_answers
-        self._script = script
-        self._pos = 0
         self._typed = bytearray()
-        self._pending = bytearray()
-        self._piece = 4096
         self._answers: dict[bytes, tuple[int, bytes]] = {}
         banner = self._next_record()
         if banner is not None:
             self._pending.extend(banner[1])
-
-    def _next_record(self) -> tuple[int, bytes] | None:
-        if self._pos + 3 > len(self._script):
-            return None
-        control, length = self._script[self._pos], struct.unpack(">H", self._script[self._pos + 1 : self._pos + 3])[0]
-        output = self._script[self._pos + 3 : self._pos + 3 + length]
-        self._pos += 3 + length
-        return control, output
 
     def write(self, data: bytes) -> None:
         self.deadline.check()
@@ -125,22 +117,8 @@ class ScriptedConsole:
         if control & 0x08 == 0:
             self._pending.extend(self.prompt)
 
-    def read(self, max_bytes: int, timeout: float) -> bytes:
-        if not self._pending:
-            if self.hang_up_when_done and self._pos + 3 > len(self._script):
-                raise TransportError("lost the line scripted://console: the device hung up")
-            return b""
-        take = min(max_bytes, self._piece, len(self._pending))
-        data = bytes(self._pending[:take])
-        del self._pending[:take]
-        self.transcript.received(data)
-        return data
 
-    def send_break(self) -> None:
-        return
 
-    def close(self) -> None:
-        return
 
 
 UBOOT_STEPS = ("read_version", "read_bdinfo", "read_env", "read_fdt", "read_flash", "read_regions", "read_tpm")

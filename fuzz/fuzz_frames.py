@@ -33,13 +33,14 @@ with atheris.instrument_imports(include=["hw"]):
     import cbor2
 
     from hw.attest import NONCE_BYTES, _chain_certs, _leaf_key, decode_payload, payload_facts, read_attest
-    from hw.errors import DeviceProtocolError, HardwareError, TransportError
+    from hw.errors import DeviceProtocolError, HardwareError
     from hw.framing import CorruptFrame, Frame, FrameSplitter, Kind, decode_frame, encode_frame
     from hw.profile import ProfileFacts, ReadOptions
     from hw.transcript import Transcript
     from hw.transport import Deadline
 
 from _harness import run
+from _scripted import ScriptedLine
 
 NONCE = bytes(range(NONCE_BYTES))
 SESSION_SECONDS = 0.25
@@ -82,27 +83,18 @@ def raw_line(data: bytes) -> None:
             payload_facts(facts, message, b"")
 
 
-class ScriptedDevice:
+class ScriptedDevice(ScriptedLine):
     """A ``hw.transport.Transport`` whose device answers each request with the next scripted body."""
 
     def __init__(self, script: bytes, *, hang_up_when_done: bool) -> None:
-        self.url = "scripted://fuzz"
-        self.transcript = Transcript(64 * 1024)
-        self.deadline = Deadline(SESSION_SECONDS)
-        self.hang_up_when_done = hang_up_when_done
-        self._script = script
-        self._pos = 0
-        self._pending = bytearray()
-        self._piece = 4096
+        super().__init__(
+            "scripted://fuzz",
+            script,
+            hang_up_when_done=hang_up_when_done,
+            transcript_cap=64 * 1024,
+            session_seconds=SESSION_SECONDS,
+        )
         self._splitter = FrameSplitter()
-
-    def _next_answer(self) -> tuple[int, bytes] | None:
-        if self._pos + 3 > len(self._script):
-            return None
-        control, length = self._script[self._pos], struct.unpack(">H", self._script[self._pos + 1 : self._pos + 3])[0]
-        body = self._script[self._pos + 3 : self._pos + 3 + length]
-        self._pos += 3 + length
-        return control, body
 
     def write(self, data: bytes) -> None:
         self.deadline.check()
@@ -111,7 +103,7 @@ class ScriptedDevice:
             if encoded is None:
                 continue
             request = decode_frame(encoded)  # the host's own frames are always intact
-            answer = self._next_answer()
+            answer = self._next_record()
             if answer is None:
                 return
             self._pending.extend(self._frame(request.seq, *answer))
@@ -133,22 +125,8 @@ class ScriptedDevice:
             wire = bytearray(b"noise\r\n") + wire
         return bytes(wire)
 
-    def read(self, max_bytes: int, timeout: float) -> bytes:
-        if not self._pending:
-            if self.hang_up_when_done and self._pos + 3 > len(self._script):
-                raise TransportError("lost the line scripted://fuzz: the device hung up")
-            return b""
-        take = min(max_bytes, self._piece, len(self._pending))
-        data = bytes(self._pending[:take])
-        del self._pending[:take]
-        self.transcript.received(data)
-        return data
 
-    def send_break(self) -> None:
-        return
 
-    def close(self) -> None:
-        return
 
 
 def scripted(data: bytes) -> None:
