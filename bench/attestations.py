@@ -17,22 +17,21 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# bench/ itself must not be on sys.path: bench/serial.py would shadow pyserial for everything imported here.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
+
+from bench._timing import timed  # noqa: E402
+
 VECTORS = Path(os.environ.get("PROVCHECK_VECTORS", REPO.parent / "shared" / "vectors"))
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return timed(fn, repeat)[0]
 
 
 def make_jsonl(kind: str, count: int) -> tuple[bytes, object]:

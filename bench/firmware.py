@@ -17,23 +17,15 @@ import hashlib
 import lzma
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# bench/ itself must not be on sys.path: bench/serial.py would shadow pyserial for everything imported here.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
-
-def timed(func: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    best = float("inf")
-    result: Any = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from bench._timing import timed  # noqa: E402
 
 
 def extract_vmlinux(out_dir: Path) -> Path | None:

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# bench/ itself must not be on sys.path: bench/serial.py would shadow pyserial for everything imported here.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
 DROP_RATE = 0.005
