@@ -75,9 +75,11 @@ class RegionDigest:
     method: str
     strength: str
     weak: bool = False
+    # The device file it was read from (Linux profile); address and size say where for U-Boot and attest.
+    path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "address": self.address,
             "size": self.size,
@@ -87,6 +89,9 @@ class RegionDigest:
             "strength": self.strength,
             "weak": self.weak,
         }
+        if self.path is not None:
+            out["path"] = self.path
+        return out
 
 
 @dataclass(frozen=True)
@@ -323,6 +328,7 @@ def _parse_evidence(data: Any, where: str = "<json>") -> DeviceEvidence:
                 method=r.req_text(item.get("method"), f"regions[{i}].method"),
                 strength=r.strength(item.get("strength"), f"regions[{i}]"),
                 weak=bool(item.get("weak", False)),
+                path=r.text(item.get("path"), "path", optional=True),
             )
         )
     tpm = None

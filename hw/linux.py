@@ -194,7 +194,7 @@ class LinuxReader:
             if lines[0] != lines[1] or not re.fullmatch(r"[0-9a-f]{64}", lines[0]):
                 raise TransportError(f"region {spec.name}: the digest arrived garbled")
             self.facts.regions.append(
-                RegionDigest(spec.name, None, spec.size, "sha256", lines[0], "sha256sum", "measured")
+                RegionDigest(spec.name, None, spec.size, "sha256", lines[0], "sha256sum", "measured", path=spec.path)
             )
 
     def fetch_file(self, path: str) -> bytes | None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
-from verifier.device_manifest import DeclaredComponent, DeclaredIdentity, DeviceManifest
+from verifier.device_manifest import DeclaredComponent, DeclaredIdentity, DeclaredRegion, DeviceManifest
 from verifier.model import Finding, Status, Strength, errored, failed, passed, skipped, warned
 
 # Which component classes each console profile can see; attest states whatever the device declares.
@@ -229,55 +229,91 @@ def check_components(evidence: DeviceEvidence, manifest: DeviceManifest) -> list
 # --- firmware regions ------------------------------------------------------------------------------------
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_CRC32_HEX = re.compile(r"[0-9a-f]{8}")
+
+
+def _place(address: int | None, size: int | None, path: str | None) -> str:
+    where = path if path is not None else (f"0x{address:x}" if address is not None else "no address")
+    return f"{where}, {size if size is not None else '?'} bytes"
+
+
+def _bound(found: RegionDigest, declared: DeclaredRegion) -> bool:
+    """Whether the digest was taken where the region is declared: same address, size and path.
+
+    A digest is only a statement about the bytes it was computed over. The same name
+    measured at another address, over another length or from another device file says
+    nothing about the declared region. A digest read from a device file is bound by that
+    path (and size); one read from memory (U-Boot, attest) by its address (and size).
+    """
+    if declared.size is not None and found.size != declared.size:
+        return False
+    if found.path is not None:  # read from a device file (Linux): the file is where it came from
+        return found.path == declared.path
+    return declared.address is None or found.address == declared.address
+
+
 def check_regions(evidence: DeviceEvidence, manifest: DeviceManifest) -> list[Finding]:
     out = []
     for region in manifest.firmware_regions:
-        measured = [r for r in evidence.regions if r.name == region.name]
-        strong = [r for r in measured if r.algorithm == "sha256" and not r.weak]
-        weak = [r for r in measured if r.weak]
+        named = [r for r in evidence.regions if r.name == region.name]
+        measured = [r for r in named if _bound(r, region)]
+        elsewhere = [r for r in named if not _bound(r, region)]
+        # Only a real sha256 counts against a sha256 declaration: a crc32 (or anything else) is never "strong",
+        # whatever its weak flag or algorithm label says.
+        strong = [r for r in measured if r.algorithm == "sha256" and not r.weak and _SHA256_HEX.fullmatch(r.digest)]
+        weak = [r for r in measured if r.algorithm == "crc32" and _CRC32_HEX.fullmatch(r.digest)]
         subject = f"region {region.name}"
+        declared_at = _place(region.address, region.size, region.path)
         if region.sha256 is None and region.crc32 is None:
             out.append(skipped("hw.region", f"{subject} declares no digest", subject, required=False))
             continue
-        size_problem = next(
-            (r for r in measured if r.size is not None and region.size is not None and r.size != region.size), None
-        )
-        if size_problem is not None:
+        if elsewhere:
+            other = elsewhere[0]
+            found_at = _place(other.address, other.size, other.path)
             out.append(
-                failed("hw.region", f"{subject} is {size_problem.size} bytes on the device, {region.size} declared",
-                       subject, found_size=size_problem.size, declared_size=region.size)
+                failed("hw.region", f"{subject} was measured at {found_at}; it is declared at {declared_at}",
+                       subject, found_address=other.address, found_size=other.size, found_path=other.path,
+                       declared_address=region.address, declared_size=region.size, declared_path=region.path)
             )
             continue
         if strong and region.sha256 is not None:
             best = strong[0]
             if all(r.digest == region.sha256 for r in strong):
                 out.append(
-                    passed("hw.region", f"{subject} sha256 is the declared digest ({best.method}, {best.strength})",
-                           subject, sha256=best.digest, method=best.method, strength=best.strength)
+                    passed("hw.region", f"{subject} sha256 at {declared_at} is the declared digest "
+                           f"({best.method}, {best.strength})", subject, sha256=best.digest, method=best.method,
+                           strength=best.strength, address=region.address, size=region.size)
                 )
             else:
                 bad = next(r for r in strong if r.digest != region.sha256)
                 out.append(
-                    failed("hw.region", f"{subject} sha256 differs from the declared digest ({bad.method})", subject,
-                           found=bad.digest, declared=region.sha256, method=bad.method, strength=bad.strength)
+                    failed("hw.region", f"{subject} sha256 at {declared_at} differs from the declared digest "
+                           f"({bad.method})", subject, found=bad.digest, declared=region.sha256, method=bad.method,
+                           strength=bad.strength, address=region.address, size=region.size)
                 )
             continue
         if weak and region.crc32 is not None:
-            crc = weak[0]
-            if crc.digest == region.crc32:
+            if all(r.digest == region.crc32 for r in weak):
                 out.append(
-                    warned("hw.region", f"{subject} crc32 matches, but crc32 only detects accidents, not tampering",
-                           subject, crc32=crc.digest)
+                    warned("hw.region", f"{subject} crc32 at {declared_at} matches, but crc32 only detects "
+                           "accidents, not tampering", subject, crc32=weak[0].digest)
                 )
             else:
-                out.append(failed("hw.region", f"{subject} crc32 differs from the declared value", subject,
-                                  found=crc.digest, declared=region.crc32))
+                bad_crc = next(r for r in weak if r.digest != region.crc32)
+                out.append(failed("hw.region", f"{subject} crc32 at {declared_at} differs from the declared value",
+                                  subject, found=bad_crc.digest, declared=region.crc32))
             continue
         if weak:
             out.append(
                 skipped("hw.region", f"{subject}: the device could only give crc32 (integrity-only) and the manifest "
                         "declares sha256; raise --max-dump or use a U-Boot with 'hash'", subject, crc32=weak[0].digest)
             )
+            continue
+        if measured:
+            algorithms = ", ".join(sorted({r.algorithm for r in measured}))
+            out.append(skipped("hw.region", f"{subject} was measured only with {algorithms}, which cannot stand for "
+                               "the declared digest", subject))
             continue
         out.append(skipped("hw.region", f"{subject} is declared but was not measured", subject))
     return out

@@ -320,6 +320,7 @@ def manifest_from_predicate(
                 crc.lower() if crc else None,
             )
         )
+    _check_declared_regions(regions, f)
     identity = None
     raw_identity = data.get("identity")
     if raw_identity is not None:
@@ -351,6 +352,21 @@ def manifest_from_predicate(
         supplier=dict(supplier) if isinstance(supplier, Mapping) else None,
         source=source,
     )
+
+
+def _check_declared_regions(regions: list[DeclaredRegion], f: _Fields) -> None:
+    """A region is declared once and covers at least one byte; anything else cannot be bound to a measurement.
+
+    Two declarations of one name would let either digest "match"; a 0-byte region has a digest every
+    empty read gives (sha256 of nothing), so it proves nothing about the flash.
+    """
+    seen: set[str] = set()
+    for region in regions:
+        if region.name in seen:
+            raise f.error(f"firmware region {region.name!r} is declared twice")
+        seen.add(region.name)
+        if region.size == 0:
+            raise f.error(f"firmware region {region.name!r} has size 0: it would prove nothing")
 
 
 # --- CycloneDX --------------------------------------------------------------------------------------------
