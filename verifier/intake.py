@@ -61,6 +61,9 @@ class IntakeRequest:
     label: str | None = None
     username: str | None = None
     password: str | None = None
+    read_timeout: float | None = None
+    max_dump: int | None = None
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -407,6 +410,9 @@ def read_evidence(
         regions=_manifest_object(predicate, request.policy).region_specs() if predicate is not None else [],
         username=request.username,
         password=request.password,
+        read_timeout=request.read_timeout,
+        max_dump_bytes=request.max_dump,
+        prompt=request.prompt,
     )
 
 
