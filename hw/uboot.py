@@ -313,7 +313,7 @@ def parse_md_b(output: str, address: int, size: int) -> bytes:
         if expected >= end:
             raise TransportError(f"md.b dump has a line for 0x{at:x} beyond the {size} bytes asked for")
         if at != expected:
-            raise TransportError(f"md.b dump gives 0x{at:x} where 0x{expected:x} was due: the line lost or garbled data")
+            raise TransportError(f"md.b dump gives 0x{at:x} where 0x{expected:x} was due: the line lost data")
         count = min(_MD_BYTES_PER_LINE, end - expected)
         body = line[found.end():]
         hex_part, rest = body[: 3 * count], body[3 * count :]

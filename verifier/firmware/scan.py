@@ -9,7 +9,6 @@ OpenSBI and friends are RWX by design and only a change from what the vendor dec
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
 from verifier.firmware.capabilities import is_dangerous_import
-from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION, Analysis, analyse
+from verifier.firmware.inventory import Analysis, analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
 from verifier.firmware.loader import load_file
 from verifier.model import Finding, errored, failed, passed, skipped, warned
@@ -31,27 +30,16 @@ DEFAULT_ENTROPY_THRESHOLD = 7.2
 ENTROPY_RISE = 0.3
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
-    """A firmware manifest from a plain predicate file or an in-toto Statement carrying one.
+def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
+    """A firmware manifest from a plain predicate, a Statement, a DSSE envelope or a release ``.intoto.jsonl``.
 
-    The Statement's signature is not checked here: ``attest verify`` and ``intake`` do that.
+    With several statements, the one declaring ``image`` (by digest, else by name); see
+    ``verifier.firmware.declared``. No signature is checked here: ``firmware scan --key``, ``attest verify``
+    and ``intake`` do that.
     """
-    try:
-        document = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise BadInputError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
-    if isinstance(document, dict) and "predicateType" in document:
-        if document.get("predicateType") != FIRMWARE_MANIFEST:
-            raise BadInputError(f"{path}: statement predicateType is {document.get('predicateType')!r}, "
-                                f"expected {FIRMWARE_MANIFEST}")
-        document = document.get("predicate")
-    if not isinstance(document, dict) or "format" not in document:
-        raise BadInputError(f"{path} is not a firmware manifest (no 'format' field)")
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise BadInputError(f"{path}: unsupported firmware manifest schema_version {document.get('schema_version')!r}")
-    return document
+    from verifier.firmware.declared import read_declared_firmware
+
+    return dict(read_declared_firmware(path, image).predicate)
 
 
 def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
