@@ -173,7 +173,8 @@ def check_components(evidence: DeviceEvidence, manifest: DeviceManifest) -> list
     remaining = list(evidence.components)
     unmatched: list[DeclaredComponent] = []
     for component in checkable:
-        for _ in range(max(1, component.quantity) if evidence.profile == "attest" else 1):
+        # Every profile: two identical flash chips are one declaration of quantity 2, not one chip and an extra.
+        for _ in range(max(1, component.quantity)):
             hit = next((f for f in remaining if _matches(component, f)), None)
             if hit is None:
                 unmatched.append(component)

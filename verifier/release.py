@@ -2,8 +2,9 @@
 
 A release directory holds:
 - ``release.intoto.jsonl``: DSSE envelopes, one per statement, all signed with the vendor key(s):
-  a firmware manifest per shipped image, the device manifest, SLSA provenance and the SBOM when
-  given, and a release index statement that ties them together (name, version, creation time);
+  a firmware manifest per shipped image, the device manifest (and, when it was given as a CycloneDX
+  HBOM, the HBOM itself), SLSA provenance and the SBOM when given, and a release index statement that
+  ties them together (name, version, creation time);
 - ``index.json``: an unsigned summary of the same, for people and scripts;
 - any Sigstore bundle given as provenance, copied unchanged (it carries its own signature).
 
@@ -159,6 +160,11 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
     if request.device_manifest is not None:
         device, origin = device_manifest_predicate(request.device_manifest)
         statements.append((shipped, predicates.DEVICE_MANIFEST, device, f"{origin} {request.device_manifest.name}"))
+        hbom = _load_json(request.device_manifest, "device manifest")
+        if _is_cyclonedx(hbom):
+            # The HBOM itself is signed too, unchanged: the predicate keeps only what provcheck checks on the
+            # device, while the HBOM's suppliers, countries and everything else stay the vendor's signed word.
+            statements.append((shipped, predicates.CYCLONEDX, hbom, f"CycloneDX HBOM {request.device_manifest.name}"))
     prebuilt: list[Envelope] = []
     bundle_copy: Path | None = None
     if request.provenance is not None:

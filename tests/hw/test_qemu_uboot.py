@@ -202,3 +202,22 @@ def test_reads_whole_debian_uboot_bin_with_md_b(qemu_uboot: BootedUBoot, uboot_f
                               "size": len(image), "sha256": hashlib.sha256(image).hexdigest()}],
     })
     assert [f.status for f in check_device(evidence, moved) if f.check == "hw.region"] == [Status.FAIL]
+
+
+@pytest.mark.parametrize(("quantity", "status"), [("2", Status.PASS), ("1", Status.FAIL), ("3", Status.FAIL)])
+def test_hbom_quantity_of_identical_flash_chips(qemu_evidence: DeviceEvidence, quantity: str, status: Status) -> None:
+    """QEMU's virt board has two identical CFI flash banks: an HBOM declares them once with quantity 2."""
+    from verifier.device_manifest import manifest_from_cyclonedx
+
+    bom = {
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"component": {"type": "device", "name": "linux,dummy-virt",
+                                   "manufacturer": {"name": "emulation"}}},
+        "components": [{"type": "device", "name": "0x0018", "manufacturer": {"name": "Intel"},
+                        "properties": [{"name": "cdx:device:function", "value": "flash"},
+                                       {"name": "cdx:device:quantity", "value": quantity}]}],
+    }
+    findings = [f for f in check_device(qemu_evidence, manifest_from_cyclonedx(bom)) if f.check == "hw.components"]
+    assert [f.status for f in findings] == [status], [f.message for f in findings]
+    if quantity == "1":
+        assert "+ flash Intel 0x0018" in findings[0].message

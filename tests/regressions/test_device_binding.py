@@ -219,3 +219,112 @@ def test_md_b_reads_all_of_debian_uboot_bin_rendered() -> None:
 
 
 PFLASH = 0x04400000
+
+
+# --- CycloneDX HBOM: what it says is kept ----------------------------------------------------------------
+
+
+def hbom(quantity: str = "2", **extra_component: Any) -> dict[str, Any]:
+    flash = {"type": "device", "name": "0x0018", "manufacturer": {"name": "Intel"},
+             "supplier": {"name": "Flash Distribution Ltd", "address": {"country": "GB"}},
+             "properties": [{"name": "cdx:device:function", "value": "flash"},
+                            {"name": "cdx:device:quantity", "value": quantity}], **extra_component}
+    return {
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"component": {"type": "device", "name": "linux,dummy-virt",
+                                   "supplier": {"name": "Emulation Inc", "address": {"country": "FI"}}},
+                     "manufacturer": {"name": "Emulation Inc"}},
+        "components": [flash],
+    }
+
+
+def component_evidence(profile: str, *components: tuple[str, str, str]) -> DeviceEvidence:
+    from hw.evidence import Component
+
+    found = tuple(Component(cls, maker, model, None, None, "reported", "test") for cls, maker, model in components)
+    return DeviceEvidence(profile=profile, port="loop://", identity={}, components=found)
+
+
+@pytest.mark.parametrize("profile", ["uboot", "linux", "attest"])
+def test_cdx_quantity_honoured_for_every_profile(profile: str) -> None:
+    from verifier.device_check import check_components
+    from verifier.device_manifest import manifest_from_cyclonedx
+
+    cls = {"uboot": "flash", "linux": "nic", "attest": "flash"}[profile]
+    bom = hbom()
+    bom["components"][0]["properties"][0]["value"] = cls
+    two = component_evidence(profile, (cls, "Intel", "0x0018"), (cls, "Intel", "0x0018"))
+    assert [f.status for f in check_components(two, manifest_from_cyclonedx(bom))] == [Status.PASS]
+    one = component_evidence(profile, (cls, "Intel", "0x0018"))
+    assert [f.status for f in check_components(one, manifest_from_cyclonedx(bom))] == [Status.FAIL]
+    three = component_evidence(profile, *[(cls, "Intel", "0x0018")] * 3)
+    findings = check_components(three, manifest_from_cyclonedx(bom))
+    assert [f.status for f in findings] == [Status.FAIL] and f"+ {cls}" in findings[0].message
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "two", "1.5", "99999999", "²"])
+def test_cdx_quantity_that_is_not_a_count_is_bad_input(quantity: str) -> None:
+    from verifier.device_manifest import manifest_from_cyclonedx
+
+    with pytest.raises(BadInputError, match="quantity"):
+        manifest_from_cyclonedx(hbom(quantity))
+
+
+def test_predicate_quantity_round_trips_and_is_checked() -> None:
+    from verifier.device_manifest import manifest_from_cyclonedx
+
+    predicate = manifest_from_cyclonedx(hbom()).to_predicate()
+    assert predicate["components"][0]["quantity"] == 2
+    assert manifest_from_predicate(predicate).components[0].quantity == 2
+    with pytest.raises(BadInputError, match="quantity"):
+        manifest_from_predicate({"components": [{"class": "flash", "quantity": 0}]})
+
+
+def test_cdx_suppliers_and_countries_are_kept() -> None:
+    from verifier.device_manifest import manifest_from_cyclonedx
+    from verifier.suppliers import parties_from_device_manifest
+
+    predicate = manifest_from_cyclonedx(hbom()).to_predicate()
+    assert predicate["supplier"] == {"name": "Emulation Inc", "country": "FI"}
+    assert predicate["components"][0]["supplier"] == {"name": "Flash Distribution Ltd", "country": "GB"}
+    assert predicate["components"][0]["manufacturer"] == "Intel"
+    parties = {(p.name, p.country, p.role) for p in parties_from_device_manifest(predicate)}
+    assert parties >= {("Emulation Inc", "FI", "vendor"), ("Flash Distribution Ltd", "GB", "supplier")}
+    # Without a supplier, the manufacturer is who supplies it, with its country.
+    maker_only = hbom(supplier=None, manufacturer={"name": "Intel", "address": {"country": "US"}})
+    predicate = manifest_from_cyclonedx(maker_only).to_predicate()
+    assert predicate["components"][0]["supplier"] == {"name": "Intel", "country": "US"}
+
+
+def test_hbom_itself_is_signed_in_the_release(tmp_path: Any) -> None:
+    """release sign --device-manifest hbom.json: the device-manifest predicate AND the HBOM, both signed."""
+    import base64
+    import json
+
+    from attestations.dsse import parse_envelope, verify_signatures
+    from attestations.keys import generate_private_key
+    from verifier.policy import SupplierRule
+    from verifier.release import ReleaseRequest, sign_release
+    from verifier.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+
+    firmware = tmp_path / "fw.bin"
+    firmware.write_bytes(IMAGE)
+    (tmp_path / "hbom.json").write_text(json.dumps(hbom()))
+    signer = generate_private_key("ed25519")
+    sign_release(ReleaseRequest(firmware=[firmware], device_manifest=tmp_path / "hbom.json"), [signer],
+                 tmp_path / "release")
+    statements = {}
+    for line in (tmp_path / "release" / "release.intoto.jsonl").read_text().splitlines():
+        envelope = parse_envelope(json.loads(line))
+        assert verify_signatures(envelope, [signer.public]).distinct_valid == 1
+        statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        statements[statement["predicateType"]] = statement["predicate"]
+    assert statements["https://cyclonedx.org/bom"] == hbom()  # unchanged
+    device = statements["https://provcheck.dev/device-manifest/v1"]
+    assert device["components"][0]["quantity"] == 2
+    # The supplier rules see the HBOM's countries, and each party is judged once though named twice.
+    parties = parties_from_device_manifest(device) + parties_from_cyclonedx(statements["https://cyclonedx.org/bom"])
+    findings = check_suppliers(parties, [SupplierRule(blocked_countries=frozenset({"GB"}))])
+    blocked = [f for f in findings if f.check == "supply.blocked-country"]
+    assert [f.status for f in blocked] == [Status.FAIL]
+    assert "Flash Distribution Ltd" in blocked[0].message
