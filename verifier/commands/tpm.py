@@ -195,7 +195,8 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[F], F]:
 @click.option("--message", "-m", "message", type=existing_file, required=True, help="tpm2_quote -m (TPMS_ATTEST).")
 @click.option("--signature", "-s", "signature", type=existing_file, required=True,
               help="tpm2_quote -s (TPMT_SIGNATURE).")
-@click.option("--pcrs", "-o", "pcrs", type=existing_file, required=True, help="tpm2_quote -o, written with -F values.")
+@click.option("--pcrs", "-o", "pcrs", type=existing_file, required=True,
+              help="tpm2_quote -o: its default serialized file (as tpm2_checkquote reads it) or -F values.")
 @click.option("--ak", type=existing_file, required=True,
               help="Attestation key: PEM or TPM2B_PUBLIC (tpm2_createak -u).")
 @click.option("--nonce", "-q", "nonce", help="The nonce (hex) the quote was made with (tpm2_quote -q).")
