@@ -328,3 +328,21 @@ def test_hbom_itself_is_signed_in_the_release(tmp_path: Any) -> None:
     blocked = [f for f in findings if f.check == "supply.blocked-country"]
     assert [f.status for f in blocked] == [Status.FAIL]
     assert "Flash Distribution Ltd" in blocked[0].message
+
+
+def test_device_verify_cli_fails_a_digest_taken_at_another_address(tmp_path: Any) -> None:
+    """The reported defect end to end: U-Boot evidence with the declared digest at another address."""
+    import json
+
+    from tests.helpers import run_cli
+
+    (tmp_path / "m.json").write_text(json.dumps({"firmware_regions": [declared()]}))
+    for address, code in ((ADDRESS, 0), (ADDRESS + 0x40000, 1)):
+        ev = evidence(measured(address=address), measured(address=address, algorithm="crc32", digest=CRC,
+                                                          method="crc32", weak=True))
+        (tmp_path / "ev.json").write_bytes(ev.to_bytes())
+        result = run_cli(["device", "verify", "--evidence", tmp_path / "ev.json", "--manifest", tmp_path / "m.json",
+                          "--format", "json"])
+        assert result.returncode == code, result.stdout + result.stderr
+        region = next(f for f in json.loads(result.stdout)["findings"] if f["check"] == "hw.region")
+        assert region["status"] == ("pass" if code == 0 else "fail")
