@@ -147,6 +147,7 @@ def read_authenticode(data: bytes, trust_anchors: Sequence[Any] = ()) -> Authent
     errors: list[str] = []
     problems = _placement_problems(data, table_offset, table_size)
     seen: dict[bytes, int] = {}
+    unreadable: list[str] = []
     pos = 0
     while pos + 8 <= len(table):
         length, revision, cert_type = struct.unpack_from("<IHH", table, pos)
@@ -167,6 +168,7 @@ def read_authenticode(data: bytes, trust_anchors: Sequence[Any] = ()) -> Authent
                 signatures.extend(_signatures(blob, data, trust_anchors, depth=0, problems=problems))
             except (der.DerError, ValueError, IndexError) as exc:
                 errors.append(f"PKCS#7 at table offset {pos} cannot be parsed: {exc}")
+                unreadable.append(f"WIN_CERTIFICATE at table offset {pos} is not a readable PKCS#7 signature")
                 if "indefinite" in str(exc):
                     problems.append(f"the PKCS#7 at table offset {pos} uses BER indefinite lengths; "
                                     "its extent cannot be established")
@@ -179,6 +181,9 @@ def read_authenticode(data: bytes, trust_anchors: Sequence[Any] = ()) -> Authent
             problems.append(f"the padding after the WIN_CERTIFICATE at table offset {start} is not zero")
     if pos < len(table):
         problems.append(f"{len(table) - pos} bytes at the end of the certificate table belong to no entry")
+    if signatures:
+        # Next to a readable signature, an unreadable entry is not an unknown signature state: it is extra bytes.
+        problems += unreadable
     return AuthenticodeFacts(table_offset, table_size, sha256, tuple(signatures), tuple(errors),
                              tuple(dict.fromkeys(problems)))
 
