@@ -255,6 +255,11 @@ def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subje
     elif ref_file.get("sha256"):
         out.append(skipped("firmware.digest", f"bytes differ from the {label}; judged structurally below", subject,
                            required=False, declared=ref_file.get("sha256"), actual=act_file.get("sha256")))
+    if p.get("format") == "raw" and reference.get("format") == "elf" and reference.get("raw_image"):
+        from verifier.firmware.raw_image import compare as compare_raw
+
+        # objcopy -O binary of the declared ELF (u-boot.bin from u-boot): judged byte for byte by load address.
+        return out + compare_raw(reference["raw_image"], actual.image.data, label=label, subject=subject)
     if reference.get("format") != p.get("format"):
         out.append(failed("firmware.format", f"the {label} declares {reference.get('format')}, "
                                              f"the image is {p.get('format')}", subject))
