@@ -195,12 +195,12 @@ def _image_end(data: bytes) -> int | None:
         (count,) = struct.unpack_from("<H", data, lfanew + 6)
         (optional_size,) = struct.unpack_from("<H", data, lfanew + 20)
         (headers_size,) = struct.unpack_from("<I", data, lfanew + 24 + 60)
-        end = headers_size
+        end = int(headers_size)
         table = lfanew + 24 + optional_size
         for index in range(count):
             raw_size, raw_pointer = struct.unpack_from("<II", data, table + 40 * index + 16)
             if raw_size:
-                end = max(end, raw_pointer + raw_size)
+                end = max(end, int(raw_pointer) + int(raw_size))
     except struct.error:
         return None
     return end

@@ -190,9 +190,9 @@ def compare(raw_layout: Mapping[str, Any], data: bytes, *, label: str, subject: 
     if changed or gaps:
         where = ""
         if changed:
-            first = changed[0]
-            where = (f"section {first['section']} ({first['segment']}) differs from the {label} at raw offset "
-                     f"{first['raw_offset']} (load address {first['load_address']}, first changed block of "
+            head = changed[0]
+            where = (f"section {head['section']} ({head['segment']}) differs from the {label} at raw offset "
+                     f"{head['raw_offset']} (load address {head['load_address']}, first changed block of "
                      f"{block} bytes)")
         if gaps:
             where += ("; " if where else "") + (f"bytes other than the gap fill {found.fill:#04x} "

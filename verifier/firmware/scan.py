@@ -171,15 +171,17 @@ def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> lis
                           + facts.table_problems[0], subject, problems=list(facts.table_problems),
                           table_offset=f"{facts.table_offset:#x}", table_size=facts.table_size))
     if not facts.has_table:
-        return out + [skipped("firmware.authenticode", "the PE has no certificate table (unsigned)", subject,
-                              required=False, sha256=facts.sha256)]
+        out.append(skipped("firmware.authenticode", "the PE has no certificate table (unsigned)", subject,
+                           required=False, sha256=facts.sha256))
+        return out
     if not facts.signatures:
         if facts.table_problems:
             return out
         # A table that is there but cannot be read is never reported as "unsigned".
-        return out + [errored("firmware.authenticode",
-                              "the certificate table is present but could not be parsed; signature state unknown",
-                              subject, errors=list(facts.parse_errors))]
+        out.append(errored("firmware.authenticode",
+                           "the certificate table is present but could not be parsed; signature state unknown",
+                           subject, errors=list(facts.parse_errors)))
+        return out
     for index, sig in enumerate(facts.signatures):
         who = sig.signer.subject if sig.signer else "unknown signer"
         evidence = {"index": index, "signer": who, "digest_algorithm": sig.digest_algorithm,
