@@ -148,6 +148,20 @@ def test_sbsigned_tables_hold_exactly_their_signatures(signed_pe: dict[str, Path
 
 # --- CVE-2013-3900: bytes inside the table ------------------------------------------------------------------------
 
+@pytest.mark.parametrize("path", [GRUB, FWUPD])
+def test_payload_inside_debian_table_fails_though_the_signature_verifies(path: str, tmp_path: Path) -> None:
+    image = debian_file(path)
+
+    def smuggle(data: bytes) -> bytes:
+        (_, _, _, content), = _entries_of(data)
+        return _with_table(data, _entry(content + PAYLOAD))
+
+    tampered = _variant(image, tmp_path / f"{image.stem}.payload_in_certificate_table.efi", smuggle)
+    findings = scan_firmware(tampered)
+    assert [f.status for f in _authenticode(findings) if "index" in f.evidence] == [Status.PASS]
+    assert f"{len(PAYLOAD)} bytes beyond the signature" in _table_failure(findings).message
+
+
 def test_payload_inside_shim_table_fails_though_both_signatures_verify(tmp_path: Path) -> None:
     shim = debian_file(SHIM)
 
@@ -221,11 +235,19 @@ def _table_before_overlay(data: bytes) -> bytes:
     return moved[: offset - 512] + table + head[-512:]
 
 
+@pytest.mark.parametrize("origin", ["sbsigned", "debian-fwupd"])
 @pytest.mark.parametrize("name", sorted(TABLE_VARIANTS))
-def test_certificate_table_variant_fails(name: str, signed_pe: dict[str, Path], tmp_path: Path) -> None:
+def test_certificate_table_variant_fails(name: str, origin: str, signed_pe: dict[str, Path], tmp_path: Path) -> None:
     source, make, words = TABLE_VARIANTS[name]
-    tampered = _variant(signed_pe[source], tmp_path / f"signed.{name}.exe", make)
-    findings = scan_firmware(tampered, trust_anchors=[signed_pe["vendor_cert"]])
+    if origin == "debian-fwupd":
+        if source == "overlay":
+            pytest.skip("needs a signed image with a trailing overlay; built with sbsign only")
+        image = debian_file(FWUPD)
+        anchors: list[Path] = []
+    else:
+        image, anchors = signed_pe[source], [signed_pe["vendor_cert"]]
+    tampered = _variant(image, tmp_path / f"{origin}.{name}.efi", make)
+    findings = scan_firmware(tampered, trust_anchors=anchors)
     failure = _table_failure(findings)
     assert words in " ".join(failure.evidence["problems"]), failure.evidence["problems"]
     assert judge(findings).value == "fail"
