@@ -229,10 +229,12 @@ def _to_indefinite(blob: bytes) -> bytes:
 
 def _table_before_overlay(data: bytes) -> bytes:
     """Move the table in front of the signed trailing 512 bytes: the hash over the rest is unchanged."""
-    head, offset, entries = _split(data)
-    table = b"".join(_entry(content, length=length) for length, _, _, content in entries)
-    moved = _with_table(head[:-512] + data[offset:], table, offset=offset - 512)
-    return moved[: offset - 512] + table + head[-512:]
+    head, offset, _ = _split(data)
+    _, security_entry, _, size = _pe_layout(data)
+    assert security_entry is not None
+    moved = bytearray(head[:-512] + data[offset : offset + size] + head[-512:])
+    struct.pack_into("<II", moved, security_entry, offset - 512, size)
+    return bytes(moved)
 
 
 @pytest.mark.parametrize("origin", ["sbsigned", "debian-fwupd"])

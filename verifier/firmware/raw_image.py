@@ -21,7 +21,7 @@ from typing import Any
 
 from verifier.model import Finding, failed, passed, warned
 
-MIN_BLOCK = 1024
+MIN_BLOCK = 256
 MAX_BLOCKS = 4096
 BLOCK_DIGEST_CHARS = 16
 # objcopy would write a file this large; an ELF whose load addresses span more is not a raw-image build.
@@ -184,7 +184,8 @@ def compare(raw_layout: Mapping[str, Any], data: bytes, *, label: str, subject: 
         first = blocks[0] if blocks else 0
         changed.append({"section": section["name"], "segment": section.get("segment"),
                         "raw_offset": f"{start + first:#x}", "load_address": f"{base + start + first:#x}",
-                        "changed_blocks": len(blocks), "block_size": block})
+                        "changed_blocks": len(blocks), "block_size": block,
+                        "changed_offsets": [f"{start + b:#x}" for b in blocks[:16]]})
     gaps = _gap_bytes(found.present + found.changed, data, found.fill, base)
     out: list[Finding] = []
     if changed or gaps:
