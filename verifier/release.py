@@ -99,6 +99,9 @@ def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dic
     declared = predicate.get("format")
     if image.kind == "too-large":
         raise BadInputError(f"{shipped}: {image.events[0].detail}")
+    if image.kind == declared == "raw" and predicate.get("file", {}).get("sha256") != _sha256(image.data):
+        raise BadInputError(f"{shipped.name} and its --build {build.name} are both raw images with different bytes: "
+                            "every intake would fail firmware.changed-code; give the ELF the image was made from")
     if image.kind == declared:
         return predicate
     if image.kind == "raw" and declared == "elf" and predicate.get("raw_image"):
@@ -115,6 +118,12 @@ def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dic
     raise BadInputError(f"{shipped.name} is a {image.kind} image but its --build {build.name} is {declared}: every "
                         "intake would fail firmware.format; give the build of the same format (or the ELF of a raw "
                         "image)")
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def device_manifest_predicate(path: Path) -> tuple[dict[str, Any], str]:

@@ -168,6 +168,29 @@ def test_release_refuses_a_raw_image_that_is_not_its_build(raw_build: RawBuild, 
     assert "firmware.format" in wrong_format.stderr
 
 
+def test_release_refuses_a_raw_build_for_another_raw_image(raw_build: RawBuild, tmp_path: Path) -> None:
+    key, _ = _vendor_key(tmp_path)
+    other = _write(tmp_path / "other.bin", raw_build.raw.read_bytes()[:-1] + b"\x01")
+    refused = run_cli(["release", "sign", "--firmware", other, "--build", raw_build.raw, "--key", key,
+                       "-o", tmp_path / "release"])
+    assert_clean_error(refused, 2)
+    assert "both raw images" in refused.stderr
+
+
+@pytest.mark.parametrize(("name", "edit"), [
+    ("offset_not_hex", lambda layout: layout["sections"][0].update(offset="zz")),
+    ("sections_missing", lambda layout: layout.pop("sections")),
+    ("block_size_zero", lambda layout: layout.update(block_size=0)),
+    ("size_not_a_number", lambda layout: layout["sections"][0].update(size="big")),
+])
+def test_hand_edited_raw_layout_is_bad_input(raw_build: RawBuild, tmp_path: Path, name: str, edit: Any) -> None:
+    manifest = json.loads(json.dumps(raw_build.manifest))
+    edit(manifest["raw_image"])
+    path = tmp_path / f"manifest.{name}.json"
+    path.write_text(json.dumps(manifest))
+    assert_clean_error(run_cli(["firmware", "scan", raw_build.raw, "--manifest", path]), 2)
+
+
 # --- Debian's U-Boot ----------------------------------------------------------------------------------------------
 
 def _vendor_key(directory: Path) -> tuple[Path, Path]:

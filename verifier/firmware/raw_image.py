@@ -176,6 +176,8 @@ def compare(raw_layout: Mapping[str, Any], data: bytes, *, label: str, subject: 
     """Judge a raw image against the ELF layout of its manifest: every byte is a section's, or gap fill."""
     base = int(str(raw_layout["base"]), 16)
     block = int(raw_layout["block_size"])
+    if block <= 0:
+        raise ValueError(f"raw_image block_size {block} is not positive")
     found = _sort(raw_layout, data)
     changed: list[dict[str, Any]] = []
     for section in found.changed:
