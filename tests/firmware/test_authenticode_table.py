@@ -329,3 +329,22 @@ def test_manifest_certificate_table_size_and_signers_are_compared(signed_pe: dic
     table = [f for f in scan_firmware(grown, manifest=manifest) if f.check == "firmware.authenticode-table"]
     assert [f.status for f in table] == [Status.FAIL] and table[0].evidence["actual"] == \
         table[0].evidence["declared"] + 8
+
+
+def test_signer_key_of_unknown_algorithm_is_an_invalid_signature_not_a_crash(tmp_path: Path) -> None:
+    """Found by mutating fwupd's table: cryptography cannot load the key, and the scan must still answer."""
+    rsa_encryption = bytes.fromhex("06092a864886f70d010101")
+    image = debian_file(FWUPD)
+    data = image.read_bytes()
+    _, offset, _ = _split(data)
+    at = data.index(rsa_encryption, offset)
+    mutated = _write_bytes(tmp_path / "fwupd.signer_key_unknown_algorithm.efi",
+                           data[:at + 10] + b"\x63" + data[at + 11 :])
+    findings = scan_firmware(mutated)
+    assert Status.FAIL in [f.status for f in _authenticode(findings)]
+    assert run_cli(["firmware", "scan", mutated]).returncode == 1
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

@@ -347,13 +347,16 @@ def _nested(signer_info: der.Node, image: bytes, anchors: Sequence[Any], depth: 
 
 
 def _verify(cert: Any, signature: bytes, message: bytes, algorithm: str) -> bool:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
     hash_cls: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return False  # a key type cryptography cannot load (found by mutating fwupd's signer certificate)
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, message, padding.PKCS1v15(), hash_cls[algorithm]())
