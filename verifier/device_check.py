@@ -106,14 +106,17 @@ def derive_strengths(
     *,
     nonce: bytes | None,
     now: datetime.datetime | None = None,
+    ak_bound: bool = True,
 ) -> DerivedEvidence:
     """Recompute every fact's strength from what verifies, whatever the evidence labels say.
 
     A fact is ``signed`` only when the attest signature verifies with the leaf of the presented chain,
     that leaf is the identity key the manifest declares (pinned or chaining to its CA), the signed
     payload carries ``nonce``, and the fact is exactly one the device signed. TPM values are
-    ``signed`` only when the quote verifies over ``nonce`` and covers them. Anything else is
-    ``measured`` (region digests and PCRs computed on the device) or ``reported``.
+    ``signed`` only when the quote verifies over ``nonce`` and covers them, and, with ``ak_bound``
+    False (a policy that binds the AK to nothing), never: a quote by a key the attacker brought
+    proves nothing. Anything else is ``measured`` (region digests and PCRs computed on the device)
+    or ``reported``.
     """
     from hw.profile import ProfileFacts
     from verifier.measured_boot import quoted_strength
@@ -175,6 +178,8 @@ def derive_strengths(
     tpm_reason = ""
     if tpm is not None:
         quoted, tpm_reason = quoted_strength(tpm, nonce)
+        if quoted == "signed" and not ak_bound:
+            quoted, tpm_reason = "measured", "nothing binds the quoting AK to a TPM ([tpm] ak_binding is none)"
         strength = note("tpm.pcrs", tpm.strength, _lower(tpm.strength, quoted))
         tpm = replace(tpm, strength=strength)
     derived = replace(
@@ -601,6 +606,8 @@ def _differences(
         differs = name in identity and identity[name].value != fact.value
         if differs or (fact.strength == "signed" and name not in identity):
             out.append(f"identity.{name}")
+    # A signed value left out of the file hides what the device said.
+    out += [f"identity.{name} (removed)" for name in identity if name not in evidence.identity]
     signed_components = [c for c in evidence.components if c.strength == "signed"]
     if signed_components != list(components):
         out.append("components")

@@ -31,9 +31,9 @@ from verifier.policy import Policy
 
 if TYPE_CHECKING:
     from attestations.dsse import Envelope
-    from verifier.device_check import DerivedEvidence
     from hw.evidence import DeviceEvidence
     from verifier.attest_check import VouchedStatement
+    from verifier.device_check import DerivedEvidence
 
 log = logging.getLogger(__name__)
 
@@ -774,7 +774,7 @@ def _derived(
         except ProvcheckError:
             identity = None  # an unreadable manifest is judged (and reported) by the comparison itself
     binding = recorded_nonce(evidence) if request.evidence is not None else nonce
-    return derive_strengths(evidence, identity, nonce=binding)
+    return derive_strengths(evidence, identity, nonce=binding, ak_bound=policy.tpm.ak_binding != "none")
 
 
 def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
