@@ -706,7 +706,8 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     metadata: dict[str, Any] = {
         "generated_at": started.isoformat(timespec="seconds"),
         "release": {
-            "name": index.get("name") or attested.index.get("name", request.release.name),
+            # Only the signed release index names the release; index.json is an unsigned convenience file.
+            "name": index.get("name") or request.release.name,
             "version": index.get("version", ""),
             "created": index.get("created", ""),
             "path": str(request.release),

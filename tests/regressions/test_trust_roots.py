@@ -20,7 +20,7 @@ import pytest
 from attestations.keys import load_signer
 from tests.helpers import assert_clean_error, run_cli
 from tests.workflows.conftest import Workspace, policy_text
-from tests.workflows.conftest import workspace as workspace  # noqa: F401 - the shared vendor workspace fixture
+from tests.workflows.conftest import workspace as workspace
 from verifier.release import ReleaseRequest, sign_release
 
 NONCE_A = bytes(range(32))
