@@ -623,6 +623,10 @@ def check_nonce(evidence: DeviceEvidence, expected: bytes | None) -> list[Findin
     if expected is not None and evidence.nonce != expected.hex():
         return [failed("hw.nonce", "the evidence was read with another nonce than this verification's", subject,
                        found=evidence.nonce, expected=expected.hex())]
+    if evidence.attestation is None and evidence.profile == "attest":
+        # The attest profile signs every answer over the nonce: evidence without the signature was edited.
+        return [failed("hw.nonce", "the evidence says it was read over the attest profile, which signs every answer "
+                       "with the nonce, but it carries no signed measurements: nothing binds it to a nonce", subject)]
     if evidence.attestation is None:
         out.append(
             skipped("hw.nonce", f"the {evidence.profile} profile signs nothing with the nonce; TPM quotes are checked "

@@ -37,26 +37,31 @@ class Reads:
 
     first: dict[str, Any]
     second: dict[str, Any]
+    other_device: dict[str, Any]  # another unit of the same vendor (own key, same CA), read with NONCE_A
     manifest: dict[str, Any]
     directory: Path
 
 
 @pytest.fixture(scope="module")
 def reads(tmp_path_factory: pytest.TempPathFactory) -> Reads:
+    from dataclasses import replace
+
     from hw.reader import read_device
     from hw.simulator import Simulator
     from verifier.demo import _device_config, declared_device_manifest, demo_firmware
     from verifier.device_manifest import manifest_from_predicate
 
+    honest = _device_config(demo_firmware())
+    other = replace(honest, serial="ACME-000124", key_seed="another-unit")
     out = []
-    manifest: dict[str, Any] = {}
-    for nonce in (NONCE_A, NONCE_B):
-        with Simulator("attest", config=_device_config(demo_firmware())) as sim:
-            manifest = declared_device_manifest(sim)
+    manifests = []
+    for config, nonce in ((honest, NONCE_A), (honest, NONCE_B), (other, NONCE_A)):
+        with Simulator("attest", config=config) as sim:
+            manifests.append(declared_device_manifest(sim))
             evidence = read_device(sim.port, profile="attest", timeout=30, read_timeout=2, nonce=nonce,
-                                   regions=manifest_from_predicate(manifest).region_specs())
+                                   regions=manifest_from_predicate(manifests[0]).region_specs())
         out.append(evidence.to_json())
-    return Reads(out[0], out[1], manifest, tmp_path_factory.mktemp("reads"))
+    return Reads(out[0], out[1], out[2], manifests[0], tmp_path_factory.mktemp("reads"))
 
 
 def write(path: Path, data: Any) -> Path:
@@ -211,6 +216,8 @@ def test_attestation_removed_labels_stay_but_count_for_nothing(reads: Reads, tmp
     (lowered,) = [f for f in report["findings"] if f["check"] == "hw.strength" and f["status"] == "warn"]
     assert "no signed measurements" in lowered["message"] and "identity.serial (signed -> reported)" in (
         lowered["evidence"]["lowered"])
+    (nonce,) = [f for f in report["findings"] if f["check"] == "hw.nonce"]
+    assert nonce["status"] == "fail" and "carries no signed measurements" in nonce["message"]
 
 
 def test_signature_for_another_nonce_is_not_signed_for_this_one(reads: Reads, tmp_path: Path) -> None:
@@ -224,6 +231,21 @@ def test_signature_for_another_nonce_is_not_signed_for_this_one(reads: Reads, tm
     # And checked against nonce A explicitly, the genuine file B is a replay.
     code, report = device_verify(tmp_path, reads.second, reads.manifest, *STRENGTH_RULES, "--nonce", NONCE_A.hex())
     assert code == 1 and statuses(report, "hw.strength")["serial"] == "fail"
+
+
+def test_another_units_signature_does_not_vouch_for_these_facts(reads: Reads, tmp_path: Path) -> None:
+    """A genuine signature over this nonce, by a genuine unit of the same vendor, but over that unit's facts."""
+    manifest = dict(reads.manifest)
+    manifest["identity"] = {"ca_pem": manifest["identity"]["ca_pem"]}  # any unit of the vendor
+    code, report = device_verify(tmp_path, reads.other_device, dict(manifest, serial=None), *STRENGTH_RULES)
+    assert code == 0, [f for f in report["findings"] if f["status"] not in ("pass", "skip")]  # twin: that unit
+    evidence = dict(reads.first, attestation=reads.other_device["attestation"],
+                    identity_key=reads.other_device["identity_key"])
+    code, report = device_verify(tmp_path, evidence, manifest, *STRENGTH_RULES)
+    assert code == 1
+    (signature,) = [f for f in report["findings"] if f["check"] == "hw.attest-signature"]
+    assert signature["status"] == "fail" and "identity.serial" in signature["message"]
+    assert statuses(report, "hw.strength")["serial"] == "fail"
 
 
 @pytest.mark.parametrize("edit", ["component-added-signed", "component-added-reported", "serial-relabelled",
