@@ -167,7 +167,7 @@ def derive_strengths(
         if same:
             signed_regions[key] -= 1
         # A digest the file says the attest protocol signed, but that no verified signature covers, is hearsay.
-        unsigned = "reported" if r.method == "attest" or r.weak else "measured"
+        unsigned = "reported" if r.method == "attest" else "measured"
         strength = note(f"region.{r.name}", r.strength, _lower(r.strength, ceiling(same, unsigned)))
         regions.append(replace(r, strength=strength))
     identity_key = evidence.identity_key

@@ -113,6 +113,7 @@ NO_SIGNERS = {
     "firmware-only": "version = 1\n[firmware]\nrequired = true\n",
     "device-only": "version = 1\n[device]\nrequired = true\n",
     "firmware-and-device": "version = 1\n[firmware]\nrequired = true\n[device]\nrequired = true\n",
+    "empty-signers-table": "version = 1\n[signers]\n[firmware]\nrequired = true\n",
 }
 
 
@@ -125,7 +126,7 @@ def test_policy_without_signers_is_bad_input_not_a_pass(workspace: Workspace, tm
         result = run_cli(["intake", "--release", release, "--policy", policy, "--firmware",
                           workspace.paths["tampered_firmware"], "--no-history", "--format", "json"])
         assert_clean_error(result, 2)
-        assert "[signers]" in result.stderr and "no trusted signer" in result.stderr, result.stderr
+        assert "signers" in result.stderr and "no trusted signer" in result.stderr, result.stderr
 
 
 def test_forged_signatures_are_never_vouched(workspace: Workspace, tmp_path: Path) -> None:
