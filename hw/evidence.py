@@ -8,6 +8,11 @@ Every fact carries a strength:
 
 ``read_device`` writes it; ``verifier.device_check`` judges it. ``from_json`` is strict so
 that a hand-edited or truncated file is rejected with ``EvidenceInputError``, never a crash.
+
+The strengths (and ``signature_verified``) recorded here are what the reader saw, a claim of the
+file about itself: the verifier re-derives every strength from what it can verify again
+(``verifier.device_check.derive_strengths``), and a label can only lower the result. Labels are
+exact lowercase words; "Signed" or "SIGNED" is rejected, not read as a strength.
 """
 
 from __future__ import annotations
@@ -120,6 +125,7 @@ class SignedMeasurements:
     algorithm: str
     payload_b64: str
     signature_b64: str
+    #: What the reader found when it read the device; never trusted by the verifier, which verifies again.
     signature_verified: bool
 
     def to_json(self) -> dict[str, Any]:

@@ -17,7 +17,9 @@ import datetime
 import hashlib
 import itertools
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
@@ -41,21 +43,194 @@ def check_device(
     expected_nonce: bytes | None = None,
     now: datetime.datetime | None = None,
 ) -> list[Finding]:
-    findings: list[Finding] = [_evidence_finding(evidence)]
-    signed_ok = True
-    if evidence.attestation is not None:
-        signature_findings = check_attestation(evidence)
-        findings += signature_findings
-        signed_ok = all(f.status is Status.PASS for f in signature_findings)
+    """Judge the evidence against the manifest, each fact at the strength provcheck itself verified.
+
+    ``expected_nonce`` is the nonce this verification chose (a live read); without it the evidence
+    was read earlier, and signed facts are bound to the nonce it records, which shows no freshness.
+    """
+    derived = derive_strengths(evidence, manifest.identity, nonce=expected_nonce or recorded_nonce(evidence), now=now)
+    evidence = derived.evidence
+    findings: list[Finding] = [_evidence_finding(evidence), *derived.findings]
     findings += check_identity_fields(evidence, manifest)
     findings += check_serial(evidence, manifest)
     findings += check_components(evidence, manifest)
     findings += check_regions(evidence, manifest)
     findings += check_identity_key(evidence, manifest.identity, now=now)
     findings += check_nonce(evidence, expected_nonce)
-    findings += check_strength(evidence, required_strength or {}, signed_ok=signed_ok)
+    findings += check_strength(evidence, required_strength or {})
     findings.append(self_reported(evidence))
     return findings
+
+
+# --- strength: derived from what provcheck verified, never read from the evidence ------------------------
+
+_RANK = {"signed": 3, "measured": 2, "reported": 1}
+
+
+@dataclass(frozen=True)
+class DerivedEvidence:
+    """The evidence with every strength re-derived, the signature findings, and what was lowered and why."""
+
+    evidence: DeviceEvidence
+    findings: tuple[Finding, ...]
+    lowered: tuple[str, ...]
+    reason: str
+
+
+def recorded_nonce(evidence: DeviceEvidence) -> bytes | None:
+    """The nonce an evidence file says it was read with (what a signature over it can be checked against)."""
+    if not evidence.nonce:
+        return None
+    try:
+        return bytes.fromhex(evidence.nonce)
+    except ValueError:
+        return None
+
+
+def _lower(label: str, ceiling: str) -> str:
+    """A label in the evidence can only lower a strength, never raise it."""
+    return label if _RANK.get(label, 0) and _RANK[label] <= _RANK[ceiling] else ceiling
+
+
+def _component_key(c: Component) -> tuple[Any, ...]:
+    return (c.cls, c.manufacturer, c.model, c.serial, c.revision)
+
+
+def _region_key(r: RegionDigest) -> tuple[Any, ...]:
+    return (r.name, r.address, r.size, r.algorithm, r.digest, r.weak)
+
+
+def derive_strengths(
+    evidence: DeviceEvidence,
+    identity: DeclaredIdentity | None,
+    *,
+    nonce: bytes | None,
+    now: datetime.datetime | None = None,
+    ak_bound: bool = True,
+) -> DerivedEvidence:
+    """Recompute every fact's strength from what verifies, whatever the evidence labels say.
+
+    A fact is ``signed`` only when the attest signature verifies with the leaf of the presented chain,
+    that leaf is the identity key the manifest declares (pinned or chaining to its CA), the signed
+    payload carries ``nonce``, and the fact is exactly one the device signed. TPM values are
+    ``signed`` only when the quote verifies over ``nonce`` and covers them, and, with ``ak_bound``
+    False (a policy that binds the AK to nothing), never: a quote by a key the attacker brought
+    proves nothing. Anything else is ``measured`` (region digests and PCRs computed on the device)
+    or ``reported``.
+    """
+    from hw.profile import ProfileFacts
+    from verifier.measured_boot import quoted_strength
+
+    findings: list[Finding] = []
+    signed: ProfileFacts | None = None
+    reason = ""
+    if evidence.attestation is None:
+        reason = "the evidence carries no signed measurements"
+    else:
+        signature_findings, rebuilt = _verify_attestation(evidence)
+        findings += signature_findings
+        if rebuilt is None:
+            reason = "the signed measurements do not verify"
+        else:
+            reason = _anchor_problem(evidence, identity, now) or _nonce_problem(evidence, nonce)
+            signed = None if reason else rebuilt
+
+    def ceiling(verified: bool, otherwise: str) -> str:
+        return "signed" if signed is not None and verified else otherwise
+
+    lowered: list[str] = []
+
+    def note(name: str, before: str, after: str) -> str:
+        if after != before:
+            lowered.append(f"{name} ({before} -> {after})")
+        return after
+
+    identity_facts: dict[str, Fact] = {}
+    for name, fact in evidence.identity.items():
+        same = signed is not None and name in signed.identity and signed.identity[name].value == fact.value
+        strength = note(f"identity.{name}", fact.strength, _lower(fact.strength, ceiling(same, "reported")))
+        identity_facts[name] = replace(fact, strength=strength)
+    signed_components = Counter(_component_key(c) for c in (signed.components if signed else ()))
+    components = []
+    for c in evidence.components:
+        key = _component_key(c)
+        same = signed_components[key] > 0
+        if same:
+            signed_components[key] -= 1
+        strength = note(f"component.{c.cls}", c.strength, _lower(c.strength, ceiling(same, "reported")))
+        components.append(replace(c, strength=strength))
+    signed_regions = Counter(_region_key(r) for r in (signed.regions if signed else ()))
+    regions = []
+    for r in evidence.regions:
+        key = _region_key(r)
+        same = signed_regions[key] > 0
+        if same:
+            signed_regions[key] -= 1
+        # A digest the file says the attest protocol signed, but that no verified signature covers, is hearsay.
+        unsigned = "reported" if r.method == "attest" else "measured"
+        strength = note(f"region.{r.name}", r.strength, _lower(r.strength, ceiling(same, unsigned)))
+        regions.append(replace(r, strength=strength))
+    identity_key = evidence.identity_key
+    if identity_key is not None:
+        strength = note("identity_key", identity_key.strength, _lower(identity_key.strength, ceiling(True, "reported")))
+        identity_key = replace(identity_key, strength=strength)
+    tpm = evidence.tpm
+    tpm_reason = ""
+    if tpm is not None:
+        quoted, tpm_reason = quoted_strength(tpm, nonce)
+        if quoted == "signed" and not ak_bound:
+            quoted, tpm_reason = "measured", "nothing binds the quoting AK to a TPM ([tpm] ak_binding is none)"
+        strength = note("tpm.pcrs", tpm.strength, _lower(tpm.strength, quoted))
+        tpm = replace(tpm, strength=strength)
+    derived = replace(
+        evidence,
+        identity=identity_facts,
+        components=tuple(components),
+        regions=tuple(regions),
+        identity_key=identity_key,
+        tpm=tpm,
+    )
+    claimed = [item for item in lowered if "(signed ->" in item]
+    if claimed:
+        why = "; ".join(w for w in (reason if signed is None else "", tpm_reason) if w) or (
+            "those values are not the ones the device signed"
+        )
+        findings.append(
+            warned(
+                "hw.strength",
+                f"the evidence labels {', '.join(claimed)} as signed, but provcheck could not verify a signature "
+                f"over them ({why}); they count at the strength shown",
+                "evidence",
+                lowered=claimed,
+            )
+        )
+    return DerivedEvidence(derived, tuple(findings), tuple(lowered), reason)
+
+
+def _anchor_problem(
+    evidence: DeviceEvidence, identity: DeclaredIdentity | None, now: datetime.datetime | None
+) -> str:
+    """Why the key that signed the measurements is not known to be this vendor's device key ('' when it is)."""
+    if identity is None or not (identity.ca_pem or identity.public_key_pem or identity.fingerprint_sha256):
+        return "the manifest declares no device identity key, so nothing ties the signing key to the vendor"
+    (finding,) = check_identity_key(evidence, identity, now=now)
+    if finding.status is not Status.PASS:
+        return f"the signing key is not the declared device key: {finding.message}"
+    return ""
+
+
+def _nonce_problem(evidence: DeviceEvidence, nonce: bytes | None) -> str:
+    """Why the signed measurements are not bound to ``nonce`` ('' when they are)."""
+    from hw.attest import decode_payload
+
+    if nonce is None:
+        return "no nonce is known to check the signature's freshness against"
+    assert evidence.attestation is not None
+    payload = decode_payload(base64.b64decode(evidence.attestation.payload_b64, validate=True))
+    signed_nonce = payload.get("nonce")
+    if not isinstance(signed_nonce, bytes) or signed_nonce != nonce:
+        return "the device signed another nonce than the one checked against"
+    return ""
 
 
 def _norm(value: Any) -> str:
@@ -413,6 +588,11 @@ def check_identity_key(
 
 def check_attestation(evidence: DeviceEvidence) -> list[Finding]:
     """Re-verify the signed payload and re-derive every signed fact from it."""
+    return _verify_attestation(evidence)[0]
+
+
+def _verify_attestation(evidence: DeviceEvidence) -> tuple[list[Finding], Any]:
+    """The ``hw.attest-signature`` findings, and the facts the device signed (None unless all of it verifies)."""
     from hw.attest import chain_blob_of, decode_payload, payload_facts, verify_signature
     from hw.errors import HardwareError
     from hw.profile import ProfileFacts
@@ -421,32 +601,34 @@ def check_attestation(evidence: DeviceEvidence) -> list[Finding]:
     assert attestation is not None
     subject = "signed measurements"
     if evidence.identity_key is None or not evidence.identity_key.cert_chain_pem:
-        return [failed("hw.attest-signature", "signed measurements without the certificate that signs them", subject)]
+        return [failed("hw.attest-signature", "signed measurements without the certificate that signs them",
+                       subject)], None
     try:
         chain = _load_chain(evidence)
         signed = base64.b64decode(attestation.payload_b64, validate=True)
         signature = base64.b64decode(attestation.signature_b64, validate=True)
         payload = decode_payload(signed)
     except (ValueError, HardwareError) as exc:
-        return [errored("hw.attest-signature", f"the signed measurements are malformed: {exc}", subject)]
+        return [errored("hw.attest-signature", f"the signed measurements are malformed: {exc}", subject)], None
     from cryptography.hazmat.primitives import serialization
 
     chain_der = [c.public_bytes(serialization.Encoding.DER) for c in chain]
     if not verify_signature(chain_der[0], attestation.algorithm, signed, signature):
         return [failed("hw.attest-signature", f"the {attestation.algorithm} signature over the measurements does not "
-                       "verify with the device's certificate", subject)]
+                       "verify with the device's certificate", subject)], None
     expected_chain = hashlib.sha256(chain_blob_of(chain_der)).digest()
     if payload.get("chain_sha256") != expected_chain:
         return [failed("hw.attest-signature", "the signed measurements name a different certificate chain than the "
-                       "one presented", subject)]
+                       "one presented", subject)], None
     rebuilt = ProfileFacts("attest")
     payload_facts(rebuilt, payload, expected_chain)
     edited = _differences(evidence, rebuilt.identity, rebuilt.components, rebuilt.regions)
     if edited:
+        # Part of the file was changed after signing: none of it counts as signed.
         return [failed("hw.attest-signature", "the evidence file differs from what the device signed: "
-                       + ", ".join(edited), subject)]
+                       + ", ".join(edited), subject)], None
     return [passed("hw.attest-signature", f"measurements signed with {attestation.algorithm} by the device key",
-                   subject, protocol_version=attestation.protocol_version)]
+                   subject, protocol_version=attestation.protocol_version)], rebuilt
 
 
 def _differences(
@@ -457,8 +639,12 @@ def _differences(
 ) -> list[str]:
     out = []
     for name, fact in evidence.identity.items():
-        if fact.strength == "signed" and (name not in identity or identity[name].value != fact.value):
+        # Relabelling a signed value as "reported" does not make a different value acceptable.
+        differs = name in identity and identity[name].value != fact.value
+        if differs or (fact.strength == "signed" and name not in identity):
             out.append(f"identity.{name}")
+    # A signed value left out of the file hides what the device said.
+    out += [f"identity.{name} (removed)" for name in identity if name not in evidence.identity]
     signed_components = [c for c in evidence.components if c.strength == "signed"]
     if signed_components != list(components):
         out.append("components")
@@ -474,6 +660,10 @@ def check_nonce(evidence: DeviceEvidence, expected: bytes | None) -> list[Findin
     if expected is not None and evidence.nonce != expected.hex():
         return [failed("hw.nonce", "the evidence was read with another nonce than this verification's", subject,
                        found=evidence.nonce, expected=expected.hex())]
+    if evidence.attestation is None and evidence.profile == "attest":
+        # The attest profile signs every answer over the nonce: evidence without the signature was edited.
+        return [failed("hw.nonce", "the evidence says it was read over the attest profile, which signs every answer "
+                       "with the nonce, but it carries no signed measurements: nothing binds it to a nonce", subject)]
     if evidence.attestation is None:
         out.append(
             skipped("hw.nonce", f"the {evidence.profile} profile signs nothing with the nonce; TPM quotes are checked "
@@ -492,8 +682,12 @@ def check_nonce(evidence: DeviceEvidence, expected: bytes | None) -> list[Findin
         shown = signed_nonce.hex() if isinstance(signed_nonce, bytes) else repr(signed_nonce)
         return [failed("hw.nonce", "the device signed a stale or foreign nonce: the measurements may be a replay",
                        subject, signed=shown, sent=evidence.nonce)]
-    fresh = "this verification's" if expected is not None else "the reader's"
-    return [passed("hw.nonce", f"the measurements are bound to {fresh} fresh nonce", subject)]
+    if expected is None:
+        # An evidence file: the signature covers the nonce it records, but nothing shows when that was.
+        return [skipped("hw.nonce", f"the evidence was read earlier (nonce {evidence.nonce[:16]}…): the signed "
+                        "measurements carry that nonce, but freshness cannot be shown for a file", subject,
+                        required=False, recorded=evidence.nonce)]
+    return [passed("hw.nonce", "the measurements are bound to this verification's fresh nonce", subject)]
 
 
 # --- strength --------------------------------------------------------------------------------------------
@@ -517,7 +711,8 @@ def _strength_of(evidence: DeviceEvidence, key: str) -> Strength | None:
     return Strength(fact.strength) if fact else None
 
 
-def check_strength(evidence: DeviceEvidence, required: Mapping[str, str], *, signed_ok: bool = True) -> list[Finding]:
+def check_strength(evidence: DeviceEvidence, required: Mapping[str, str]) -> list[Finding]:
+    """The policy's strength rules, on evidence whose strengths ``derive_strengths`` recomputed."""
     out = []
     for key in sorted(required):
         try:
@@ -526,8 +721,6 @@ def check_strength(evidence: DeviceEvidence, required: Mapping[str, str], *, sig
             out.append(errored("hw.strength", f"the policy asks for unknown strength {required[key]!r} for {key}", key))
             continue
         got = _strength_of(evidence, key)
-        if got is Strength.SIGNED and not signed_ok:
-            got = Strength.REPORTED
         if got is None:
             out.append(skipped("hw.strength", f"the policy requires {key} to be {wanted.value}, but it was not read",
                                key))

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from attestations.dsse import Envelope
     from hw.evidence import DeviceEvidence
     from verifier.attest_check import VouchedStatement
+    from verifier.device_check import DerivedEvidence
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,26 @@ def _route_type(envelope: Envelope) -> str:
         return ""
 
 
+def _no_signers_error(policy: Policy) -> PolicyError:
+    return PolicyError(
+        f"{policy.name}: the policy reads a release but names no trusted signer: add a [signers] table with "
+        "keys = [...] or a [[signers.sigstore]] identity; without one no statement can be vouched for"
+    )
+
+
 def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _Attested:
-    """Verify every statement of the release against every signer rule of the policy (all must hold)."""
+    """Verify every statement of the release against every signer rule of the policy (all must hold).
+
+    Nothing is vouched for by default: a statement is used only after each signer rule of the policy
+    was met by a signature that verified with a trusted key (or a bundle a trusted identity signed).
+    """
     from attestations.documents import read_documents
     from verifier import attest_check as judge
     from verifier.attest_workflow import load_keys
     from verifier.release import locate_release
 
+    if not policy.signers:
+        raise _no_signers_error(policy)
     files = locate_release(release)
     documents = list(read_documents(files.bundle))
     for extra in files.sigstore_bundles:
@@ -113,19 +127,19 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
     if not envelopes and not bundles:
         findings.append(failed("attest.release", "the release holds no signed statement", str(files.bundle)))
 
-    accepted: dict[int, tuple[str, ...]] = {i: () for i in range(len(envelopes))}
+    # For each envelope, the signers of every rule it met so far; an envelope missing from the map met none.
+    met: dict[int, list[tuple[str, ...]]] = {}
     for rule in policy.signers:
         keys = load_keys(rule.keys) if rule.keys else []
         if not keys:
-            for i in list(accepted):
+            for envelope in envelopes:
                 findings.append(
                     failed(
                         "attest.signature",
                         "signed with a key, but the policy trusts only Sigstore identities for this release",
-                        envelopes[i].source,
+                        envelope.source,
                     )
                 )
-                del accepted[i]
             continue
         by_type: dict[str, list[int]] = {}
         for i, envelope in enumerate(envelopes):
@@ -141,16 +155,18 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
                 )
             rule_findings, rule_vouched = judge.verify_envelopes(group, keys, threshold)
             findings += rule_findings
-            vouched_sources = {v.source: v.signers for v in rule_vouched}
-            for i in indexes:
-                if i in accepted and envelopes[i].source in vouched_sources:
-                    accepted[i] = accepted[i] + vouched_sources[envelopes[i].source]
-                else:
-                    accepted.pop(i, None)
+            # One finding per envelope, in order; the vouched statements are those whose finding passed.
+            passing = [i for i, f in zip(indexes, rule_findings, strict=True) if f.status is Status.PASS]
+            for i, item in zip(passing, rule_vouched, strict=True):
+                if item.signers:
+                    met.setdefault(i, []).append(item.signers)
     vouched: list[VouchedStatement] = []
-    for i in sorted(accepted):
+    for i, rules_met in sorted(met.items()):
+        if len(rules_met) != len(policy.signers):
+            continue  # a rule this envelope did not meet already has its failing attest.signature finding
         statement = parse_statement(envelopes[i].payload)
-        vouched.append(judge.VouchedStatement(statement, envelopes[i].source, tuple(dict.fromkeys(accepted[i]))))
+        names = tuple(dict.fromkeys(name for signers in rules_met for name in signers))
+        vouched.append(judge.VouchedStatement(statement, envelopes[i].source, names))
 
     covered: set[str] = set()
     identities = [ident for rule in policy.signers for ident in rule.sigstore]
@@ -163,20 +179,66 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
             )
         )
     for bundle in bundles if identities else []:
-        # Any trusted identity may have signed a bundle: it passes with the first identity that verifies it.
+        bundle_findings, bundle_vouched, bundle_covered = _verify_bundle(bundle, artifacts, policy)
+        findings += bundle_findings
+        vouched += bundle_vouched
+        covered |= bundle_covered
+    return _Attested(findings, [v for v in vouched if v.signers], envelopes, files.bundle, files.index, covered)
+
+
+def _verify_bundle(
+    bundle: Any, artifacts: Sequence[Any], policy: Policy
+) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
+    """A Sigstore bundle counts when, for every signer rule, one of the rule's identities verifies it.
+
+    A bundle carries one signature, so it cannot meet a rule that asks for more than one signer.
+    """
+    from verifier import attest_check as judge
+
+    findings: list[Finding] = []
+    signers: list[str] = []
+    statement: VouchedStatement | None = None
+    covered: set[str] = set()
+    for rule in policy.signers:
+        if not rule.sigstore:
+            findings.append(
+                failed(
+                    "attest.sigstore",
+                    "a Sigstore bundle, but a signer rule of the policy trusts only keys",
+                    bundle.source,
+                )
+            )
+            return findings, [], set()
         first: tuple[list[Finding], list[VouchedStatement], set[str]] | None = None
-        for identity in identities:
+        for identity in rule.sigstore:
             attempt = judge.verify_sigstore_bundles([bundle], artifacts, _sigstore_options(identity), [])
             if first is None:
                 first = attempt
-            if all(f.status is Status.PASS for f in attempt[0]):
+            if attempt[0] and all(f.status is Status.PASS for f in attempt[0]):
                 first = attempt
                 break
         assert first is not None
         findings += first[0]
-        vouched += first[1]
+        ok = bool(first[0]) and all(f.status is Status.PASS for f in first[0])
+        if not ok:
+            return findings, [], set()
+        for item in first[1]:
+            threshold = rule.threshold_for(item.statement.predicate_type)
+            if threshold > 1:
+                findings.append(
+                    failed(
+                        "attest.signature",
+                        f"a Sigstore bundle carries one signature; the policy asks for {threshold} signers for "
+                        f"{predicates.describe(item.statement.predicate_type)}",
+                        bundle.source,
+                    )
+                )
+                return findings, [], set()
+            statement = item
+            signers += item.signers
         covered |= first[2]
-    return _Attested(findings, vouched, envelopes, files.bundle, files.index, covered)
+    vouched = [replace(statement, signers=tuple(dict.fromkeys(signers)))] if statement is not None else []
+    return findings, vouched, covered
 
 
 def _sigstore_options(identity: Any) -> Any:
@@ -582,6 +644,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     # 3. device
     predicate = _device_manifest(vouched)
     evidence: DeviceEvidence | None = None
+    judged: DeviceEvidence | None = None
     nonce = os.urandom(NONCE_BYTES)
     if request.port is not None or request.evidence is not None:
         where = request.port or str(request.evidence)
@@ -596,6 +659,18 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
             evidence = holder[0]
             if report_dir is not None:
                 _write(report_dir / EVIDENCE_FILE, evidence.to_bytes())
+            # Every check below sees the strengths provcheck verified, not those the evidence states.
+            derived: list[DeviceEvidence] = []
+            raw = evidence
+
+            def derive() -> list[Finding]:
+                result = _derived(raw, predicate, policy, nonce, request)
+                derived.append(result.evidence)
+                # The signature findings come with the comparison; here, only what the evidence overstated.
+                return [f for f in result.findings if f.check == "hw.strength"]
+
+            findings += _guard("hw.strength", where, derive)
+            judged = derived[0] if derived else _unverified(evidence)
             findings.append(
                 passed(
                     "hw.read",
@@ -609,12 +684,12 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
                     failed("hw.manifest", "the release declares no verified device manifest to compare with", "device")
                 )
             else:
-                seen, declared = evidence, predicate
+                seen, declared = judged, predicate
                 findings += _guard(
                     "hw.compare", "device", lambda: _check_device(seen, declared, policy, nonce, request)
                 )
-            findings += check_required_fields(evidence, policy)
-            read_ok = evidence
+            findings += check_required_fields(judged, policy)
+            read_ok = judged
             findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, nonce))
     elif policy.device.required:
         findings.append(skipped("hw.read", "the policy requires reading the device; give --port", "device"))
@@ -637,7 +712,8 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     metadata: dict[str, Any] = {
         "generated_at": started.isoformat(timespec="seconds"),
         "release": {
-            "name": index.get("name") or attested.index.get("name", request.release.name),
+            # Only the signed release index names the release; index.json is an unsigned convenience file.
+            "name": index.get("name") or request.release.name,
             "version": index.get("version", ""),
             "created": index.get("created", ""),
             "path": str(request.release),
@@ -645,9 +721,9 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         "policy": {"sources": [str(p) for p in policy.sources], "sha256": policy.digest},
         "evidence_chain": evidence_chain(vouched),
     }
-    if evidence is not None:
-        metadata["device"] = device_identity(evidence)
-        metadata["component_diff"] = component_diff(predicate, evidence)
+    if evidence is not None and judged is not None:
+        metadata["device"] = device_identity(judged)
+        metadata["component_diff"] = component_diff(predicate, judged)
     report = Report(
         title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata
     )
@@ -692,6 +768,29 @@ def _vouch_findings(vouched: Sequence[VouchedStatement]) -> list[Finding]:
     return vouch_list(vouched)
 
 
+def _derived(
+    evidence: DeviceEvidence, predicate: Mapping[str, Any] | None, policy: Policy, nonce: bytes, request: IntakeRequest
+) -> DerivedEvidence:
+    """The evidence with each strength re-derived: signed only over this run's nonce (or, for a file, its own)."""
+    from verifier.device_check import derive_strengths, recorded_nonce
+
+    identity = None
+    if predicate is not None:
+        try:
+            identity = _manifest_object(predicate, policy).identity
+        except ProvcheckError:
+            identity = None  # an unreadable manifest is judged (and reported) by the comparison itself
+    binding = recorded_nonce(evidence) if request.evidence is not None else nonce
+    return derive_strengths(evidence, identity, nonce=binding, ak_bound=policy.tpm.ak_binding != "none")
+
+
+def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
+    """The evidence with nothing verified: every fact counts as the device's word."""
+    from verifier.device_check import derive_strengths
+
+    return derive_strengths(replace(evidence, attestation=None, tpm=None), None, nonce=None).evidence
+
+
 def _check_device(
     evidence: DeviceEvidence, predicate: Mapping[str, Any], policy: Policy, nonce: bytes, request: IntakeRequest
 ) -> list[Finding]:
@@ -722,7 +821,17 @@ def _check_device(
                         component.label(),
                     )
                 )
-    if policy.device.require_nonce and evidence.nonce != nonce.hex():
+    if policy.device.require_nonce and request.evidence is not None:
+        findings.append(
+            failed(
+                "hw.nonce",
+                f"the evidence was read earlier (nonce {str(evidence.nonce)[:16]}…), not with this intake's nonce; "
+                "freshness cannot be shown for a file, and the policy requires it",
+                "nonce",
+                recorded=evidence.nonce,
+            )
+        )
+    elif policy.device.require_nonce and evidence.nonce != nonce.hex():
         findings.append(failed("hw.nonce", "the evidence is not bound to this intake's nonce", "nonce"))
     return findings
 
