@@ -16,6 +16,7 @@ import click
 from verifier.commands.common import emit, format_option
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
+from verifier.output.sanitize import display
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _STRENGTHS = ("signed", "measured", "reported")
@@ -36,12 +37,10 @@ def _hex_nonce(value: str | None) -> bytes | None:
 
 
 def _write_atomic(path: Path, blob: bytes) -> None:
-    from hw.transcript import write_atomic
+    # A regular file is replaced atomically; a device, FIFO or "-" is written through; see write_atomic.
+    from attestations.files import write_output
 
-    try:
-        write_atomic(path, blob)
-    except OSError as exc:
-        raise BadInputError(f"cannot write {path}: {exc.strerror}") from exc
+    write_output(path, blob)
 
 
 @device.command("read")
@@ -115,7 +114,7 @@ def read_cmd(
     blob = evidence.to_bytes()
     if output is not None:
         _write_atomic(output, blob)
-        click.echo(f"provcheck: evidence written to {output}", err=True)
+        click.echo(f"provcheck: evidence written to {display(str(output))}", err=True)
     if output_format == "json":
         sys.stdout.write(blob.decode())
     else:
@@ -124,27 +123,32 @@ def read_cmd(
 
 
 def _summary(data: dict[str, Any]) -> str:
-    lines = [f"profile {data['profile']} on {data['port']}  (transcript sha256 {data['transcript'].get('sha256', '')})"]
+    # Every value here is what the device said about itself: escaped, so it cannot drive the terminal.
+    d = display
+    lines = [f"profile {d(data['profile'])} on {d(data['port'])}  "
+             f"(transcript sha256 {d(data['transcript'].get('sha256', ''))})"]
     for name, fact in data["identity"].items():
-        value = ", ".join(fact["value"]) if isinstance(fact["value"], list) else fact["value"]
-        lines.append(f"  {fact['strength']:<9} {name:<17} {value}")
+        value = ", ".join(map(str, fact["value"])) if isinstance(fact["value"], list) else fact["value"]
+        lines.append(f"  {d(fact['strength']):<9} {d(name):<17} {d(value)}")
     for c in data["components"]:
-        lines.append(f"  {c['strength']:<9} component         {c['class']} {c['manufacturer']} {c['model']}")
+        lines.append(f"  {d(c['strength']):<9} component         {d(c['class'])} {d(c['manufacturer'])} "
+                     f"{d(c['model'])}")
     for r in data["regions"]:
         weak = " (integrity-only)" if r["weak"] else ""
         lines.append(
-            f"  {r['strength']:<9} region {r['name']:<10} {r['algorithm']} {r['digest']} via {r['method']}{weak}"
+            f"  {d(r['strength']):<9} region {d(r['name']):<10} {d(r['algorithm'])} {d(r['digest'])} "
+            f"via {d(r['method'])}{weak}"
         )
     if data.get("identity_key"):
         key = data["identity_key"]
-        lines.append(f"  {key['strength']:<9} identity key      sha256 {key['fingerprint_sha256']}")
+        lines.append(f"  {d(key['strength']):<9} identity key      sha256 {d(key['fingerprint_sha256'])}")
     if data.get("tpm"):
         tpm = data["tpm"]
-        banks = ", ".join(f"{b}[{len(v)}]" for b, v in tpm["pcrs"].items())
-        lines.append(f"  {tpm['strength']:<9} tpm               PCRs {banks or 'none'}; event log "
+        banks = ", ".join(f"{d(b)}[{len(v)}]" for b, v in tpm["pcrs"].items())
+        lines.append(f"  {d(tpm['strength']):<9} tpm               PCRs {banks or 'none'}; event log "
                      f"{'yes' if tpm['event_log_b64'] else 'no'}; quote {'yes' if tpm['quote'] else 'no'}")
     for note in data["notes"]:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {d(note)}")
     lines.append(f"  {data['timings'].get('total_seconds', 0):.2f} s")
     return "\n".join(lines)
 
