@@ -55,8 +55,10 @@ def _write_atomic(path: Path, blob: bytes) -> None:
               help="A firmware region to measure (repeatable).")
 @click.option("--manifest", type=existing_file, default=None, help="Take the regions to measure from this manifest.")
 @click.option("--username", default=None, help="Linux login name.")
-@click.option("--password", default=None, envvar="PROVCHECK_DEVICE_PASSWORD",
-              help="Linux password (or PROVCHECK_DEVICE_PASSWORD).")
+@click.option("--password-env", metavar="VAR", default=None,
+              help="Linux password, from $VAR (default: $PROVCHECK_DEVICE_PASSWORD when set).")
+@click.option("--ask-password", is_flag=True, help="Linux password: prompt for it (not echoed).")
+@click.option("--password", "password_argument", default=None, hidden=True, expose_value=True)
 @click.option("--nonce", default=None, help="32-byte hex nonce to bind signed answers to (default: fresh random).")
 @click.option("--max-dump", type=click.IntRange(0, 1 << 30), default=None,
               help="Largest region (bytes) dumped with md.b and hashed here (default: from baud and deadline).")
@@ -75,7 +77,9 @@ def read_cmd(
     regions: tuple[str, ...],
     manifest: Path | None,
     username: str | None,
-    password: str | None,
+    password_env: str | None,
+    ask_password: bool,
+    password_argument: str | None,
     nonce: str | None,
     max_dump: int | None,
     prompt: str | None,
@@ -97,6 +101,7 @@ def read_cmd(
         from verifier.device_manifest import load_device_manifest
 
         specs += load_device_manifest(manifest).region_specs()
+    password = _password(password_env, ask_password, password_argument, default_env="PROVCHECK_DEVICE_PASSWORD")
     evidence = read_device(
         port,
         profile=profile,
@@ -120,6 +125,22 @@ def read_cmd(
     else:
         click.echo(_summary(evidence.to_json()))
     return 0
+
+
+def _password(env: str | None, ask: bool, argument: str | None, *, default_env: str | None = None) -> str | None:
+    """A password from the environment or a prompt; never from the command line, where every user sees it (ps)."""
+    if argument is not None:
+        raise UsageError("a password on the command line is visible to every user of this machine; "
+                         "use --password-env VAR (or --ask-password)")
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise UsageError(f"environment variable {env} (named by --password-env) is not set")
+        return value
+    if ask:
+        prompted: str = click.prompt("password", hide_input=True, err=True)
+        return prompted
+    return os.environ.get(default_env) if default_env else None
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -208,7 +229,8 @@ def verify_cmd(
 @click.option("--write-manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the device manifest that the honest device satisfies.")
 @click.option("--username", default=None, help="Linux profile: require this login.")
-@click.option("--password", default=None, help="Linux profile: with this password.")
+@click.option("--password-env", metavar="VAR", default=None, help="Linux profile: with the password in $VAR.")
+@click.option("--password", "password_argument", default=None, hidden=True, expose_value=True)
 @click.option("--duration", type=click.FloatRange(0.1, 7 * 86400), default=None,
               help="Stop after this many seconds (default: until interrupted).")
 @click.option("--list", "list_tampers", is_flag=True, help="List the tamper knobs and exit.")
@@ -222,7 +244,8 @@ def simulate_cmd(
     link: str | None,
     write_manifest: Path | None,
     username: str | None,
-    password: str | None,
+    password_env: str | None,
+    password_argument: str | None,
     duration: float | None,
     list_tampers: bool,
 ) -> int:
@@ -233,7 +256,7 @@ def simulate_cmd(
         for name, (profiles, what) in TAMPERS.items():
             click.echo(f"{name:<20} {'/'.join(profiles):<20} {what}")
         return 0
-    config = DeviceConfig(username=username, password=password)
+    config = DeviceConfig(username=username, password=_password(password_env, False, password_argument))
     try:
         sim = Simulator(profile, tamper=tampers, baud_pacing=baud_pacing, baud=baud, config=config, seed=seed,
                         tamper_rate=tamper_rate, link=link)
