@@ -28,6 +28,7 @@ from attestations.statement import Subject, digest_file, parse_statement, subjec
 from verifier.errors import PolicyError, ProvcheckError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
 from verifier.output.report_set import ReportSet
+from verifier.output.sanitize import storable
 from verifier.policy import Policy
 
 if TYPE_CHECKING:
@@ -668,7 +669,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         from verifier.history import History
 
         record = History(request.history_db).append(
-            serial=serial or "unknown", verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
+            serial=storable(serial or "unknown"), verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
         )
         seq = record.seq
     return IntakeResult(report, files, vsa_json, seq)

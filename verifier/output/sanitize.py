@@ -55,6 +55,11 @@ def is_safe(text: str) -> bool:
     return _UNSAFE.search(text) is None
 
 
+def storable(text: str) -> str:
+    """``text`` with lone surrogates escaped (``\\ud800``) and nothing else changed: what a UTF-8 store can hold."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class SanitisingFormatter(logging.Formatter):
     """Log lines whose message is escaped like every other sink; a traceback (``--debug``) stays as it is."""
 
