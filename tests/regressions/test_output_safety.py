@@ -98,10 +98,11 @@ def test_terminal_escapes_in_a_device_serial_forged_a_passing_verdict(
     _assert_shown_safely(result.stderr, "stderr")
     assert "verdict: FAIL" in result.stdout
     reports = tmp_path / "reports"
-    text = (reports / "report.txt").read_text()
+    # Bytes, not read_text(): universal newlines would turn a CR into a harmless-looking LF.
+    text = (reports / "report.txt").read_bytes().decode()
     _assert_shown_safely(text, "report.txt")
     assert "verdict: FAIL" in text
-    page = (reports / "report.html").read_text()
+    page = (reports / "report.html").read_bytes().decode()
     _assert_shown_safely(page, "report.html")
     title = re.search(r"<title>(.*?)</title>", page, re.S)
     assert title is not None and title.group(1).endswith(": fail")
@@ -151,7 +152,10 @@ def test_every_text_sink_escapes_hostile_values(kind: str) -> None:
         subject=value,
         metadata={"device": {"serial": value}, "release": {"name": value}},
     )
-    _assert_shown_safely(TextRenderer(color=False).render(report), "text")
+    plain = TextRenderer(color=False).render(report)
+    _assert_shown_safely(plain, "text")
+    # The only verdict line is the real one: a value never starts a line of its own.
+    assert re.findall(r"^[^\w\n]*(verdict: \w+)", plain, re.M) == ["verdict: FAIL"], plain
     # With colour, rich's own styling is SGR (ESC [ digits m); with that removed nothing else may remain.
     _assert_shown_safely(re.sub("\x1b\\[[0-9;]*m", "", TextRenderer(color=True).render(report)), "coloured text")
     page = get_renderer("html").render(report)
