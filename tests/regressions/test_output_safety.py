@@ -353,3 +353,28 @@ def test_disk_full_on_a_device_output_was_reported_as_bad_input(workspace: Works
     assert_clean_error(out, 3)
     assert str(full) in out.stderr and "No space left" in out.stderr, out.stderr
     assert full.is_char_device(), "the device node is still a device node"
+
+
+def test_bench_log_beside_a_report_set_is_carried_into_the_new_set(tmp_path: Path) -> None:
+    from verifier.output.report_set import ReportSet
+
+    slot = tmp_path / "slot-0"
+    _old_set(slot)
+    with (slot / "intake.log").open("w") as log:  # the bench holds it open while the intake runs
+        log.write("first line\n")
+        log.flush()
+        ReportSet(slot).commit(Report("intake of x", (Finding("c", Status.FAIL, "m"),)))
+        log.write("after the swap\n")
+    assert (slot / "intake.log").read_text() == "first line\nafter the swap\n"
+    assert json.loads((slot / "report.json").read_text())["verdict"] == "fail"
+    assert not (slot / "attest-1700000000-0123456789abcdef.jsonl").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slot-0"]
+
+
+def test_intake_that_stops_early_leaves_no_staging_directory(workspace: Workspace, tmp_path: Path) -> None:  # noqa: F811
+    empty = tmp_path / "not-a-release"
+    empty.mkdir()
+    result = run_cli(["intake", "--release", empty, "--policy", workspace.policy, "--firmware", workspace.firmware,
+                      "--report-dir", tmp_path / "reports", "--no-history"])
+    assert_clean_error(result, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-release"]

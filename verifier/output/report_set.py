@@ -43,7 +43,10 @@ REPORT_FILES: Mapping[str, str] = {
 }
 #: Written into every set, so that a later intake knows the directory is one it may replace.
 MARKER = ".provcheck-report-set"
-_SET_NAMES = frozenset({*REPORT_FILES.values(), "vsa.intoto.jsonl", "evidence.json", MARKER})
+#: Not part of the set, but allowed beside it and carried into the new set: ``provcheck bench`` writes each
+#: intake's stderr there while the intake runs (renaming keeps the bench's open handle valid).
+CARRIED = frozenset({"intake.log"})
+_SET_NAMES = frozenset({*REPORT_FILES.values(), "vsa.intoto.jsonl", "evidence.json", MARKER, *CARRIED})
 _TRANSCRIPT_NAME = re.compile(r"(?:auto|uboot|linux|attest)-\d+-[0-9a-f]{16}\.jsonl")
 
 
@@ -149,12 +152,22 @@ class ReportSet:
                 os.rename(self.staging, target)
             else:
                 self._check_replaceable()
-                aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-                os.rename(target, aside / "set")
+                carried = [n for n in sorted(CARRIED) if (target / n).is_file() and not (self.staging / n).exists()]
+                for name in carried:
+                    os.rename(target / name, self.staging / name)
+                try:
+                    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+                    os.rename(target, aside / "set")
+                except BaseException:
+                    for name in carried:
+                        os.rename(self.staging / name, target / name)
+                    raise
                 try:
                     os.rename(self.staging, target)
                 except BaseException:
                     os.rename(aside / "set", target)
+                    for name in carried:
+                        os.rename(self.staging / name, target / name)
                     raise
                 shutil.rmtree(aside, ignore_errors=True)
             _fsync_directory(target.parent)
