@@ -60,7 +60,7 @@ def _suite(report: Report) -> ET.Element:
 
 def render_suites(reports: Sequence[Report], *, name: str = "provcheck") -> str:
     """All reports as one ``<testsuites>`` document."""
-    root = ET.Element("testsuites", name=name)
+    root = ET.Element("testsuites", name=_clean(name))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for report in reports:
         suite = _suite(report)

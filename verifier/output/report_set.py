@@ -81,7 +81,10 @@ class ReportSet:
 
     def _check_replaceable(self) -> None:
         try:
-            if self.directory.is_symlink() or (self.directory.exists() and not self.directory.is_dir()):
+            if self.directory.is_symlink():
+                # The set replaces the directory by renaming; a link would be replaced, not what it points to.
+                raise InputError(f"--report-dir {display(str(self.directory))} is a symlink; give the directory itself")
+            if self.directory.exists() and not self.directory.is_dir():
                 raise InputError(f"--report-dir {display(str(self.directory))} is not a directory")
             if not self.directory.exists():
                 return
