@@ -378,3 +378,18 @@ def test_intake_that_stops_early_leaves_no_staging_directory(workspace: Workspac
                       "--report-dir", tmp_path / "reports", "--no-history"])
     assert_clean_error(result, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-release"]
+
+
+def test_killed_intake_left_its_staging_and_the_set_aside(tmp_path: Path) -> None:
+    from verifier.output.report_set import ReportSet
+
+    dead = 4194305  # above Linux's largest pid: no such process
+    staging = tmp_path / f".reports.{dead}.abc123.new"
+    staging.mkdir()
+    aside = tmp_path / f".reports.{dead}.def456.old"
+    before = _old_set(aside / "set")
+    mine = tmp_path / f".reports.{os.getpid()}.ghi789.new"  # a live writer's: not touched
+    mine.mkdir()
+    ReportSet(tmp_path / "reports").discard()
+    assert _set_contents(tmp_path / "reports") == before, "the set a killed intake had renamed aside is back"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name, "reports"]

@@ -17,6 +17,7 @@ directory that holds anything but report-set files: ``--report-dir ~`` must not 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -71,13 +72,34 @@ class ReportSet:
         parent = directory.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".new", dir=parent))
+            self._recover()
+            self.staging = Path(tempfile.mkdtemp(prefix=self._prefix(os.getpid()), suffix=".new", dir=parent))
         except OSError as exc:
             raise output_error(directory, exc) from None
         # Whatever ends the intake early (an error, an interrupt), the staging directory does not stay.
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.staging), ignore_errors=True)
         self._files: dict[str, Path] = {}
         self.add(MARKER, b"provcheck report set: this directory is replaced as a whole by the next intake\n")
+
+    def _prefix(self, pid: int) -> str:
+        # The pid in the name tells a later intake whether the writer is still alive.
+        return f".{self.directory.name}.{pid}."
+
+    def _recover(self) -> None:
+        """Tidy up after an intake that was killed (SIGKILL, power loss) while writing this set.
+
+        Its staging directory is removed; a set it had renamed aside but not yet replaced is put back.
+        Only directories of writers that are no longer running are touched.
+        """
+        pattern = re.compile(re.escape(f".{self.directory.name}.") + r"(\d+)\.[^.]+\.(new|old)")
+        for entry in self.directory.parent.iterdir():
+            found = pattern.fullmatch(entry.name)
+            if found is None or not entry.is_dir() or _alive(int(found.group(1))):
+                continue
+            with contextlib.suppress(OSError):  # tidying is a courtesy; it never stops this intake
+                if found.group(2) == "old" and (entry / "set").is_dir() and not self.directory.exists():
+                    os.rename(entry / "set", self.directory)
+                shutil.rmtree(entry, ignore_errors=True)
 
     def _check_replaceable(self) -> None:
         try:
@@ -159,7 +181,7 @@ class ReportSet:
                 for name in carried:
                     os.rename(target / name, self.staging / name)
                 try:
-                    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+                    aside = Path(tempfile.mkdtemp(prefix=self._prefix(os.getpid()), suffix=".old", dir=target.parent))
                     os.rename(target, aside / "set")
                 except BaseException:
                     for name in carried:
@@ -185,6 +207,16 @@ class ReportSet:
     def discard(self) -> None:
         """Remove the staging directory; an existing set stays as it was."""
         self._cleanup()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _umask() -> int:
