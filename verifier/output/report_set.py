@@ -11,6 +11,10 @@ set is renamed aside, the new one renamed in, and the old one removed: a reader 
 new one, never a mix. When anything fails before that, the staging directory is removed and the existing
 set is left untouched.
 
+An intake killed mid-way (SIGKILL) cannot clean up: the next intake into the same directory removes the
+staging directories of writers no longer running (their pid is in the name) and puts back a set one of them
+had renamed aside.
+
 The report directory is replaced as a whole, so provcheck refuses (exit 2, before reading the device) a
 directory that holds anything but report-set files: ``--report-dir ~`` must not delete a home directory.
 """
