@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 from attestations import predicates
 from attestations.errors import AttestationError
 from attestations.statement import Subject, digest_file, parse_statement, subject_matches
-from verifier.errors import BadInputError, PolicyError, ProvcheckError
+from verifier.errors import PolicyError, ProvcheckError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
+from verifier.output.report_set import ReportSet
+from verifier.output.sanitize import storable
 from verifier.policy import Policy
 
 if TYPE_CHECKING:
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NONCE_BYTES = 32
-REPORT_FILES = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif", "html": "report.html"}
 VSA_FILE = "vsa.intoto.jsonl"
 EVIDENCE_FILE = "evidence.json"
 
@@ -602,8 +603,8 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         # A key that cannot be read is bad input: refuse before touching the device, not after.
         vsa_signer = load_signer(request.vsa_key, request.vsa_passphrase)
     report_dir = request.report_dir
-    if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
+    # The report directory is written as one set (verifier/output/report_set.py): staged, then renamed in.
+    reports = ReportSet(report_dir) if report_dir is not None else None
     findings: list[Finding] = []
     firmware_subjects: list[Subject] = []
     artifacts: list[Any] = []
@@ -651,14 +652,15 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         holder: list[DeviceEvidence] = []
 
         def read() -> list[Finding]:
-            holder.append(read_evidence(request, predicate, nonce, report_dir))
+            holder.append(read_evidence(request, predicate, nonce, reports.staging if reports else None))
             return []
 
         findings += _guard("hw.read", where, read)
         if holder:
             evidence = holder[0]
-            if report_dir is not None:
-                _write(report_dir / EVIDENCE_FILE, evidence.to_bytes())
+            if reports is not None:
+                evidence = reports.adopt(evidence)
+                reports.add(EVIDENCE_FILE, evidence.to_bytes())
             # Every check below sees the strengths provcheck verified, not those the evidence states.
             derived: list[DeviceEvidence] = []
             raw = evidence
@@ -732,9 +734,9 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     files: dict[str, Path] = {}
     if vsa_signer is not None:
         vsa_json = _sign_vsa(request, vsa_signer, report.verdict, attested, evidence, firmware_subjects)
-        if report_dir is not None:
-            _write(report_dir / VSA_FILE, json.dumps(vsa_json, sort_keys=True, separators=(",", ":")).encode() + b"\n")
-            files["vsa"] = report_dir / VSA_FILE
+        if reports is not None:
+            vsa_line = json.dumps(vsa_json, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            files["vsa"] = reports.add(VSA_FILE, vsa_line)
         report = Report(
             report.title,
             report.findings,
@@ -742,14 +744,14 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
             report.subject,
             {**metadata, "vsa": {"file": VSA_FILE, "result": "PASSED" if report.verdict is Verdict.PASS else "FAILED"}},
         )
-    if report_dir is not None:
-        files.update(write_reports(report, report_dir))
+    if reports is not None:
+        files.update(reports.commit(report))
     seq = None
     if request.record_history:
         from verifier.history import History
 
         record = History(request.history_db).append(
-            serial=serial or "unknown", verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
+            serial=storable(serial or "unknown"), verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
         )
         seq = record.seq
     return IntakeResult(report, files, vsa_json, seq)
@@ -896,27 +898,3 @@ def _sign_vsa(
         firmware=firmware,
     )
     return sign_vsa(subjects, predicate, signer).to_json()
-
-
-def _write(path: Path, data: bytes) -> None:
-    from attestations.files import write_atomic
-
-    write_atomic(path, data)
-
-
-def write_reports(report: Report, directory: Path) -> dict[str, Path]:
-    """Text, JSON, SARIF and HTML, each written atomically."""
-    from verifier.output import get_renderer
-    from verifier.output.text import TextRenderer
-
-    out: dict[str, Path] = {}
-    for name, filename in REPORT_FILES.items():
-        renderer = TextRenderer(color=False) if name == "text" else get_renderer(name)
-        try:
-            text = renderer.render(report)
-        except BadInputError as exc:
-            log.warning("not writing %s: %s", filename, exc)
-            continue
-        _write(directory / filename, text.encode())
-        out[name] = directory / filename
-    return out

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import click
 from verifier.commands.common import emit, format_option
 from verifier.firmware.limits import DEFAULT_LIMITS, MIB, Limits
 from verifier.model import Report
+from verifier.output.sanitize import display
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -27,16 +26,11 @@ def _limits(max_size: int) -> Limits:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole record or nothing: a temp file beside the target, then rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the whole record or nothing (a temp file beside a regular file, then rename); a device,
+    FIFO or ``-`` is written through, never replaced."""
+    from attestations.files import write_output
+
+    write_output(path, data)
 
 
 @click.group()
@@ -69,14 +63,15 @@ def inventory(image: Path, output: Path | None, output_format: str, max_size: in
     data = manifest.canonical_bytes() + b"\n"
     if output is not None:
         _write_atomic(output, data)
-        click.echo(f"provcheck: wrote {output}", err=True)
+        click.echo(f"provcheck: wrote {display(str(output))}", err=True)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
 
 def _summary(p: dict[str, Any], name: str) -> str:
-    lines = [f"{name}: {p['format']}" + (f" {p['architecture']}" if p.get("architecture") else ""),
+    # The file name and the signer names are the attacker's text: escaped before they reach a terminal.
+    lines = [display(f"{name}: {p['format']}" + (f" {p['architecture']}" if p.get("architecture") else "")),
              f"  sha256 {p['file']['sha256']}  size {p['file']['size']}"]
     for key in ("sections", "functions", "exports", "imports", "constructors", "modules", "embedded", "strings"):
         if key in p:
@@ -85,7 +80,7 @@ def _summary(p: dict[str, Any], name: str) -> str:
         lines.append(f"  entry point: {p['entry_point']}")
     if p.get("authenticode"):
         signers = ", ".join(s["subject"] for s in p["authenticode"]["signers"]) or "none"
-        lines.append(f"  authenticode sha256 {p['authenticode']['sha256']} signers: {signers}")
+        lines.append(display(f"  authenticode sha256 {p['authenticode']['sha256']} signers: {signers}"))
     return "\n".join(lines) + "\n"
 
 

@@ -126,7 +126,9 @@ def intake(
     code = emit(result.report, output_format)
     if result.files:
         where = result.files.get("html") or next(iter(result.files.values()))
-        click.echo(f"reports: {where.parent}", err=True)
+        from verifier.output.sanitize import display
+
+        click.echo(f"reports: {display(str(where.parent))}", err=True)
     if result.history_seq is not None:
         click.echo(f"history: record {result.history_seq}", err=True)
     sys.stdout.flush()
