@@ -30,7 +30,7 @@ _ELF_ARCH = {"X86_64": "x86_64", "I386": "x86", "AARCH64": "aarch64", "ARM": "ar
              "PPC": "ppc", "PPC64": "ppc", "MIPS": "mips", "MIPS_RS3_LE": "mips"}
 _PE_ARCH = {"AMD64": "x86_64", "I386": "x86", "ARM64": "aarch64", "ARM": "arm", "ARMNT": "arm", "THUMB": "arm",
             "RISCV64": "riscv", "RISCV32": "riscv"}
-_PE_EXEC, _PE_READ, _PE_WRITE, _PE_CODE = 0x20000000, 0x40000000, 0x80000000, 0x20
+_PE_EXEC, _PE_READ, _PE_WRITE, _PE_CODE, _PE_DISCARDABLE = 0x20000000, 0x40000000, 0x80000000, 0x20, 0x02000000
 _ELF_NOBITS, _ELF_REL = 8, "REL"
 
 
@@ -135,10 +135,12 @@ def build_manifest(path: Path, *, limits: Limits = DEFAULT_LIMITS, rules: Any = 
     image = load_file(path, limits)
     if image.kind == "too-large":
         raise BadInputError(f"{path}: {image.events[0].detail}")
-    return FirmwareManifest(analyse(image, rules=rules).predicate)
+    return FirmwareManifest(analyse(image, rules=rules, declare_bytes=True).predicate)
 
 
-def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
+def analyse(image: Image, *, rules: Any = None, top: bool = True, declare_bytes: bool = False) -> Analysis:
+    """The predicate of ``image``; with ``declare_bytes`` (a manifest, a baseline) also its ``loaded`` bytes,
+    which a plain scan of the image itself does not need."""
     if rules is None:
         from verifier.firmware.capabilities import compile_rules
 
@@ -153,7 +155,14 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
         predicate, regions = _te(image)
     else:
         predicate, regions = {"format": image.kind}, []
-    children = tuple(analyse(child, rules=rules, top=False) for child in image.children)
+    if declare_bytes and image.kind in ("elf", "pe"):
+        from verifier.firmware.loaded import declare
+
+        loaded = declare(image, predicate)
+        if loaded is not None:
+            predicate["loaded"] = loaded
+    children = tuple(analyse(child, rules=rules, top=False, declare_bytes=declare_bytes)
+                     for child in image.children)
     _attach_children(image, predicate, children)
     from verifier.firmware.capabilities import string_matches
 
@@ -452,15 +461,18 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
     digests = _RangeDigests(image)
+    from verifier.firmware.loaded import coff_long_names
+
+    long_names = coff_long_names(b, data)
     for s in b.sections:
         chars = int(s.characteristics)
         raw_size = min(s.sizeof_raw_data, s.virtual_size) if s.virtual_size else s.sizeof_raw_data
         digest = digests.of(s.offset, raw_size)
         content = digest[0] if digest else b""
         flags = [name for bit, name in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
-                                        (_PE_CODE, "code")) if chars & bit]
+                                        (_PE_CODE, "code"), (_PE_DISCARDABLE, "discardable")) if chars & bit]
         sections.append({
-            "name": _text(s.name), "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
+            "name": long_names.get(_text(s.name), _text(s.name)), "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
             "raw_size": s.sizeof_raw_data, "offset": hexaddr(s.offset), "flags": flags,
             "sha256": digest[1] if digest else None, "entropy": digest[2] if digest else 0.0,
         })

@@ -19,6 +19,7 @@ from verifier.firmware import functions as fn
 from verifier.firmware.capabilities import is_dangerous_import
 from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION, Analysis, analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
+from verifier.firmware.loaded import compare_loaded
 from verifier.firmware.loader import load_file
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
@@ -79,7 +80,7 @@ def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, base
         base_image = load_file(baseline, limits)
         if base_image.kind == "too-large":
             raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
-        references.append(("baseline", analyse(base_image, rules=compiled).predicate))
+        references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
     if not references:
         findings += _unreferenced(actual.predicate, subject)
         if actual.predicate["format"] not in EXECUTABLE_FORMATS:
@@ -363,6 +364,9 @@ def _compare_executable(ref: Mapping[str, Any], actual: Analysis, label: str, su
     p = actual.predicate
     out: list[Finding] = []
     out += _compare_functions(ref, actual, label, subject)
+    reported = {str(item["name"]) for f in out if f.check == "firmware.changed-function"
+                for item in f.evidence.get("functions", [])}
+    out += compare_loaded(ref, actual.image, p, label=label, subject=subject, reported_functions=reported)
     out += _compare_layout(ref, p, label, subject)
     out += _compare_entry(ref, p, label, subject)
     out += _compare_constructors(ref, p, label, subject)
@@ -511,9 +515,10 @@ def _compare_strings(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, s
 
 def _compare_sections(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
     def loaded(sections: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-        # Non-allocated ELF sections (.symtab, .debug_*, .comment) go away with strip; they are not code.
+        # Non-allocated ELF sections (.symtab, .debug_*, .comment) and mingw's discardable PE .debug_* sections go
+        # away with strip; they are not code.
         return {str(s["name"]): s for s in sections
-                if p["format"] != "elf" or "alloc" in s.get("flags", [])}
+                if ("alloc" in s.get("flags", []) if p["format"] == "elf" else not _pe_debug(s))}
 
     declared, present = loaded(ref.get("sections", [])), loaded(p.get("sections", []))
     out: list[Finding] = []
@@ -537,6 +542,12 @@ def _compare_sections(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, 
         out.append(warned("firmware.entropy", f"executable section entropy rose above {threshold}: "
                                               f"{', '.join(r['name'] for r in risen)}", subject, sections=risen))
     return out
+
+
+def _pe_debug(section: Mapping[str, Any]) -> bool:
+    flags = set(section.get("flags", []))
+    return str(section.get("name")).startswith(".debug") and "discardable" in flags \
+        and not flags & {"exec", "code", "write"}
 
 
 def _compare_signatures(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
