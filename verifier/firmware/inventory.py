@@ -387,32 +387,54 @@ class _Gaps:
             index += 1
 
 
+#: the array sections a loader or libc start-up walks, and the dynamic tags (array, size) that point ld.so at them
+_ELF_ARRAYS = ((".preinit_array", "preinit_array", "PREINIT_ARRAY", "PREINIT_ARRAYSZ"),
+               (".init_array", "init_array", "INIT_ARRAY", "INIT_ARRAYSZ"),
+               (".fini_array", "fini_array", "FINI_ARRAY", "FINI_ARRAYSZ"),
+               (".ctors", "ctors", None, None), (".dtors", "dtors", None, None))
+#: R_*_IRELATIVE per machine: the addend is an IFUNC resolver that ld.so (or a static binary's start-up) calls
+_IRELATIVE = {"X86_64": 37, "AARCH64": 1032, "RISCV": 58, "PPC64": 248}
+
+
 def _elf_constructors(b: Any, data: bytes, pointer: int, little: bool) -> list[dict[str, Any]]:
+    """Every entry the loader or start-up code calls besides e_entry: init/fini/preinit arrays, .ctors/.dtors,
+    DT_INIT and DT_FINI, and IFUNC resolvers (symbols and IRELATIVE relocations)."""
     fmt = ("<" if little else ">") + ("Q" if pointer == 8 else "I")
     out: list[dict[str, Any]] = []
-    for name, kind in ((".preinit_array", "preinit_array"), (".init_array", "init_array"), (".ctors", "ctors")):
-        section = b.get_section(name)
-        if section is None or int(section.type) == _ELF_NOBITS:
-            continue
-        content = data[section.offset : section.offset + section.size]
-        for i in range(0, len(content) - pointer + 1, pointer):
-            (value,) = struct.unpack_from(fmt, content, i)
+    tags = {_name(e.tag): int(e.value) for e in b.dynamic_entries}
+
+    def table(kind: str, raw: bytes) -> None:
+        for i in range(0, len(raw) - pointer + 1, pointer):
+            (value,) = struct.unpack_from(fmt, raw, i)
             if value in (0, (1 << (pointer * 8)) - 1):
                 continue
             out.append({"kind": kind, "index": i // pointer, "address": hexaddr(value)})
-    for entry in b.dynamic_entries:
-        if _name(entry.tag) == "INIT" and entry.value:
-            out.append({"kind": "dt_init", "index": 0, "address": hexaddr(entry.value)})
-        elif _name(entry.tag) == "INIT_ARRAY" and b.get_section(".init_array") is None:
-            size = next((e.value for e in b.dynamic_entries if _name(e.tag) == "INIT_ARRAYSZ"), 0)
+
+    for name, kind, array_tag, size_tag in _ELF_ARRAYS:
+        section = b.get_section(name)
+        if section is not None and int(section.type) != _ELF_NOBITS:
+            table(kind, data[section.offset : section.offset + section.size])
+        elif array_tag is not None and tags.get(array_tag):
             try:
-                raw = bytes(b.get_content_from_virtual_address(entry.value, min(size, 4096)))
+                raw = bytes(b.get_content_from_virtual_address(tags[array_tag], min(tags.get(size_tag, 0), 4096)))
             except Exception:  # LIEF raises on unmapped addresses
                 raw = b""
-            for i in range(0, len(raw) - pointer + 1, pointer):
-                (value,) = struct.unpack_from(fmt, raw, i)
-                if value:
-                    out.append({"kind": "init_array", "index": i // pointer, "address": hexaddr(value)})
+            table(kind, raw)
+    for tag, kind in (("INIT", "dt_init"), ("FINI", "dt_fini")):
+        if tags.get(tag):
+            out.append({"kind": kind, "index": 0, "address": hexaddr(tags[tag])})
+    resolvers = {int(s.value) for s in b.symtab_symbols if _name(s.type) == "GNU_IFUNC" and s.value}
+    irelative = _IRELATIVE.get(_name(b.header.machine_type))
+    if irelative is not None and pointer == 8:
+        for section in b.sections:
+            if int(section.type) != 4:  # SHT_RELA
+                continue
+            raw = data[section.offset : section.offset + section.size]
+            for at in range(0, len(raw) - 23, 24):
+                _, info, addend = struct.unpack_from(("<" if little else ">") + "QQq", raw, at)
+                if info & 0xFFFFFFFF == irelative and addend > 0:
+                    resolvers.add(addend)
+    out += [{"kind": "ifunc", "index": 0, "address": hexaddr(a)} for a in sorted(resolvers)]
     return out
 
 

@@ -409,6 +409,7 @@ def declared_ranges(declaration: Mapping[str, Any]) -> list[Range]:
 # --- judging an image by the declared bytes ----------------------------------------------------------------------
 
 MAX_LISTED = 50
+_HEADER_TABLES = {"ELF header", "program headers", "PE headers"}
 BYTE_EXACT, FUNCTION_LEVEL = "byte-exact", "function-level"
 
 
@@ -512,8 +513,8 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
             if section is not None:
                 item["section"] = section["name"]
             if table is not None:
-                if table["kind"] == "program headers" and layout_changed:
-                    continue
+                if table["name"] in _HEADER_TABLES and (layout_changed or control.count):
+                    continue  # the header's fields were compared one by one above and name the change better
                 control.add({**item, "table": table["name"], "kind": table["kind"]})
             elif function is not None:
                 if function["name"] not in reported_functions:

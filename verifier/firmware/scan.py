@@ -473,9 +473,11 @@ def _compare_constructors(ref: Mapping[str, Any], p: Mapping[str, Any], label: s
     new = [c for c in p.get("constructors", []) if (c["kind"], c["address"]) not in declared]
     if new:
         kinds = ", ".join(f"{c['kind']} {c['address']}" for c in new[:5])
-        return [failed("firmware.constructor", f"{len(new)} constructor(s) or TLS callback(s) the {label} does not "
-                                               f"declare: {kinds}", subject, constructors=new)]
-    return [passed("firmware.constructor", f"{len(p.get('constructors', []))} constructors, all declared", subject)]
+        return [failed("firmware.constructor", f"{len(new)} entry point(s) (init/fini/preinit arrays, DT_INIT/DT_FINI, "
+                                               f"IFUNC resolvers, TLS callbacks) the {label} does not declare: {kinds}",
+                       subject, constructors=new)]
+    return [passed("firmware.constructor", f"{len(p.get('constructors', []))} init/fini/IFUNC/TLS entries, all declared",
+                   subject)]
 
 
 def _compare_exports(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:

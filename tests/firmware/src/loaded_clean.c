@@ -1,0 +1,45 @@
+/* The vendor's build for the loaded-bytes tests. It keeps, like real firmware does, a handler table and a hook
+ * pointer in .data, a path string and a help text in .rodata, and a hot function aligned to 256 bytes, so that
+ * .text holds alignment padding. Every planted variant is made by patching the stripped build's bytes. */
+#include <stdio.h>
+#include <string.h>
+
+static int deny(const char *who)
+{
+    printf("deny %s\n", who);
+    return 3;
+}
+
+static int allow(const char *who)
+{
+    printf("allow %s\n", who);
+    return 0;
+}
+
+static void log_exit(void)
+{
+    puts("bye");
+}
+
+int (*handlers[2])(const char *) = {deny, allow};
+void (*volatile at_exit_hook)(void) = log_exit;
+const char config_path[] = "/etc/vendor.conf";
+const char help_text[] = "usage: loaded [user] [--help]\n"
+                         "  looks the user up in the built-in table and prints the verdict.\n";
+
+__attribute__((noinline, aligned(256))) int lookup(const char *who)
+{
+    return strcmp(who, "admin") == 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *who = argc > 1 ? argv[1] : "guest";
+    if (argc > 2) {
+        fputs(help_text, stdout);
+    }
+    printf("config %s\n", config_path);
+    int rc = handlers[lookup(who)](who);
+    at_exit_hook();
+    return rc;
+}

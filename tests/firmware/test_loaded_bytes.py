@@ -1,0 +1,328 @@
+"""Every loaded byte is what the vendor declared: planted code that no function discovery reaches, and data-only
+changes that change behaviour, each made by patching the shipped (stripped) build, each RUN to show it takes effect,
+each then failing the scan against the unstripped build's manifest with a finding that names the change."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.firmware import builders
+from tests.firmware.builders import PLANTED_EXIT, ElfPatch
+from tests.firmware.conftest import LoadedBuild, LoadedPeBuild
+from tests.helpers import run_cli
+from verifier.firmware.scan import load_manifest, scan_firmware
+from verifier.model import Finding, Status, judge
+
+
+def _failed(findings: list[Finding], check: str) -> list[Finding]:
+    return [f for f in findings if f.check == check and f.status is Status.FAIL]
+
+
+def _scan(image: Path, manifest: Path) -> list[Finding]:
+    return scan_firmware(image, manifest=load_manifest(manifest))
+
+
+def _run(binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=30, check=False)
+
+
+def _ran_planted_code(binary: Path) -> None:
+    result = _run(binary, "admin")
+    assert result.returncode == PLANTED_EXIT and "PWNED" in result.stdout, (result.returncode, result.stdout)
+
+
+def _mode(findings: list[Finding]) -> str:
+    return str(next(f for f in findings if f.check == "firmware.comparison-mode").evidence["mode"])
+
+
+def _stub_in_padding(build: LoadedBuild) -> tuple[ElfPatch, int]:
+    address = builders.padding_after(build.clean, "log_exit", len(builders.planted_stub()))
+    patch = ElfPatch(build.stripped)
+    patch.write(address, builders.planted_stub())
+    return patch, address
+
+
+def _assert_undeclared_code(findings: list[Finding], address: int) -> None:
+    undeclared = _failed(findings, "firmware.undeclared-code")
+    assert undeclared, [f for f in findings if f.status is not Status.PASS]
+    regions = undeclared[0].evidence["regions"]
+    assert any(int(r["address"], 16) <= address < int(r["address"], 16) + r["size"] for r in regions), regions
+    assert regions[0]["between"][0] == "log_exit"
+
+
+def _not_discoverable(findings: list[Finding]) -> None:
+    """Function discovery alone would have passed it: no call, symbol, unwind entry or entry table reaches it."""
+    assert not _failed(findings, "firmware.hidden-function")
+
+
+def test_clean_build_and_its_stripped_copy_pass_byte_exact(loaded_build: LoadedBuild) -> None:
+    assert _run(loaded_build.stripped, "admin").stdout.splitlines()[-1] == "bye"
+    for image in (loaded_build.clean, loaded_build.stripped):
+        findings = _scan(image, loaded_build.manifest)
+        assert judge(findings).value == "pass", [f for f in findings if f.status is not Status.PASS]
+        assert _mode(findings) == "byte-exact"
+        assert any(f.check == "firmware.loaded-bytes" and f.status is Status.PASS for f in findings)
+
+
+def test_code_in_text_padding_reached_through_a_data_function_pointer(loaded_build: LoadedBuild,
+                                                                       tmp_path: Path) -> None:
+    patch, address = _stub_in_padding(loaded_build)
+    hook = builders.elf_symbols(loaded_build.clean)["at_exit_hook"][0]
+    patch.pointer(hook, address)
+    planted = patch.save(tmp_path / "padding_code_via_data_pointer")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    _assert_undeclared_code(findings, address)
+    _not_discoverable(findings)
+    data = _failed(findings, "firmware.changed-data")
+    assert data and data[0].evidence["regions"][0]["symbol"] == "at_exit_hook", data
+    assert run_cli(["firmware", "scan", planted, "--manifest", loaded_build.manifest]).returncode == 1
+
+
+def test_code_in_text_padding_reached_through_a_got_plt_slot(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    patch, address = _stub_in_padding(loaded_build)
+    patch.pointer(builders.got_slot(loaded_build.clean, "puts"), address)
+    planted = patch.save(tmp_path / "padding_code_via_got_plt")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    _assert_undeclared_code(findings, address)
+    _not_discoverable(findings)
+    control = _failed(findings, "firmware.changed-control-flow")
+    assert control and control[0].evidence["changes"][0]["table"] == ".got.plt", control
+
+
+def test_code_in_text_padding_reached_through_a_fini_array_entry(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    patch, address = _stub_in_padding(loaded_build)
+    patch.pointer(builders.elf_section(loaded_build.clean, ".fini_array")[0], address)
+    planted = patch.save(tmp_path / "padding_code_via_fini_array")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    _assert_undeclared_code(findings, address)
+    control = _failed(findings, "firmware.changed-control-flow")
+    assert control and control[0].evidence["changes"][0]["table"] == ".fini_array", control
+    entries = _failed(findings, "firmware.constructor")
+    assert entries and {"kind": "fini_array", "index": 0, "address": f"{address:#x}"} in \
+        entries[0].evidence["constructors"]
+
+
+def test_code_in_text_padding_reached_through_dt_fini(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    patch, address = _stub_in_padding(loaded_build)
+    dynamic = builders.elf_section(loaded_build.clean, ".dynamic")[0]
+    patch.pointer(patch.dynamic_entry(dynamic, 13), address)  # DT_FINI
+    planted = patch.save(tmp_path / "padding_code_via_dt_fini")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    _assert_undeclared_code(findings, address)
+    control = _failed(findings, "firmware.changed-control-flow")
+    assert control and control[0].evidence["changes"][0]["table"] == ".dynamic", control
+    entries = _failed(findings, "firmware.constructor")
+    assert entries and any(c["kind"] == "dt_fini" for c in entries[0].evidence["constructors"])
+
+
+def test_code_in_text_padding_not_reached_yet(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    """Dormant code: the binary still behaves as shipped (it ran), the planted bytes wait for a later patch."""
+    patch, address = _stub_in_padding(loaded_build)
+    planted = patch.save(tmp_path / "padding_code_unreached")
+    result = _run(planted, "admin")
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "bye"
+    _assert_undeclared_code(_scan(planted, loaded_build.manifest), address)
+
+
+def test_section_headers_that_lie_do_not_hide_planted_code(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    """Bytes are judged by PT_LOAD, which the loader uses: .text marked not-allocated, or no section headers at all,
+    changes nothing about what runs, nor about what the scan sees."""
+    hook = builders.elf_symbols(loaded_build.clean)["at_exit_hook"][0]
+    for lie in ("clear_alloc", "drop_section_headers"):
+        patch, address = _stub_in_padding(loaded_build)
+        patch.pointer(hook, address)
+        if lie == "clear_alloc":
+            patch.clear_alloc(".text")
+        else:
+            patch.drop_section_headers()
+        planted = patch.save(tmp_path / f"padding_code_{lie}")
+        _ran_planted_code(planted)
+        findings = _scan(planted, loaded_build.manifest)
+        _assert_undeclared_code(findings, address)
+
+
+def test_rodata_segment_made_executable_with_code_in_rodata(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    symbols = builders.elf_symbols(loaded_build.clean)
+    help_text = symbols["help_text"][0]
+    patch = ElfPatch(loaded_build.stripped)
+    patch.write(help_text, builders.planted_stub())
+    patch.make_executable(help_text)  # R -> R-X, not RWX
+    patch.pointer(symbols["at_exit_hook"][0], help_text)
+    planted = patch.save(tmp_path / "rodata_made_rx_with_code")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    flags = _failed(findings, "firmware.segment-flags")
+    assert flags and flags[0].evidence["changes"][0]["declared"] == "r--" \
+        and flags[0].evidence["changes"][0]["actual"] == "r-x", flags
+    assert not _failed(findings, "firmware.rwx"), "R-X is not RWX: the old check could not see this"
+    data = _failed(findings, "firmware.changed-data")
+    assert data and any(r.get("symbol") == "help_text" for r in data[0].evidence["regions"]), data
+
+
+def test_swapped_handler_pointers_in_data(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    handlers = builders.elf_symbols(loaded_build.clean)["handlers"][0]
+    patch = ElfPatch(loaded_build.stripped)
+    deny, allow = patch.read_pointer(handlers), patch.read_pointer(handlers + 8)
+    patch.pointer(handlers, allow)
+    patch.pointer(handlers + 8, deny)
+    planted = patch.save(tmp_path / "swapped_handlers")
+    result = _run(planted, "guest")
+    assert result.returncode == 0 and "allow guest" in result.stdout, "a guest is now let in"
+    findings = _scan(planted, loaded_build.manifest)
+    data = _failed(findings, "firmware.changed-data")
+    assert data and data[0].evidence["regions"][0]["symbol"] == "handlers", data
+    assert data[0].evidence["regions"][0]["section"] == ".data"
+    assert not _failed(findings, "firmware.changed-function")
+
+
+def test_rewritten_path_string(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    planted = builders.replace_bytes(loaded_build.stripped, tmp_path / "rewritten_config_path",
+                                     b"/etc/vendor.conf", b"/tmp/vendor.conf")
+    assert "config /tmp/vendor.conf" in _run(planted).stdout
+    findings = _scan(planted, loaded_build.manifest)
+    data = _failed(findings, "firmware.changed-data")
+    assert data and data[0].evidence["regions"][0]["symbol"] == "config_path", data
+    assert data[0].evidence["regions"][0]["section"] == ".rodata"
+
+
+def test_grown_segment_carrying_code_past_its_declared_end(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    """p_filesz/p_memsz of the code segment grown over the page's padding, code placed there: no declared range
+    covers those bytes, so the layout itself must fail."""
+    import struct
+
+    patch = ElfPatch(loaded_build.stripped)
+    header, flags, offset, vaddr, filesz = next(s for s in patch.segments() if s[1] & 1)
+    address = (vaddr + filesz + 15) & ~15
+    grown = address + len(builders.planted_stub()) - vaddr
+    patch.data[offset + address - vaddr : offset + grown] = builders.planted_stub()
+    struct.pack_into("<QQ", patch.data, header + 32, grown, grown)
+    patch.pointer(builders.elf_symbols(loaded_build.clean)["at_exit_hook"][0], address)
+    planted = patch.save(tmp_path / "grown_code_segment")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    layout = _failed(findings, "firmware.loaded-layout")
+    assert layout and {c["change"] for c in layout[0].evidence["changes"]} == {"memory_size", "file_size"}, layout
+
+
+def test_manifest_without_loaded_bytes_is_judged_function_level_and_says_so(loaded_build: LoadedBuild,
+                                                                             tmp_path: Path) -> None:
+    """A vendor that declares functions, not bytes (another build): the function checks still run, the report
+    names the mode, and data-only changes are then out of reach, which is why inventory declares bytes."""
+    predicate = json.loads(loaded_build.manifest.read_bytes())
+    del predicate["loaded"]
+    functions_only = tmp_path / "functions-only.json"
+    functions_only.write_text(json.dumps(predicate))
+    findings = _scan(loaded_build.stripped, functions_only)
+    assert judge(findings).value == "pass" and _mode(findings) == "function-level"
+    planted = tmp_path / "patched_lookup"
+    builders.patch_function(loaded_build.clean, loaded_build.stripped, "lookup", planted)
+    findings = _scan(planted, functions_only)
+    assert _mode(findings) == "function-level" and _failed(findings, "firmware.changed-function")
+
+
+# --- PE (mingw) ---------------------------------------------------------------------------------------------------
+
+class _PePatch:
+    def __init__(self, path: Path) -> None:
+        import lief
+
+        self.binary = lief.PE.parse(str(path))
+        self.data = bytearray(path.read_bytes())
+        self.base = int(self.binary.optional_header.imagebase)
+
+    def write(self, address: int, content: bytes) -> None:
+        at = int(self.binary.rva_to_offset(address - self.base))
+        self.data[at : at + len(content)] = content
+
+    def read_pointer(self, address: int) -> int:
+        import struct
+
+        (value,) = struct.unpack_from("<Q", self.data, int(self.binary.rva_to_offset(address - self.base)))
+        return int(value)
+
+    def section_of(self, address: int) -> object:
+        return self.binary.section_from_rva(address - self.base)
+
+    def save(self, out: Path) -> Path:
+        out.write_bytes(bytes(self.data))
+        return out
+
+
+def _pe_symbols(path: Path) -> dict[str, int]:
+    import lief
+
+    binary = lief.PE.parse(str(path))
+    base = int(binary.optional_header.imagebase)
+    out = {}
+    for symbol in binary.symbols:
+        if 0 < symbol.section_idx <= len(binary.sections):
+            section = binary.sections[symbol.section_idx - 1]
+            out[str(symbol.name)] = base + int(section.virtual_address) + int(symbol.value)
+    return out
+
+
+def test_pe_clean_unstripped_manifest_stripped_image_passes(loaded_pe_build: LoadedPeBuild) -> None:
+    """The false reject this fixes: mingw's discardable .debug_* sections are gone after strip; not tampering."""
+    findings = _scan(loaded_pe_build.stripped, loaded_pe_build.manifest)
+    assert judge(findings).value == "pass", [f for f in findings if f.status is not Status.PASS]
+    assert _mode(findings) == "byte-exact"
+
+
+def test_pe_code_in_text_padding_reached_through_a_data_pointer(loaded_pe_build: LoadedPeBuild,
+                                                                tmp_path: Path) -> None:
+    """No wine here, so the PE is not run: the test shows instead that the planted bytes lie in the loaded,
+    executable .text and that the .data pointer the program calls at exit now holds their address."""
+    import struct
+
+    symbols = _pe_symbols(loaded_pe_build.clean)
+    functions = sorted(a for n, a in symbols.items() if n in ("log_exit", "lookup"))
+    patch = _PePatch(loaded_pe_build.stripped)
+    address = (functions[0] + 0x20) & ~15
+    assert symbols["lookup"] - address >= len(builders.planted_stub())
+    patch.write(address, builders.planted_stub())
+    patch.write(symbols["at_exit_hook"], struct.pack("<Q", address))
+    planted = patch.save(tmp_path / "pe_padding_code_via_data_pointer.exe")
+    check = _PePatch(planted)
+    assert check.read_pointer(symbols["at_exit_hook"]) == address
+    assert int(check.section_of(address).characteristics) & 0x20000000, "planted bytes are in executable code"
+    findings = _scan(planted, loaded_pe_build.manifest)
+    undeclared = _failed(findings, "firmware.undeclared-code")
+    assert undeclared and undeclared[0].evidence["regions"][0]["section"] == ".text", findings
+    data = _failed(findings, "firmware.changed-data")
+    assert data and data[0].evidence["regions"][0]["section"] == ".data"
+
+
+def test_pe_swapped_handler_pointers_in_data(loaded_pe_build: LoadedPeBuild, tmp_path: Path) -> None:
+    """Not run (no wine): the two handler pointers the program dispatches through are swapped in .data."""
+    import struct
+
+    handlers = _pe_symbols(loaded_pe_build.clean)["handlers"]
+    patch = _PePatch(loaded_pe_build.stripped)
+    deny, allow = patch.read_pointer(handlers), patch.read_pointer(handlers + 8)
+    assert deny != allow
+    patch.write(handlers, struct.pack("<QQ", allow, deny))
+    planted = patch.save(tmp_path / "pe_swapped_handlers.exe")
+    findings = _scan(planted, loaded_pe_build.manifest)
+    data = _failed(findings, "firmware.changed-data")
+    assert data and data[0].evidence["regions"][0]["section"] == ".data", findings
+    assert not _failed(findings, "firmware.changed-function")
+
+
+def test_pe_entry_point_moved(loaded_pe_build: LoadedPeBuild, tmp_path: Path) -> None:
+    import struct
+
+    data = bytearray(loaded_pe_build.stripped.read_bytes())
+    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    at = lfanew + 4 + 20 + 16  # AddressOfEntryPoint: PE signature, COFF header, then 16 bytes into the optional one
+    (entry,) = struct.unpack_from("<I", data, at)
+    struct.pack_into("<I", data, at, entry + 0x10)
+    planted = tmp_path / "pe_entry_moved.exe"
+    planted.write_bytes(bytes(data))
+    control = _failed(_scan(planted, loaded_pe_build.manifest), "firmware.changed-control-flow")
+    assert control and [c["table"] for c in control[0].evidence["changes"]] == ["entry point"], control
