@@ -490,7 +490,7 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
     for declared, entry in zip(declared_ranges(declaration), declaration.get("ranges", []), strict=True):
         content = view.read(declared, mask)
         if content is None:
-            layout.add({"range": declared.name, "address": f"{declared.address:#x}", "change": "not loaded"})
+            layout.add({"where": f"range {declared.name}", "address": f"{declared.address:#x}", "change": "not loaded"})
             ranges.add({"range": declared.name, "address": f"{declared.address:#x}", "size": declared.size})
             continue
         compared += declared.size
@@ -594,7 +594,8 @@ def _compare_header(declaration: Mapping[str, Any], view: View) -> tuple[_Listed
                 if a != b and index != 4:  # the certificate table is outside the image; Authenticode judges it
                     label = _PE_DIRECTORIES[index] if index < len(_PE_DIRECTORIES) else f"directory {index}"
                     target = control if index in _PE_CONTROL_DIRECTORIES else layout
-                    target.add({"table": f"data directory: {label}", "kind": label, "declared": a, "actual": b})
+                    target.add({"table": f"data directory: {label}", "where": f"data directory: {label}",
+                                "change": "value", "kind": label, "declared": a, "actual": b})
         else:
             layout.add({"where": f"header {name}", "change": "value", "declared": was, "actual": now})
     return control, layout
