@@ -326,3 +326,88 @@ def test_pe_entry_point_moved(loaded_pe_build: LoadedPeBuild, tmp_path: Path) ->
     planted.write_bytes(bytes(data))
     control = _failed(_scan(planted, loaded_pe_build.manifest), "firmware.changed-control-flow")
     assert control and [c["table"] for c in control[0].evidence["changes"]] == ["entry point"], control
+
+
+def _pe_header_offsets(data: bytes) -> tuple[int, int, int]:
+    """(COFF header, optional header, section table) file offsets."""
+    import struct
+
+    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    coff = lfanew + 4
+    (optional_size,) = struct.unpack_from("<H", data, coff + 16)
+    return coff, coff + 20, coff + 20 + optional_size
+
+
+def _pe_section_header(data: bytes, name: bytes) -> int:
+    _, _, table = _pe_header_offsets(data)
+    for at in range(table, table + 40 * 32, 40):
+        if data[at : at + 8].rstrip(b"\0") == name:
+            return at
+    raise AssertionError(name)
+
+
+def test_pe_header_and_table_tampering(loaded_pe_build: LoadedPeBuild, tmp_path: Path) -> None:
+    """Header edits an attacker would try: a base relocation entry changed (retargets a pointer at load time), .data's
+    raw bytes taken from elsewhere in the file, SizeOfImage grown past the declared one. The CheckSum is not a loaded byte (Authenticode
+    protects a signed image): changing it alone passes, by design."""
+    import struct
+
+    shipped = loaded_pe_build.stripped.read_bytes()
+    coff, optional, _ = _pe_header_offsets(shipped)
+    variants: dict[str, tuple[bytearray, str]] = {}
+
+    reloc = bytearray(shipped)
+    at = struct.unpack_from("<I", reloc, _pe_section_header(reloc, b".reloc") + 20)[0] + 8
+    struct.pack_into("<H", reloc, at, struct.unpack_from("<H", reloc, at)[0] ^ 0x0008)
+    variants["reloc_entry_changed"] = (reloc, "firmware.changed-control-flow")
+
+    moved = bytearray(shipped)
+    data_header, rdata_header = _pe_section_header(moved, b".data"), _pe_section_header(moved, b".rdata")
+    moved[data_header + 20 : data_header + 24] = moved[rdata_header + 20 : rdata_header + 24]
+    variants["data_raw_pointer_moved"] = (moved, "firmware.changed-data")
+
+    grown = bytearray(shipped)
+    declared = json.loads(loaded_pe_build.manifest.read_bytes())["loaded"]["header"]["size_of_image"]
+    struct.pack_into("<I", grown, optional + 56, declared + 0x10000)  # anything from the sections' end to declared
+    variants["size_of_image_grown"] = (grown, "firmware.loaded-layout")  # is what strip leaves; beyond it is not
+
+    for name, (data, check) in variants.items():
+        planted = tmp_path / f"pe_{name}.exe"
+        planted.write_bytes(bytes(data))
+        assert _failed(_scan(planted, loaded_pe_build.manifest), check), name
+
+    checksum = bytearray(shipped)
+    struct.pack_into("<I", checksum, optional + 64, 0x1234)
+    planted = tmp_path / "pe_checksum_only.exe"
+    planted.write_bytes(bytes(checksum))
+    assert judge(_scan(planted, loaded_pe_build.manifest)).value == "pass"
+
+
+def test_overlapping_segment_replaces_the_code_page(loaded_build: LoadedBuild, tmp_path: Path) -> None:
+    """The declared code segment's file bytes stay pristine; a PT_NOTE header turned into a later PT_LOAD maps a
+    patched copy of the code page over it (MAP_FIXED: the later mapping wins). Judged at the declared addresses as
+    the loader maps them, the planted code is seen."""
+    import struct
+
+    address = builders.padding_after(loaded_build.clean, "log_exit", len(builders.planted_stub()))
+    patch = ElfPatch(loaded_build.stripped)
+    page = address & ~0xFFF
+    original = bytes(patch.data)
+    copy = bytearray(original[patch.offset(page) : patch.offset(page) + 0x1000].ljust(0x1000, b"\0"))
+    copy[address - page : address - page + len(builders.planted_stub())] = builders.planted_stub()
+    patch.pointer(builders.elf_symbols(loaded_build.clean)["at_exit_hook"][0], address)
+    offset = (len(patch.data) + 0xFFF) & ~0xFFF
+    patch.data = patch.data.ljust(offset, b"\0") + copy
+    for i in range(patch.phnum):
+        at = patch.phoff + i * patch.phentsize
+        if struct.unpack_from("<I", patch.data, at)[0] == 4:  # PT_NOTE
+            struct.pack_into("<IIQQQQQQ", patch.data, at, 1, 5, offset, page, page, 0x1000, 0x1000, 0x1000)
+            break
+    else:
+        raise AssertionError("no PT_NOTE to repurpose")
+    planted = patch.save(tmp_path / "overlapping_code_segment")
+    assert patch.data[patch.offset(address) : patch.offset(address) + 4] != b"\xb8\x01\x00\x00"
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    _assert_undeclared_code(findings, address)
+    assert _failed(findings, "firmware.loaded-layout")

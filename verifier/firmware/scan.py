@@ -21,7 +21,7 @@ from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION, Analy
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
 from verifier.firmware.loaded import compare_loaded
 from verifier.firmware.loader import load_file
-from verifier.model import Finding, errored, failed, passed, skipped, warned
+from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
 
 MAX_LISTED = 50
 EXECUTABLE_FORMATS = ("elf", "pe", "macho", "te")
@@ -363,10 +363,14 @@ def _covered(address: int, starts: list[int], ends: list[int]) -> bool:
 def _compare_executable(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
     p = actual.predicate
     out: list[Finding] = []
-    out += _compare_functions(ref, actual, label, subject)
+    loaded = compare_loaded(ref, actual.image, p, label=label, subject=subject)
+    # Every loaded byte identical: declared functions cannot differ, so they are not hashed one by one again.
+    identical = any(f.check == "firmware.loaded-bytes" and f.status is Status.PASS for f in loaded)
+    out += _compare_functions(ref, actual, label, subject, bytes_identical=identical)
     reported = {str(item["name"]) for f in out if f.check == "firmware.changed-function"
                 for item in f.evidence.get("functions", [])}
-    out += compare_loaded(ref, actual.image, p, label=label, subject=subject, reported_functions=reported)
+    out += [_without_functions(f, reported) if f.check == "firmware.changed-function" else f for f in loaded]
+    out = [f for f in out if f.check != "firmware.changed-function" or f.evidence.get("functions")]
     out += _compare_layout(ref, p, label, subject)
     out += _compare_entry(ref, p, label, subject)
     out += _compare_constructors(ref, p, label, subject)
@@ -378,13 +382,24 @@ def _compare_executable(ref: Mapping[str, Any], actual: Analysis, label: str, su
     return out
 
 
-def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
+def _without_functions(finding: Finding, reported: set[str]) -> Finding:
+    """The byte-level changed-function finding, less the functions the function-level check already named."""
+    items = [i for i in finding.evidence.get("functions", []) if str(i.get("name")) not in reported]
+    if len(items) == len(finding.evidence.get("functions", [])):
+        return finding
+    return failed(finding.check, f"{len(items)} more changed byte range(s) inside declared functions: "
+                  f"{', '.join(str(i['name']) for i in items[:5])}", finding.subject,
+                  **{**finding.evidence, "functions": items, "count": len(items)})
+
+
+def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str, *,
+                       bytes_identical: bool = False) -> list[Finding]:
     import hashlib
 
     declared = ref.get("functions", [])
     changed, missing, hidden = _Items(), _Items(), _Items()
     regions = fn.RegionIndex(actual.regions)
-    for function in declared:
+    for function in [] if bytes_identical else declared:
         address, size = int(function["address"], 16), int(function["size"])
         body = fn.function_bytes(regions, address, size)
         if body is None:
