@@ -8,6 +8,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.firmware import builders
 from tests.firmware.builders import PLANTED_EXIT, ElfPatch
 from tests.firmware.conftest import LoadedBuild, LoadedPeBuild
@@ -197,7 +202,7 @@ def test_grown_segment_carrying_code_past_its_declared_end(loaded_build: LoadedB
     import struct
 
     patch = ElfPatch(loaded_build.stripped)
-    header, flags, offset, vaddr, filesz = next(s for s in patch.segments() if s[1] & 1)
+    header, _, offset, vaddr, filesz = next(s for s in patch.segments() if s[1] & 1)
     address = (vaddr + filesz + 15) & ~15
     grown = address + len(builders.planted_stub()) - vaddr
     patch.data[offset + address - vaddr : offset + grown] = builders.planted_stub()
@@ -348,12 +353,12 @@ def _pe_section_header(data: bytes, name: bytes) -> int:
 
 def test_pe_header_and_table_tampering(loaded_pe_build: LoadedPeBuild, tmp_path: Path) -> None:
     """Header edits an attacker would try: a base relocation entry changed (retargets a pointer at load time), .data's
-    raw bytes taken from elsewhere in the file, SizeOfImage grown past the declared one. The CheckSum is not a loaded byte (Authenticode
-    protects a signed image): changing it alone passes, by design."""
+    raw bytes taken from elsewhere in the file, SizeOfImage grown past the declared one. The CheckSum is not a loaded
+    byte (Authenticode protects a signed image): changing it alone passes, by design."""
     import struct
 
     shipped = loaded_pe_build.stripped.read_bytes()
-    coff, optional, _ = _pe_header_offsets(shipped)
+    _, optional, _ = _pe_header_offsets(shipped)
     variants: dict[str, tuple[bytearray, str]] = {}
 
     reloc = bytearray(shipped)
@@ -411,3 +416,44 @@ def test_overlapping_segment_replaces_the_code_page(loaded_build: LoadedBuild, t
     findings = _scan(planted, loaded_build.manifest)
     _assert_undeclared_code(findings, address)
     assert _failed(findings, "firmware.loaded-layout")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.tuples(st.integers(0, 16000), st.integers(0, 255)), min_size=1, max_size=8),
+       length=st.integers(64, 16000), pe=st.booleans())
+def test_mutated_images_never_crash_the_byte_comparison(loaded_build: LoadedBuild, loaded_pe_build: LoadedPeBuild,
+                                                        cuts: list[tuple[int, int]], length: int, pe: bool,
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Headers the attacker wrote, read against a real manifest: a finding or bad input, never a crash."""
+    from verifier.errors import BadInputError
+
+    source = loaded_pe_build if pe else loaded_build
+    data = bytearray(source.stripped.read_bytes())[:length]
+    for offset, value in cuts:
+        if offset < len(data):
+            data[offset] = value
+    mutated = tmp_path_factory.mktemp("mutated") / "image"
+    mutated.write_bytes(bytes(data))
+    try:
+        findings = _scan(mutated, source.manifest)
+    except BadInputError:
+        return
+    if judge(findings).value == "pass":
+        # only when no loaded byte changed: every edit fell on masked or unloaded bytes of the shipped file
+        loaded = _loaded_file_bytes(source.stripped)
+        original = source.stripped.read_bytes()
+        changed = {i for i in range(min(len(data), len(original))) if data[i] != original[i]}
+        assert not changed & loaded and (len(data) >= len(original) or not set(range(len(data), len(original)))
+                                         & loaded), sorted(changed & loaded)[:8]
+
+
+def _loaded_file_bytes(path: Path) -> set[int]:
+    from verifier.firmware.inventory import analyse
+    from verifier.firmware.loaded import view_of
+    from verifier.firmware.loader import load_file
+
+    image = load_file(path)
+    view = view_of(image, analyse(image).predicate)
+    assert view is not None
+    masked = {i for start, end in view.mask for i in range(start, end)}
+    return {i for r in view.ranges for i in range(r.offset, r.offset + r.size)} - masked

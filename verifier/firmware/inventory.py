@@ -414,7 +414,7 @@ def _elf_constructors(b: Any, data: bytes, pointer: int, little: bool) -> list[d
         section = b.get_section(name)
         if section is not None and int(section.type) != _ELF_NOBITS:
             table(kind, data[section.offset : section.offset + section.size])
-        elif array_tag is not None and tags.get(array_tag):
+        elif array_tag is not None and size_tag is not None and tags.get(array_tag):
             try:
                 raw = bytes(b.get_content_from_virtual_address(tags[array_tag], min(tags.get(size_tag, 0), 4096)))
             except Exception:  # LIEF raises on unmapped addresses
@@ -494,7 +494,8 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
         flags = [name for bit, name in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
                                         (_PE_CODE, "code"), (_PE_DISCARDABLE, "discardable")) if chars & bit]
         sections.append({
-            "name": long_names.get(_text(s.name), _text(s.name)), "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
+            "name": long_names.get(_text(s.name), _text(s.name)), "address": hexaddr(base + s.virtual_address),
+            "size": s.virtual_size,
             "raw_size": s.sizeof_raw_data, "offset": hexaddr(s.offset), "flags": flags,
             "sha256": digest[1] if digest else None, "entropy": digest[2] if digest else 0.0,
         })

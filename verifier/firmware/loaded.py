@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,7 +151,11 @@ def view_of(image: Image, predicate: Mapping[str, Any]) -> View | None:
     """None for other formats, and for an image whose headers the loader already found over budget."""
     if image.attributes.get("section_budget") is not None:
         return None
-    view = _view(image, predicate)
+    try:
+        view = _view(image, predicate)
+    except (struct.error, ValueError, IndexError, OverflowError, AttributeError):
+        # headers LIEF accepted but that do not describe a loadable image (cut short, out of range)
+        return None
     if view is not None and len(view.ranges) > MAX_RANGES:
         return None
     return view
@@ -265,7 +270,8 @@ def _pe_view(image: Image, predicate: Mapping[str, Any]) -> View:
     oh = b.optional_header
     directories = [[int(d.rva), int(d.size)] for d in b.data_directories]
     head = {"entry_point": f"{base + int(oh.addressof_entrypoint):#x}" if oh.addressof_entrypoint else None,
-            "image_base": f"{base:#x}", "subsystem": _enum(oh.subsystem), "dll_characteristics": int(oh.dll_characteristics),
+            "image_base": f"{base:#x}", "subsystem": _enum(oh.subsystem),
+            "dll_characteristics": int(oh.dll_characteristics),
             "section_alignment": int(oh.section_alignment), "directories": directories,
             "characteristics": int(struct.unpack_from("<H", data, characteristics_at)[0]) & ~0x020C,
             "size_of_image": int(oh.sizeof_image)}
@@ -290,8 +296,8 @@ def _pe_view(image: Image, predicate: Mapping[str, Any]) -> View:
         section = b.sections[index - 1]
         if int(section.characteristics) & (_PE_EXEC | _PE_CODE):
             continue
-        objects.append({"name": _text(symbol.name), "address": f"{base + int(section.virtual_address) + int(symbol.value):#x}",
-                        "size": 0})
+        address = base + int(section.virtual_address) + int(symbol.value)
+        objects.append({"name": _text(symbol.name), "address": f"{address:#x}", "size": 0})
     return View("pe", ranges, layout, head, _sorted(tables), _objects(objects), data, mask, segments)
 
 
@@ -377,8 +383,8 @@ def piece_digests(content: bytes, starts: Sequence[int]) -> tuple[str, list[str]
     """(sha256 over the pieces' digests, each piece's digest) for ``content`` cut at ``starts``."""
     view = memoryview(content)
     full: list[bytes] = []
-    bounds = list(starts) + [len(content)]
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    bounds = [*starts, len(content)]
+    for a, b in itertools.pairwise(bounds):
         full.append(hashlib.sha256(view[a:b]).digest())
     root = hashlib.sha256(b"".join(full)).hexdigest()
     return root, [d.hex()[:PIECE_HEX] for d in full]
@@ -564,10 +570,10 @@ def _compare_layout(declaration: Mapping[str, Any], view: View) -> tuple[_Listed
     def key(entry: Mapping[str, Any]) -> tuple[str, str]:
         return str(entry.get("type")), str(entry.get("name") or entry.get("address"))
 
-    declared = {}
+    declared: dict[tuple[str, str], Mapping[str, Any]] = {}
     for entry in declaration.get("layout", []):
         declared.setdefault(key(entry), entry)
-    present = {}
+    present: dict[tuple[str, str], Mapping[str, Any]] = {}
     for entry in view.layout:
         present.setdefault(key(entry), entry)
     for k in sorted(set(declared) | set(present)):

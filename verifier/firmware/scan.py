@@ -491,8 +491,8 @@ def _compare_constructors(ref: Mapping[str, Any], p: Mapping[str, Any], label: s
         return [failed("firmware.constructor", f"{len(new)} entry point(s) (init/fini/preinit arrays, DT_INIT/DT_FINI, "
                                                f"IFUNC resolvers, TLS callbacks) the {label} does not declare: {kinds}",
                        subject, constructors=new)]
-    return [passed("firmware.constructor", f"{len(p.get('constructors', []))} init/fini/IFUNC/TLS entries, all declared",
-                   subject)]
+    count = len(p.get("constructors", []))
+    return [passed("firmware.constructor", f"{count} init/fini/IFUNC/TLS entries, all declared", subject)]
 
 
 def _compare_exports(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
