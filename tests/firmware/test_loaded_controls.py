@@ -119,3 +119,29 @@ def test_uboot_default_bootcmd_rewritten_to_tftpboot_and_go(board: str, tmp_path
     data = [f for f in findings if f.check == "firmware.changed-data" and f.status is Status.FAIL]
     assert data, [f for f in findings if f.status is not Status.PASS]
     assert judge(findings).value == "fail"
+
+
+def test_kernel_module_init_relocation_retargeted_is_changed_control_flow(tmp_path: Path) -> None:
+    """Not loaded here (that needs root and this very kernel): the two relocations that fill this_module's init and
+    exit pointers swap symbols, so loading would run the exit routine as init. No SHF_ALLOC byte changes; the
+    relocations are declared per target section."""
+    import struct
+
+    import lief
+
+    module = _kernel_module("dummy.ko")
+    manifest = _manifest(module)
+    section = lief.parse(str(module)).get_section(".rela.gnu.linkonce.this_module")
+    assert section is not None and int(section.size) >= 48
+    data = bytearray(module.read_bytes())
+    first, second = int(section.offset) + 8, int(section.offset) + 24 + 8  # r_info of entries 0 and 1
+    info_a, info_b = struct.unpack_from("<Q", data, first)[0], struct.unpack_from("<Q", data, second)[0]
+    assert info_a >> 32 != info_b >> 32
+    struct.pack_into("<Q", data, first, (info_b & ~0xFFFFFFFF) | (info_a & 0xFFFFFFFF))
+    struct.pack_into("<Q", data, second, (info_a & ~0xFFFFFFFF) | (info_b & 0xFFFFFFFF))
+    tampered = tmp_path / "dummy.init_relocation_retargeted.ko"
+    tampered.write_bytes(bytes(data))
+    findings = scan_firmware(tampered, manifest=manifest)
+    control = [f for f in findings if f.check == "firmware.changed-control-flow" and f.status is Status.FAIL]
+    assert control and control[0].evidence["changes"][0]["table"].startswith(
+        "relocations of .gnu.linkonce.this_module"), findings

@@ -86,6 +86,7 @@ class View:
     mask: list[tuple[int, int]] = field(default_factory=list)  # file-offset spans zeroed before hashing
     segments: list[tuple[int, int, int, int]] = field(default_factory=list)  # (address, offset, filesz, memsz)
     by_name: dict[str, tuple[int, int]] = field(default_factory=dict)  # relocatable: name -> (offset, size)
+    relocations: list[dict[str, Any]] = field(default_factory=list)  # relocatable: per target section
 
     def read(self, declared: Range, declared_mask: Sequence[tuple[int, int]]) -> bytes | None:
         """The bytes this image maps where ``declared`` was, masked as the declaring image masked them.
@@ -232,8 +233,76 @@ def _elf_view(image: Image, predicate: Mapping[str, Any]) -> View:
             if relocatable and symbol.shndx < len(b.sections):
                 address += int(b.sections[symbol.shndx].offset)
             objects.append({"name": _text(symbol.name), "address": f"{address:#x}", "size": int(symbol.size)})
+    relocations = _relocations(b, data, bits64) if relocatable else []
     return View("elf-rel" if relocatable else "elf", ranges, layout, head, _sorted(tables), _objects(objects), data,
-                mask, segments, by_name)
+                mask, segments, by_name, relocations)
+
+
+def _relocations(b: Any, data: bytes, bits64: bool) -> list[dict[str, Any]]:
+    """A relocatable object's relocations, one digest per target section, in a form strip does not change.
+
+    The module loader applies them to the loaded sections, so they are loaded content too: retargeting the
+    relocation behind ``init_module`` changes what runs without touching a loaded byte. Each entry is written as
+    offset, type, addend and the symbol it resolves to (name, or section for a section symbol; its section and
+    value when defined), so symbol-table reordering by strip leaves the digest as it was.
+    """
+    endian = ">" if data[5:6] == b"\x02" else "<"
+    sections = list(b.sections)
+    names = [_text(s.name) for s in sections]
+    out: list[dict[str, Any]] = []
+    symbol_cache: dict[int, list[str]] = {}
+
+    def symbols(index: int) -> list[str]:
+        if index in symbol_cache:
+            return symbol_cache[index]
+        table = sections[index]
+        strings = sections[int(table.link)] if int(table.link) < len(sections) else None
+        raw = data[int(table.offset) : int(table.offset) + int(table.size)]
+        entry = 24 if bits64 else 16
+        described = []
+        for at in range(0, len(raw) - entry + 1, entry):
+            if bits64:
+                st_name, st_info, _, st_shndx, st_value = struct.unpack_from(endian + "IBBHQ", raw, at)
+            else:
+                st_name, st_value, _, st_info, _, st_shndx = struct.unpack_from(endian + "IIIBBH", raw, at)
+            name = ""
+            if strings is not None:
+                start = int(strings.offset) + st_name
+                end = data.find(b"\0", start, start + 4096)
+                name = data[start:end].decode("utf-8", "replace") if end > start else ""
+            home = names[st_shndx] if 0 < st_shndx < len(names) else f"shndx {st_shndx}"
+            if st_info & 0xF == 3:  # STT_SECTION: known by its section
+                name = home
+            defined = f"{home}+{st_value:#x}" if st_shndx else "undefined"
+            described.append(f"{name}@{defined}")
+        symbol_cache[index] = described
+        return described
+
+    for s in sections:
+        kind = int(s.type)
+        if kind not in (4, 9) or not int(s.information) < len(sections):
+            continue
+        target = sections[int(s.information)]
+        if not int(target.flags) & 2 or int(s.link) >= len(sections):
+            continue
+        table = symbols(int(s.link))
+        raw = data[int(s.offset) : int(s.offset) + int(s.size)]
+        entry = (24 if kind == 4 else 16) if bits64 else (12 if kind == 4 else 8)
+        lines = []
+        for at in range(0, len(raw) - entry + 1, entry):
+            if bits64:
+                offset, info = struct.unpack_from(endian + "QQ", raw, at)
+                addend = struct.unpack_from(endian + "q", raw, at + 16)[0] if kind == 4 else 0
+                symbol, rtype = info >> 32, info & 0xFFFFFFFF
+            else:
+                offset, info = struct.unpack_from(endian + "II", raw, at)
+                addend = struct.unpack_from(endian + "i", raw, at + 8)[0] if kind == 4 else 0
+                symbol, rtype = info >> 8, info & 0xFF
+            resolved = table[symbol] if symbol < len(table) else f"symbol {symbol}"
+            lines.append(f"{offset:#x} {rtype} {resolved} {addend}")
+        digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+        out.append({"target": _text(target.name), "section": _text(s.name), "count": len(lines), "sha256": digest})
+    return sorted(out, key=lambda r: (r["target"], r["section"]))
 
 
 def _pe_view(image: Image, predicate: Mapping[str, Any]) -> View:
@@ -403,6 +472,8 @@ def declare(image: Image, predicate: Mapping[str, Any]) -> dict[str, Any] | None
         ranges.append({"name": r.name, "address": f"{r.address:#x}", "offset": f"{r.offset:#x}", "size": r.size,
                        "memory_size": r.memory_size, "flags": r.flags, "sha256": root, "pieces": "".join(pieces)})
     mask = [[start, end] for start, end in view.mask]
+    if view.kind == "elf-rel":
+        declaration["relocations"] = view.relocations
     return {"chunk": CHUNK, "piece_digest_hex": PIECE_HEX, "kind": view.kind, "ranges": ranges,
             "layout": view.layout, "header": view.header, "mask": mask, **declaration}
 
@@ -482,6 +553,8 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
                   subject, mode=BYTE_EXACT, reference=label)]
     flags, layout = _compare_layout(declaration, view)
     control, header_layout = _compare_header(declaration, view)
+    if view.kind == "elf-rel":
+        _compare_relocations(declaration, view, control)
     layout_changed = bool(flags.count or layout.count or header_layout.count)
     cuts = Cuts(declaration, ref)
     spans: dict[str, _Spans] = {}
@@ -615,6 +688,18 @@ def _compare_header(declaration: Mapping[str, Any], view: View) -> tuple[_Listed
         else:
             layout.add({"where": f"header {name}", "change": "value", "declared": was, "actual": now})
     return control, layout
+
+
+def _compare_relocations(declaration: Mapping[str, Any], view: View, control: _Listed) -> None:
+    declared = {(str(r["target"]), str(r["section"])): r for r in declaration.get("relocations", [])}
+    present = {(str(r["target"]), str(r["section"])): r for r in view.relocations}
+    for key in sorted(set(declared) | set(present)):
+        was, now = declared.get(key), present.get(key)
+        if was is None or now is None or was.get("sha256") != now.get("sha256"):
+            control.add({"table": f"relocations of {key[0]} ({key[1]})", "kind": "relocations",
+                         "declared": None if was is None else was.get("count"),
+                         "actual": None if now is None else now.get("count"),
+                         "change": "added" if was is None else "removed" if now is None else "changed"})
 
 
 def _end_of_sections(view: View) -> int:
