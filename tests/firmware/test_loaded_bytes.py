@@ -456,3 +456,31 @@ def _loaded_file_bytes(path: Path) -> set[int]:
     assert view is not None
     masked = {i for start, end in view.mask for i in range(start, end)}
     return {i for r in view.ranges for i in range(r.offset, r.offset + r.size)} - masked
+
+
+def test_pe_debug_named_section_overlapping_text_is_not_skipped(loaded_pe_build: LoadedPeBuild,
+                                                                tmp_path: Path) -> None:
+    """Discardable .debug* sections do not count only where mingw puts them (after the others, overlapping none).
+    Here one is added over .text: a UEFI loader copies sections in order, so its bytes would replace the code. Not
+    run (no wine, no UEFI shell here): the scan must see the added section and the replaced bytes."""
+    import struct
+
+    data = bytearray(loaded_pe_build.stripped.read_bytes())
+    coff, _, table = _pe_header_offsets(bytes(data))
+    (count,) = struct.unpack_from("<H", data, coff + 2)
+    text = _pe_section_header(bytes(data), b".text")
+    text_rva = struct.unpack_from("<I", data, text + 12)[0]
+    entry = table + 40 * count
+    assert bytes(data[entry : entry + 40]) == bytes(40), "no room for another section header"
+    raw = (len(data) + 0x1FF) & ~0x1FF
+    payload = (b"\x90" * 0x100 + builders.planted_stub()).ljust(0x200, b"\xcc")
+    struct.pack_into("<8sIIIIIIHHI", data, entry, b".debug_z", 0x200, text_rva + 0x100, 0x200, raw, 0, 0, 0, 0,
+                     0x42000040)
+    struct.pack_into("<H", data, coff + 2, count + 1)
+    planted = tmp_path / "pe_debug_section_over_text.exe"
+    planted.write_bytes(bytes(data.ljust(raw, b"\0")) + payload)
+    findings = _scan(planted, loaded_pe_build.manifest)
+    layout = _failed(findings, "firmware.loaded-layout")
+    assert layout and any(c["where"] == "section .debug_z" and c["change"] == "added"
+                          for c in layout[0].evidence["changes"]), findings
+    assert _failed(findings, "firmware.loaded-bytes")

@@ -322,10 +322,18 @@ def _pe_view(image: Image, predicate: Mapping[str, Any]) -> View:
     ranges = [Range("headers", base, 0, min(headers_size, len(data)), headers_size, "r--")]
     segments = [(base, 0, min(headers_size, len(data)), headers_size)]
     layout: list[dict[str, Any]] = []
+    # DWARF sections are skipped only where mingw puts them: after every other section, overlapping none (a UEFI
+    # loader copies sections in order, so an overlapping "debug" section would overwrite code)
+    def span(s: Any) -> tuple[int, int]:
+        return int(s.virtual_address), int(s.virtual_address) + max(int(s.virtual_size), int(s.sizeof_raw_data))
+
+    counted_end = max((span(s)[1] for s in b.sections
+                       if not is_pe_debug_section(names.get(_text(s.name), _text(s.name)), int(s.characteristics))),
+                      default=0)
     for s in b.sections:
         chars = int(s.characteristics)
         name = names.get(_text(s.name), _text(s.name))
-        if is_pe_debug_section(name, chars):
+        if is_pe_debug_section(name, chars) and span(s)[0] >= counted_end:
             continue
         raw = int(s.sizeof_raw_data)
         virtual = int(s.virtual_size) or raw
@@ -640,15 +648,19 @@ def _executable(section: Mapping[str, Any] | None, declared: Range) -> bool:
 def _compare_layout(declaration: Mapping[str, Any], view: View) -> tuple[_Listed, _Listed]:
     flags, layout = _Listed(), _Listed()
 
-    def key(entry: Mapping[str, Any]) -> tuple[str, str]:
-        return str(entry.get("type")), str(entry.get("name") or entry.get("address"))
+    def keyed(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+        # a repeated key (a second LOAD at the same address, a second ".text") gets an ordinal: it must not vanish
+        out: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for entry in entries:
+            base = (str(entry.get("type")), str(entry.get("name") or entry.get("address")))
+            key, ordinal = base, 1
+            while key in out:
+                key, ordinal = (base[0], f"{base[1]}#{ordinal}"), ordinal + 1
+            out[key] = entry
+        return out
 
-    declared: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for entry in declaration.get("layout", []):
-        declared.setdefault(key(entry), entry)
-    present: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for entry in view.layout:
-        present.setdefault(key(entry), entry)
+    declared = keyed(declaration.get("layout", []))
+    present = keyed(view.layout)
     for k in sorted(set(declared) | set(present)):
         was, now = declared.get(k), present.get(k)
         where = f"{k[0]} {k[1]}"
