@@ -284,13 +284,29 @@ def got_slot(path: Path, function: str) -> int:
     raise AssertionError(f"no PLT slot for {function}")
 
 
-def padding_after(path: Path, function: str, room: int) -> int:
-    """The 16-aligned address after ``function`` when at least ``room`` bytes of padding follow it."""
+def irelative_addend(path: Path, resolver: int) -> int:
+    """The address of the addend of the R_X86_64_IRELATIVE relocation that calls ``resolver``."""
+    import lief
+
+    binary = lief.parse(str(path))
+    for section in binary.sections:
+        if int(section.type) != 4:  # SHT_RELA
+            continue
+        raw = bytes(section.content)
+        for at in range(0, len(raw) - 23, 24):
+            _, info, addend = struct.unpack_from("<QQq", raw, at)
+            if info & 0xFFFFFFFF == 37 and addend == resolver:
+                return int(section.virtual_address) + at + 16
+    raise AssertionError("no IRELATIVE relocation for the resolver")
+
+
+def padding_before(path: Path, function: str, room: int) -> int:
+    """A 16-aligned address in the alignment padding before ``function``, with at least ``room`` bytes free."""
     symbols = elf_symbols(path)
-    start, size = symbols[function]
-    address = (start + size + 15) & ~15
-    following = min(a for a, _ in symbols.values() if a > start)
-    assert following - address >= room, f"only {following - address} bytes of padding after {function}"
+    start = symbols[function][0]
+    end = max(a + s for a, s in symbols.values() if a < start and a + s <= start and s)
+    address = (end + 15) & ~15
+    assert start - address >= room, f"only {start - address} bytes of padding before {function}"
     return address
 
 

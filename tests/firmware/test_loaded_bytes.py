@@ -42,7 +42,7 @@ def _mode(findings: list[Finding]) -> str:
 
 
 def _stub_in_padding(build: LoadedBuild) -> tuple[ElfPatch, int]:
-    address = builders.padding_after(build.clean, "log_exit", len(builders.planted_stub()))
+    address = builders.padding_before(build.clean, "lookup", len(builders.planted_stub()))
     patch = ElfPatch(build.stripped)
     patch.write(address, builders.planted_stub())
     return patch, address
@@ -53,7 +53,7 @@ def _assert_undeclared_code(findings: list[Finding], address: int) -> None:
     assert undeclared, [f for f in findings if f.status is not Status.PASS]
     regions = undeclared[0].evidence["regions"]
     assert any(int(r["address"], 16) <= address < int(r["address"], 16) + r["size"] for r in regions), regions
-    assert regions[0]["between"][0] == "log_exit"
+    assert regions[0]["between"][1] == "lookup"
 
 
 def _not_discoverable(findings: list[Finding]) -> None:
@@ -123,6 +123,23 @@ def test_code_in_text_padding_reached_through_dt_fini(loaded_build: LoadedBuild,
     assert control and control[0].evidence["changes"][0]["table"] == ".dynamic", control
     entries = _failed(findings, "firmware.constructor")
     assert entries and any(c["kind"] == "dt_fini" for c in entries[0].evidence["constructors"])
+
+
+def test_code_in_text_padding_reached_through_an_ifunc_relocation(loaded_build: LoadedBuild,
+                                                                   tmp_path: Path) -> None:
+    """The R_X86_64_IRELATIVE relocation's addend names the IFUNC resolver that ld.so calls at start-up."""
+    patch, address = _stub_in_padding(loaded_build)
+    resolver = builders.elf_symbols(loaded_build.clean)["resolve_checksum"][0]
+    relocation = builders.irelative_addend(loaded_build.clean, resolver)
+    patch.pointer(relocation, address)
+    planted = patch.save(tmp_path / "padding_code_via_ifunc_resolver")
+    _ran_planted_code(planted)
+    findings = _scan(planted, loaded_build.manifest)
+    _assert_undeclared_code(findings, address)
+    control = _failed(findings, "firmware.changed-control-flow")
+    assert control and control[0].evidence["changes"][0]["table"].startswith(".rela"), control
+    entries = _failed(findings, "firmware.constructor")
+    assert entries and {"kind": "ifunc", "index": 0, "address": f"{address:#x}"} in entries[0].evidence["constructors"]
 
 
 def test_code_in_text_padding_not_reached_yet(loaded_build: LoadedBuild, tmp_path: Path) -> None:
@@ -285,10 +302,12 @@ def test_pe_code_in_text_padding_reached_through_a_data_pointer(loaded_pe_build:
     import struct
 
     symbols = _pe_symbols(loaded_pe_build.clean)
-    functions = sorted(a for n, a in symbols.items() if n in ("log_exit", "lookup"))
     patch = _PePatch(loaded_pe_build.stripped)
-    address = (functions[0] + 0x20) & ~15
+    address = (symbols["lookup"] - 0x40) & ~15
     assert symbols["lookup"] - address >= len(builders.planted_stub())
+    at = int(patch.binary.rva_to_offset(address - patch.base))
+    assert set(patch.data[at : symbols["lookup"] - address + at]) <= set(b"\x66\x2e\x0f\x1f\x84\x00\x90\xcc"), \
+        "the planted bytes replace alignment padding (multi-byte NOPs), not code"
     patch.write(address, builders.planted_stub())
     patch.write(symbols["at_exit_hook"], struct.pack("<Q", address))
     planted = patch.save(tmp_path / "pe_padding_code_via_data_pointer.exe")
@@ -393,7 +412,7 @@ def test_overlapping_segment_replaces_the_code_page(loaded_build: LoadedBuild, t
     the loader maps them, the planted code is seen."""
     import struct
 
-    address = builders.padding_after(loaded_build.clean, "log_exit", len(builders.planted_stub()))
+    address = builders.padding_before(loaded_build.clean, "lookup", len(builders.planted_stub()))
     patch = ElfPatch(loaded_build.stripped)
     page = address & ~0xFFF
     original = bytes(patch.data)

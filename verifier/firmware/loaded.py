@@ -88,45 +88,57 @@ class View:
     by_name: dict[str, tuple[int, int]] = field(default_factory=dict)  # relocatable: name -> (offset, size)
     relocations: list[dict[str, Any]] = field(default_factory=list)  # relocatable: per target section
 
-    def read(self, declared: Range, declared_mask: Sequence[tuple[int, int]]) -> bytes | None:
+    def read(self, declared: Range, declared_mask: Sequence[tuple[int, int]]) -> bytearray | memoryview | None:
         """The bytes this image maps where ``declared`` was, masked as the declaring image masked them.
 
-        None when the image does not map them at all.
+        None when the image does not map them at all. Without a mask to apply and with one segment holding the
+        whole range, the file's bytes are returned as a view, not copied.
         """
         if self.kind == "elf-rel":
             where = self.by_name.get(declared.name)
             if where is None:
                 return None
-            content = bytearray(self.data[where[0] : where[0] + min(where[1], declared.size)])
-            content += bytes(declared.size - len(content))
+            found: bytearray | memoryview | None = bytearray(
+                self.data[where[0] : where[0] + min(where[1], declared.size)])
+            assert isinstance(found, bytearray)
+            found += bytes(declared.size - len(found))
         else:
             found = _virtual_read(self.segments, self.data, declared.address, declared.size)
             if found is None:
                 return None
-            content = found
-        for start, end in declared_mask:
-            lo, hi = max(start - declared.offset, 0), min(end - declared.offset, declared.size)
-            if lo < hi:
-                content[lo:hi] = bytes(hi - lo)
-        return bytes(content)
+        spans = [(max(start - declared.offset, 0), min(end - declared.offset, declared.size))
+                 for start, end in declared_mask]
+        spans = [(lo, hi) for lo, hi in spans if lo < hi]
+        if not spans:
+            return found
+        content = bytearray(found)
+        for lo, hi in spans:
+            content[lo:hi] = bytes(hi - lo)
+        return content
 
-    def own(self, r: Range) -> bytes:
+    def own(self, r: Range) -> bytearray:
         content = bytearray(self.data[r.offset : r.offset + r.size])
         content += bytes(r.size - len(content))
         for start, end in self.mask:
             lo, hi = max(start - r.offset, 0), min(end - r.offset, r.size)
             if lo < hi:
                 content[lo:hi] = bytes(hi - lo)
-        return bytes(content)
+        return content
 
 
 def _virtual_read(segments: Sequence[tuple[int, int, int, int]], data: bytes, address: int,
-                  size: int) -> bytearray | None:
+                  size: int) -> bytearray | memoryview | None:
     """Bytes at ``address`` as the loader maps them: segments in order, a later one over an earlier one."""
+    end = address + size
+    touching = [s for s in segments if max(address, s[0]) < min(end, s[0] + max(s[3], s[2]))]
+    if len(touching) == 1:
+        seg_address, offset, file_size, _ = touching[0]
+        if seg_address <= address and end <= seg_address + file_size:
+            start = offset + address - seg_address
+            return memoryview(data)[start : start + size]
     out = bytearray(size)
     covered = 0
-    end = address + size
-    for seg_address, offset, file_size, memory_size in segments:
+    for seg_address, offset, file_size, memory_size in touching:
         lo, hi = max(address, seg_address), min(end, seg_address + max(memory_size, file_size))
         if lo >= hi:
             continue
@@ -432,18 +444,11 @@ class Cuts:
 
     def __init__(self, declaration: Mapping[str, Any], predicate: Mapping[str, Any]) -> None:
         self.chunk = max(64, int(declaration.get("chunk", CHUNK)))
-        points: set[int] = set()
-        spans: Iterable[Mapping[str, Any]] = [*predicate.get("functions", []), *declaration.get("objects", []),
-                                              *declaration.get("tables", [])]
-        for item in spans:
-            start = int(item["address"], 16)
-            points.add(start)
-            points.add(start + int(item.get("size") or 0))
-        for s in predicate.get("sections", []):
-            if s.get("address") is not None:
-                start = int(s["address"], 16)
-                points.update((start, start + int(s.get("size") or 0)))
-        self.points = sorted(points)
+        spans = [*predicate.get("functions", []), *declaration.get("objects", []), *declaration.get("tables", []),
+                 *(s for s in predicate.get("sections", []) if s.get("address") is not None)]
+        starts = [int(item["address"], 16) for item in spans]
+        ends = [start + int(item.get("size") or 0) for start, item in zip(starts, spans, strict=True)]
+        self.points = sorted(set(starts) | set(ends))
 
     def of(self, r: Range) -> list[int]:
         """Piece start offsets within ``r`` (relative), always starting with 0."""
@@ -456,15 +461,12 @@ class Cuts:
         return sorted(m for m in marks if 0 <= m < r.size) or [0]
 
 
-def piece_digests(content: bytes, starts: Sequence[int]) -> tuple[str, list[str]]:
-    """(sha256 over the pieces' digests, each piece's digest) for ``content`` cut at ``starts``."""
+def piece_digests(content: bytes | bytearray | memoryview, starts: Sequence[int]) -> tuple[str, list[bytes]]:
+    """(sha256 over the pieces' digests, each piece's full digest) for ``content`` cut at ``starts``."""
     view = memoryview(content)
-    full: list[bytes] = []
-    bounds = [*starts, len(content)]
-    for a, b in itertools.pairwise(bounds):
-        full.append(hashlib.sha256(view[a:b]).digest())
-    root = hashlib.sha256(b"".join(full)).hexdigest()
-    return root, [d.hex()[:PIECE_HEX] for d in full]
+    sha = hashlib.sha256
+    full = [sha(view[a:b]).digest() for a, b in itertools.pairwise([*starts, len(content)])]
+    return sha(b"".join(full)).hexdigest(), full
 
 
 def declare(image: Image, predicate: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -478,7 +480,8 @@ def declare(image: Image, predicate: Mapping[str, Any]) -> dict[str, Any] | None
     for r in view.ranges:
         root, pieces = piece_digests(view.own(r), cuts.of(r))
         ranges.append({"name": r.name, "address": f"{r.address:#x}", "offset": f"{r.offset:#x}", "size": r.size,
-                       "memory_size": r.memory_size, "flags": r.flags, "sha256": root, "pieces": "".join(pieces)})
+                       "memory_size": r.memory_size, "flags": r.flags, "sha256": root,
+                       "pieces": "".join(d.hex()[:PIECE_HEX] for d in pieces)})
     mask = [[start, end] for start, end in view.mask]
     if view.kind == "elf-rel":
         declaration["relocations"] = view.relocations
@@ -596,7 +599,7 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
         stored = str(entry.get("pieces", ""))
         bounds = [*starts, declared.size]
         for index, digest in enumerate(pieces):
-            if stored[index * hex_len : (index + 1) * hex_len] == digest[:hex_len]:
+            if stored[index * hex_len : (index + 1) * hex_len] == digest.hex()[:hex_len]:
                 continue
             address = declared.address + bounds[index]
             size = bounds[index + 1] - bounds[index]
@@ -616,7 +619,7 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
             elif _executable(section, declared):
                 before, after = functions.before(address), functions.after(address)
                 item["between"] = [before["name"] if before else None, after["name"] if after else None]
-                item["bytes"] = content[bounds[index] : bounds[index] + min(size, 32)].hex()
+                item["bytes"] = bytes(content[bounds[index] : bounds[index] + min(size, 32)]).hex()
                 undeclared.add(item)
             else:
                 near = symbols.before(address)

@@ -1,6 +1,7 @@
 /* The vendor's build for the loaded-bytes tests. It keeps, like real firmware does, a handler table and a hook
- * pointer in .data, a path string and a help text in .rodata, and a hot function aligned to 256 bytes, so that
- * .text holds alignment padding. Every planted variant is made by patching the stripped build's bytes. */
+ * pointer in .data, a path string and a help text in .rodata, a hot function aligned to 256 bytes, so that .text
+ * holds alignment padding, and an IFUNC (a resolver ld.so calls at start-up). Every planted variant is made by
+ * patching the stripped build's bytes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,26 @@ static void log_exit(void)
     puts("bye");
 }
 
+static unsigned checksum_generic(const char *text)
+{
+    unsigned sum = 0;
+    while (*text) {
+        sum = sum * 31 + (unsigned char)*text++;
+    }
+    return sum;
+}
+
+__attribute__((unused)) static unsigned (*resolve_checksum(void))(const char *)
+{
+    return checksum_generic;
+}
+
+#if defined(__ELF__)
+unsigned checksum(const char *text) __attribute__((ifunc("resolve_checksum")));
+#else /* PE has no IFUNC */
+#define checksum checksum_generic
+#endif
+
 int (*handlers[2])(const char *) = {deny, allow};
 void (*volatile at_exit_hook)(void) = log_exit;
 const char config_path[] = "/etc/vendor.conf";
@@ -38,7 +59,7 @@ int main(int argc, char **argv)
     if (argc > 2) {
         fputs(help_text, stdout);
     }
-    printf("config %s\n", config_path);
+    printf("config %s (user sum %u)\n", config_path, checksum(who));
     int rc = handlers[lookup(who)](who);
     at_exit_hook();
     return rc;
