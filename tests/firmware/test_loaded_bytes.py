@@ -503,3 +503,22 @@ def test_pe_debug_named_section_overlapping_text_is_not_skipped(loaded_pe_build:
     assert layout and any(c["where"] == "section .debug_z" and c["change"] == "added"
                           for c in layout[0].evidence["changes"]), findings
     assert _failed(findings, "firmware.loaded-bytes")
+
+
+def test_hostile_loaded_declarations_are_a_verdict_or_bad_input_never_a_crash(loaded_build: LoadedBuild,
+                                                                             tmp_path: Path) -> None:
+    predicate = json.loads(loaded_build.manifest.read_bytes())
+    edits = {
+        "huge_range": lambda loaded: loaded["ranges"][0].update(size=1 << 40),
+        "tiny_chunk": lambda loaded: loaded.update(chunk=0),
+        "garbage_pieces": lambda loaded: loaded["ranges"][1].update(pieces="zz", sha256="00"),
+        "address_not_hex": lambda loaded: loaded["ranges"][0].update(address="nope"),
+        "layout_not_a_list": lambda loaded: loaded.update(layout=7),
+    }
+    for name, edit in edits.items():
+        broken = json.loads(json.dumps(predicate))
+        edit(broken["loaded"])
+        manifest = tmp_path / f"{name}.json"
+        manifest.write_text(json.dumps(broken))
+        result = run_cli(["firmware", "scan", loaded_build.stripped, "--manifest", manifest])
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, (name, result.stderr)
