@@ -233,3 +233,166 @@ def macho_executable(code: bytes) -> bytes:
     header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x01000007, 3, 2, 2, len(commands), 0, 0)
     image = header + commands
     return (image.ljust(text_offset, b"\0") + code).ljust(0x1000, b"\0")
+
+
+# --- loaded-bytes tampering: each variant patches the shipped (stripped) bytes the way an attacker would ----------
+
+#: exit status of the planted code, so that a test can tell it ran
+PLANTED_EXIT = 42
+
+
+def planted_stub() -> bytes:
+    """x86-64 Linux code that writes "PWNED\\n" and exits with PLANTED_EXIT; position independent, 42 bytes."""
+    return (b"\xb8\x01\x00\x00\x00"              # mov eax, 1 (write)
+            b"\xbf\x01\x00\x00\x00"              # mov edi, 1
+            b"\x48\x8d\x35\x13\x00\x00\x00"      # lea rsi, [rip + 0x13] -> the message
+            b"\xba\x06\x00\x00\x00"              # mov edx, 6
+            b"\x0f\x05"                          # syscall
+            b"\xb8\x3c\x00\x00\x00"              # mov eax, 60 (exit)
+            + bytes([0xBF, PLANTED_EXIT, 0, 0, 0])  # mov edi, 42
+            + b"\x0f\x05"                        # syscall
+            b"PWNED\n")
+
+
+def gcc_no_pie(source: str, out: Path) -> Path:
+    """A non-PIE, lazily bound build: .data pointers and .got.plt slots hold the addresses the loader uses as is."""
+    return gcc(source, out, "-no-pie", "-Wl,-z,lazy")
+
+
+def elf_symbols(path: Path) -> dict[str, tuple[int, int]]:
+    import lief
+
+    binary = lief.parse(str(path))
+    return {str(s.name): (int(s.value), int(s.size)) for s in binary.symtab_symbols if s.name}
+
+
+def elf_section(path: Path, name: str) -> tuple[int, int]:
+    import lief
+
+    section = lief.parse(str(path)).get_section(name)
+    assert section is not None, name
+    return int(section.virtual_address), int(section.size)
+
+
+def got_slot(path: Path, function: str) -> int:
+    import lief
+
+    binary = lief.parse(str(path))
+    for relocation in binary.pltgot_relocations:
+        if relocation.has_symbol and relocation.symbol.name == function:
+            return int(relocation.address)
+    raise AssertionError(f"no PLT slot for {function}")
+
+
+def irelative_addend(path: Path, resolver: int) -> int:
+    """The address of the addend of the R_X86_64_IRELATIVE relocation that calls ``resolver``."""
+    import lief
+
+    binary = lief.parse(str(path))
+    for section in binary.sections:
+        if int(section.type) != 4:  # SHT_RELA
+            continue
+        raw = bytes(section.content)
+        for at in range(0, len(raw) - 23, 24):
+            _, info, addend = struct.unpack_from("<QQq", raw, at)
+            if info & 0xFFFFFFFF == 37 and addend == resolver:
+                return int(section.virtual_address) + at + 16
+    raise AssertionError("no IRELATIVE relocation for the resolver")
+
+
+def padding_before(path: Path, function: str, room: int) -> int:
+    """A 16-aligned address in the alignment padding before ``function``, with at least ``room`` bytes free."""
+    symbols = elf_symbols(path)
+    start = symbols[function][0]
+    end = max(a + s for a, s in symbols.values() if a < start and a + s <= start and s)
+    address = (end + 15) & ~15
+    assert start - address >= room, f"only {start - address} bytes of padding before {function}"
+    return address
+
+
+class ElfPatch:
+    """Raw edits of an ELF64 little-endian file at virtual addresses, headers parsed by hand (no LIEF rewrite)."""
+
+    def __init__(self, path: Path) -> None:
+        self.data = bytearray(path.read_bytes())
+        self.phoff, = struct.unpack_from("<Q", self.data, 0x20)
+        self.phentsize, self.phnum = struct.unpack_from("<HH", self.data, 0x36)
+
+    def segments(self) -> list[tuple[int, int, int, int, int]]:
+        """(header offset, flags, file offset, address, file size) per PT_LOAD."""
+        out = []
+        for i in range(self.phnum):
+            at = self.phoff + i * self.phentsize
+            p_type, p_flags, p_offset, p_vaddr = struct.unpack_from("<IIQQ", self.data, at)
+            (p_filesz,) = struct.unpack_from("<Q", self.data, at + 32)
+            if p_type == 1:
+                out.append((at, p_flags, p_offset, p_vaddr, p_filesz))
+        return out
+
+    def offset(self, address: int) -> int:
+        for _, _, offset, vaddr, filesz in self.segments():
+            if vaddr <= address < vaddr + filesz:
+                return offset + address - vaddr
+        raise AssertionError(f"{address:#x} is not in the file")
+
+    def write(self, address: int, content: bytes) -> None:
+        at = self.offset(address)
+        self.data[at : at + len(content)] = content
+
+    def pointer(self, address: int, value: int) -> None:
+        self.write(address, struct.pack("<Q", value))
+
+    def read_pointer(self, address: int) -> int:
+        (value,) = struct.unpack_from("<Q", self.data, self.offset(address))
+        return int(value)
+
+    def make_executable(self, address: int) -> None:
+        for header, flags, _, vaddr, filesz in self.segments():
+            if vaddr <= address < vaddr + filesz:
+                struct.pack_into("<I", self.data, header + 4, flags | 1)
+                return
+        raise AssertionError(f"{address:#x} is in no segment")
+
+    def dynamic_entry(self, dynamic: int, tag: int) -> int:
+        """The address of the value of the first ``tag`` entry in the dynamic table at ``dynamic``."""
+        at = dynamic
+        while True:
+            (entry_tag,) = struct.unpack_from("<q", self.data, self.offset(at))
+            if entry_tag == tag:
+                return at + 8
+            assert entry_tag != 0, f"no dynamic entry {tag}"
+            at += 16
+
+    def drop_section_headers(self) -> None:
+        struct.pack_into("<Q", self.data, 0x28, 0)
+        struct.pack_into("<HHH", self.data, 0x3A, 0, 0, 0)
+
+    def clear_alloc(self, name: str) -> None:
+        (shoff,) = struct.unpack_from("<Q", self.data, 0x28)
+        entsize, count, strndx = struct.unpack_from("<HHH", self.data, 0x3A)
+        (strings,) = struct.unpack_from("<Q", self.data, shoff + strndx * entsize + 24)
+        for i in range(count):
+            at = shoff + i * entsize
+            (sh_name,) = struct.unpack_from("<I", self.data, at)
+            end = self.data.index(b"\0", strings + sh_name)
+            if bytes(self.data[strings + sh_name : end]).decode() == name:
+                (flags,) = struct.unpack_from("<Q", self.data, at + 8)
+                struct.pack_into("<Q", self.data, at + 8, flags & ~2)
+                return
+        raise AssertionError(f"no section {name}")
+
+    def save(self, out: Path) -> Path:
+        out.write_bytes(bytes(self.data))
+        out.chmod(0o755)
+        return out
+
+
+def replace_bytes(path: Path, out: Path, old: bytes, new: bytes) -> Path:
+    """The file with the first ``old`` replaced by ``new`` (padded with NULs to the same length)."""
+    assert len(new) <= len(old)
+    data = path.read_bytes()
+    at = data.find(old)
+    assert at >= 0, old
+    out.write_bytes(data[:at] + new.ljust(len(old), b"\0") + data[at + len(old):])
+    out.chmod(0o755)
+    return out

@@ -62,3 +62,49 @@ def pe_build(tmp_path_factory: pytest.TempPathFactory) -> PeBuild:
     manifest = out / "clean.exe.manifest.json"
     manifest.write_bytes(build_manifest(clean).canonical_bytes())
     return PeBuild(clean, manifest, tls)
+
+
+@dataclass(frozen=True)
+class LoadedBuild:
+    """tests/firmware/src/loaded_clean.c built non-PIE: the vendor's unstripped build, what ships, and its manifest."""
+
+    clean: Path
+    stripped: Path
+    manifest: Path
+
+
+@pytest.fixture(scope="session")
+def loaded_build(tmp_path_factory: pytest.TempPathFactory) -> LoadedBuild:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    from verifier.firmware.inventory import build_manifest
+
+    out = tmp_path_factory.mktemp("loaded")
+    clean = builders.gcc_no_pie("loaded_clean.c", out / "loaded")
+    manifest = out / "loaded.manifest.json"
+    manifest.write_bytes(build_manifest(clean).canonical_bytes())
+    return LoadedBuild(clean, builders.strip(clean, out / "loaded.stripped"), manifest)
+
+
+@dataclass(frozen=True)
+class LoadedPeBuild:
+    clean: Path
+    stripped: Path
+    manifest: Path
+
+
+@pytest.fixture(scope="session")
+def loaded_pe_build(tmp_path_factory: pytest.TempPathFactory) -> LoadedPeBuild:
+    import subprocess
+
+    from verifier.firmware.inventory import build_manifest
+
+    out = tmp_path_factory.mktemp("loaded-pe")
+    clean = builders.mingw("loaded_clean.c", out / "loaded.exe")
+    if clean is None:
+        pytest.skip("x86_64-w64-mingw32-gcc not installed (Debian gcc-mingw-w64-x86-64)")
+    stripped = out / "loaded.stripped.exe"
+    subprocess.run(["x86_64-w64-mingw32-strip", "-o", str(stripped), str(clean)], check=True)
+    manifest = out / "loaded.exe.manifest.json"
+    manifest.write_bytes(build_manifest(clean).canonical_bytes())
+    return LoadedPeBuild(clean, stripped, manifest)

@@ -30,7 +30,7 @@ _ELF_ARCH = {"X86_64": "x86_64", "I386": "x86", "AARCH64": "aarch64", "ARM": "ar
              "PPC": "ppc", "PPC64": "ppc", "MIPS": "mips", "MIPS_RS3_LE": "mips"}
 _PE_ARCH = {"AMD64": "x86_64", "I386": "x86", "ARM64": "aarch64", "ARM": "arm", "ARMNT": "arm", "THUMB": "arm",
             "RISCV64": "riscv", "RISCV32": "riscv"}
-_PE_EXEC, _PE_READ, _PE_WRITE, _PE_CODE = 0x20000000, 0x40000000, 0x80000000, 0x20
+_PE_EXEC, _PE_READ, _PE_WRITE, _PE_CODE, _PE_DISCARDABLE = 0x20000000, 0x40000000, 0x80000000, 0x20, 0x02000000
 _ELF_NOBITS, _ELF_REL = 8, "REL"
 
 
@@ -57,11 +57,11 @@ def entropy(data: bytes) -> float:
         return 0.0
     import numpy as np
 
-    # bincount widens to int64; 1 MiB chunks keep that copy in cache instead of 8x the input in memory
+    # bincount widens to int64; 64 KiB chunks keep that copy in L2 cache (3x faster than 1 MiB, here)
     values = np.frombuffer(data, dtype=np.uint8)
     counts = np.zeros(256, dtype=np.int64)
-    for start in range(0, values.size, 1 << 20):
-        counts += np.bincount(values[start : start + (1 << 20)], minlength=256)
+    for start in range(0, values.size, 1 << 16):
+        counts += np.bincount(values[start : start + (1 << 16)], minlength=256)
     total = len(data)
     value: float = -sum(c / total * math.log2(c / total) for c in counts.tolist() if c)
     return round(value + 0.0, 3)
@@ -135,10 +135,12 @@ def build_manifest(path: Path, *, limits: Limits = DEFAULT_LIMITS, rules: Any = 
     image = load_file(path, limits)
     if image.kind == "too-large":
         raise BadInputError(f"{path}: {image.events[0].detail}")
-    return FirmwareManifest(analyse(image, rules=rules).predicate)
+    return FirmwareManifest(analyse(image, rules=rules, declare_bytes=True).predicate)
 
 
-def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
+def analyse(image: Image, *, rules: Any = None, top: bool = True, declare_bytes: bool = False) -> Analysis:
+    """The predicate of ``image``; with ``declare_bytes`` (a manifest, a baseline) also its ``loaded`` bytes,
+    which a plain scan of the image itself does not need."""
     if rules is None:
         from verifier.firmware.capabilities import compile_rules
 
@@ -153,7 +155,14 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
         predicate, regions = _te(image)
     else:
         predicate, regions = {"format": image.kind}, []
-    children = tuple(analyse(child, rules=rules, top=False) for child in image.children)
+    if declare_bytes and image.kind in ("elf", "pe"):
+        from verifier.firmware.loaded import declare
+
+        loaded = declare(image, predicate)
+        if loaded is not None:
+            predicate["loaded"] = loaded
+    children = tuple(analyse(child, rules=rules, top=False, declare_bytes=declare_bytes)
+                     for child in image.children)
     _attach_children(image, predicate, children)
     from verifier.firmware.capabilities import string_matches
 
@@ -382,32 +391,54 @@ class _Gaps:
             index += 1
 
 
+#: the array sections a loader or libc start-up walks, and the dynamic tags (array, size) that point ld.so at them
+_ELF_ARRAYS = ((".preinit_array", "preinit_array", "PREINIT_ARRAY", "PREINIT_ARRAYSZ"),
+               (".init_array", "init_array", "INIT_ARRAY", "INIT_ARRAYSZ"),
+               (".fini_array", "fini_array", "FINI_ARRAY", "FINI_ARRAYSZ"),
+               (".ctors", "ctors", None, None), (".dtors", "dtors", None, None))
+#: R_*_IRELATIVE per machine: the addend is an IFUNC resolver that ld.so (or a static binary's start-up) calls
+_IRELATIVE = {"X86_64": 37, "AARCH64": 1032, "RISCV": 58, "PPC64": 248}
+
+
 def _elf_constructors(b: Any, data: bytes, pointer: int, little: bool) -> list[dict[str, Any]]:
+    """Every entry the loader or start-up code calls besides e_entry: init/fini/preinit arrays, .ctors/.dtors,
+    DT_INIT and DT_FINI, and IFUNC resolvers (symbols and IRELATIVE relocations)."""
     fmt = ("<" if little else ">") + ("Q" if pointer == 8 else "I")
     out: list[dict[str, Any]] = []
-    for name, kind in ((".preinit_array", "preinit_array"), (".init_array", "init_array"), (".ctors", "ctors")):
-        section = b.get_section(name)
-        if section is None or int(section.type) == _ELF_NOBITS:
-            continue
-        content = data[section.offset : section.offset + section.size]
-        for i in range(0, len(content) - pointer + 1, pointer):
-            (value,) = struct.unpack_from(fmt, content, i)
+    tags = {_name(e.tag): int(e.value) for e in b.dynamic_entries}
+
+    def table(kind: str, raw: bytes) -> None:
+        for i in range(0, len(raw) - pointer + 1, pointer):
+            (value,) = struct.unpack_from(fmt, raw, i)
             if value in (0, (1 << (pointer * 8)) - 1):
                 continue
             out.append({"kind": kind, "index": i // pointer, "address": hexaddr(value)})
-    for entry in b.dynamic_entries:
-        if _name(entry.tag) == "INIT" and entry.value:
-            out.append({"kind": "dt_init", "index": 0, "address": hexaddr(entry.value)})
-        elif _name(entry.tag) == "INIT_ARRAY" and b.get_section(".init_array") is None:
-            size = next((e.value for e in b.dynamic_entries if _name(e.tag) == "INIT_ARRAYSZ"), 0)
+
+    for name, kind, array_tag, size_tag in _ELF_ARRAYS:
+        section = b.get_section(name)
+        if section is not None and int(section.type) != _ELF_NOBITS:
+            table(kind, data[section.offset : section.offset + section.size])
+        elif array_tag is not None and size_tag is not None and tags.get(array_tag):
             try:
-                raw = bytes(b.get_content_from_virtual_address(entry.value, min(size, 4096)))
+                raw = bytes(b.get_content_from_virtual_address(tags[array_tag], min(tags.get(size_tag, 0), 4096)))
             except Exception:  # LIEF raises on unmapped addresses
                 raw = b""
-            for i in range(0, len(raw) - pointer + 1, pointer):
-                (value,) = struct.unpack_from(fmt, raw, i)
-                if value:
-                    out.append({"kind": "init_array", "index": i // pointer, "address": hexaddr(value)})
+            table(kind, raw)
+    for tag, kind in (("INIT", "dt_init"), ("FINI", "dt_fini")):
+        if tags.get(tag):
+            out.append({"kind": kind, "index": 0, "address": hexaddr(tags[tag])})
+    resolvers = {int(s.value) for s in b.symtab_symbols if _name(s.type) == "GNU_IFUNC" and s.value}
+    irelative = _IRELATIVE.get(_name(b.header.machine_type))
+    if irelative is not None and pointer == 8:
+        for section in b.sections:
+            if int(section.type) != 4:  # SHT_RELA
+                continue
+            raw = data[section.offset : section.offset + section.size]
+            for at in range(0, len(raw) - 23, 24):
+                _, info, addend = struct.unpack_from(("<" if little else ">") + "QQq", raw, at)
+                if info & 0xFFFFFFFF == irelative and addend > 0:
+                    resolvers.add(addend)
+    out += [{"kind": "ifunc", "index": 0, "address": hexaddr(a)} for a in sorted(resolvers)]
     return out
 
 
@@ -456,15 +487,19 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
     digests = _RangeDigests(image)
+    from verifier.firmware.loaded import coff_long_names
+
+    long_names = coff_long_names(b, data)
     for s in b.sections:
         chars = int(s.characteristics)
         raw_size = min(s.sizeof_raw_data, s.virtual_size) if s.virtual_size else s.sizeof_raw_data
         digest = digests.of(s.offset, raw_size)
         content = digest[0] if digest else b""
         flags = [name for bit, name in ((_PE_READ, "read"), (_PE_WRITE, "write"), (_PE_EXEC, "exec"),
-                                        (_PE_CODE, "code")) if chars & bit]
+                                        (_PE_CODE, "code"), (_PE_DISCARDABLE, "discardable")) if chars & bit]
         sections.append({
-            "name": _text(s.name), "address": hexaddr(base + s.virtual_address), "size": s.virtual_size,
+            "name": long_names.get(_text(s.name), _text(s.name)), "address": hexaddr(base + s.virtual_address),
+            "size": s.virtual_size,
             "raw_size": s.sizeof_raw_data, "offset": hexaddr(s.offset), "flags": flags,
             "sha256": digest[1] if digest else None, "entropy": digest[2] if digest else 0.0,
         })

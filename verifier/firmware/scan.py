@@ -18,8 +18,9 @@ from verifier.firmware import functions as fn
 from verifier.firmware.capabilities import is_dangerous_import
 from verifier.firmware.inventory import Analysis, analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
+from verifier.firmware.loaded import compare_loaded
 from verifier.firmware.loader import load_file
-from verifier.model import Finding, errored, failed, passed, skipped, warned
+from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
 
 MAX_LISTED = 50
 EXECUTABLE_FORMATS = ("elf", "pe", "macho", "te")
@@ -67,7 +68,7 @@ def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, base
         base_image = load_file(baseline, limits)
         if base_image.kind == "too-large":
             raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
-        references.append(("baseline", analyse(base_image, rules=compiled).predicate))
+        references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
     if not references:
         findings += _unreferenced(actual.predicate, subject)
         if actual.predicate["format"] not in EXECUTABLE_FORMATS:
@@ -368,7 +369,14 @@ def _covered(address: int, starts: list[int], ends: list[int]) -> bool:
 def _compare_executable(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
     p = actual.predicate
     out: list[Finding] = []
-    out += _compare_functions(ref, actual, label, subject)
+    loaded = compare_loaded(ref, actual.image, p, label=label, subject=subject)
+    # Every loaded byte identical: declared functions cannot differ, so they are not hashed one by one again.
+    identical = any(f.check == "firmware.loaded-bytes" and f.status is Status.PASS for f in loaded)
+    out += _compare_functions(ref, actual, label, subject, bytes_identical=identical)
+    reported = {str(item["name"]) for f in out if f.check == "firmware.changed-function"
+                for item in f.evidence.get("functions", [])}
+    out += [_without_functions(f, reported) if f.check == "firmware.changed-function" else f for f in loaded]
+    out = [f for f in out if f.check != "firmware.changed-function" or f.evidence.get("functions")]
     out += _compare_layout(ref, p, label, subject)
     out += _compare_entry(ref, p, label, subject)
     out += _compare_constructors(ref, p, label, subject)
@@ -380,13 +388,24 @@ def _compare_executable(ref: Mapping[str, Any], actual: Analysis, label: str, su
     return out
 
 
-def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
+def _without_functions(finding: Finding, reported: set[str]) -> Finding:
+    """The byte-level changed-function finding, less the functions the function-level check already named."""
+    items = [i for i in finding.evidence.get("functions", []) if str(i.get("name")) not in reported]
+    if len(items) == len(finding.evidence.get("functions", [])):
+        return finding
+    return failed(finding.check, f"{len(items)} more changed byte range(s) inside declared functions: "
+                  f"{', '.join(str(i['name']) for i in items[:5])}", finding.subject,
+                  **{**finding.evidence, "functions": items, "count": len(items)})
+
+
+def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str, *,
+                       bytes_identical: bool = False) -> list[Finding]:
     import hashlib
 
     declared = ref.get("functions", [])
     changed, missing, hidden = _Items(), _Items(), _Items()
     regions = fn.RegionIndex(actual.regions)
-    for function in declared:
+    for function in [] if bytes_identical else declared:
         address, size = int(function["address"], 16), int(function["size"])
         body = fn.function_bytes(regions, address, size)
         if body is None:
@@ -475,9 +494,11 @@ def _compare_constructors(ref: Mapping[str, Any], p: Mapping[str, Any], label: s
     new = [c for c in p.get("constructors", []) if (c["kind"], c["address"]) not in declared]
     if new:
         kinds = ", ".join(f"{c['kind']} {c['address']}" for c in new[:5])
-        return [failed("firmware.constructor", f"{len(new)} constructor(s) or TLS callback(s) the {label} does not "
-                                               f"declare: {kinds}", subject, constructors=new)]
-    return [passed("firmware.constructor", f"{len(p.get('constructors', []))} constructors, all declared", subject)]
+        return [failed("firmware.constructor", f"{len(new)} entry point(s) (init/fini/preinit arrays, DT_INIT/DT_FINI, "
+                                               f"IFUNC resolvers, TLS callbacks) the {label} does not declare: {kinds}",
+                       subject, constructors=new)]
+    count = len(p.get("constructors", []))
+    return [passed("firmware.constructor", f"{count} init/fini/IFUNC/TLS entries, all declared", subject)]
 
 
 def _compare_exports(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
@@ -517,9 +538,10 @@ def _compare_strings(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, s
 
 def _compare_sections(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
     def loaded(sections: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-        # Non-allocated ELF sections (.symtab, .debug_*, .comment) go away with strip; they are not code.
+        # Non-allocated ELF sections (.symtab, .debug_*, .comment) and mingw's discardable PE .debug_* sections go
+        # away with strip; they are not code.
         return {str(s["name"]): s for s in sections
-                if p["format"] != "elf" or "alloc" in s.get("flags", [])}
+                if ("alloc" in s.get("flags", []) if p["format"] == "elf" else not _pe_debug(s))}
 
     declared, present = loaded(ref.get("sections", [])), loaded(p.get("sections", []))
     out: list[Finding] = []
@@ -543,6 +565,12 @@ def _compare_sections(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, 
         out.append(warned("firmware.entropy", f"executable section entropy rose above {threshold}: "
                                               f"{', '.join(r['name'] for r in risen)}", subject, sections=risen))
     return out
+
+
+def _pe_debug(section: Mapping[str, Any]) -> bool:
+    flags = set(section.get("flags", []))
+    return str(section.get("name")).startswith(".debug") and "discardable" in flags \
+        and not flags & {"exec", "code", "write"}
 
 
 def _compare_signatures(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
