@@ -365,21 +365,40 @@ def _declared_manifest(
     return None
 
 
-def finding_names(finding: Finding) -> list[str]:
-    """The names a firmware finding reports (functions, exports, constructors, rules...), for allowed deviations."""
+def finding_names(finding: Finding) -> list[str] | None:
+    """The names a firmware finding reports (functions, exports, constructors, rules...), for allowed deviations.
+
+    ``None`` when the finding cannot name everything it is about: an item without a name, or a list cut short
+    (``count`` above the items listed). Such a finding is never allowed as a whole, since an allowed name could
+    otherwise carry along a change nobody named.
+    """
     names: list[str] = []
-    for value in finding.evidence.values():
-        if not isinstance(value, list):
+    listed = 0
+    for key, value in finding.evidence.items():
+        if not isinstance(value, list) or key in _UNNAMED_EVIDENCE:
             continue
         for item in value:
+            listed += 1
             if isinstance(item, str):
                 names.append(item)
             elif isinstance(item, Mapping):
-                for key in ("name", "rule", "guid", "address"):
-                    if isinstance(item.get(key), str) and item[key]:
-                        names.append(item[key])
-                        break
+                name = next(
+                    (item[k] for k in ("name", "rule", "guid", "address") if isinstance(item.get(k), str) and item[k]),
+                    None,
+                )
+                if name is None:
+                    return None
+                names.append(name)
+            else:
+                return None
+    count = finding.evidence.get("count")
+    if isinstance(count, int) and not isinstance(count, bool) and count > listed:
+        return None
     return names
+
+
+#: evidence lists that describe a finding rather than name what it is about
+_UNNAMED_EVIDENCE = frozenset({"problems", "errors"})
 
 
 def apply_firmware_policy(findings: Iterable[Finding], policy: Policy) -> list[Finding]:
@@ -389,7 +408,8 @@ def apply_firmware_policy(findings: Iterable[Finding], policy: Policy) -> list[F
         if f.status in (Status.PASS, Status.SKIP, Status.ERROR):
             out.append(f)
             continue
-        disposition, deviations = policy.firmware_disposition(f.check, finding_names(f))
+        names = finding_names(f)
+        disposition, deviations = policy.firmware_disposition(f.check, names, nameable=names is not None)
         if disposition == "allow":
             reasons = "; ".join(d.reason for d in deviations)
             out.append(

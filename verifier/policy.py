@@ -171,12 +171,15 @@ class Policy:
     def threshold_for(self, predicate_type: str) -> int:
         return max((rule.threshold_for(predicate_type) for rule in self.signers), default=1)
 
-    def firmware_disposition(self, check: str, names: Sequence[str]) -> tuple[str, tuple[AllowedDeviation, ...]]:
+    def firmware_disposition(
+        self, check: str, names: Sequence[str] | None, *, nameable: bool = True
+    ) -> tuple[str, tuple[AllowedDeviation, ...]]:
         """How the policy treats one firmware finding about ``names``: "allow", "fail", "warn" or "keep".
 
-        A finding is allowed only when every name it reports is an allowed deviation for its check.
+        A finding is allowed only when every name it reports is an allowed deviation for its check, and it
+        reports all of them (``nameable``): a list cut short or an unnamed item is never allowed.
         """
-        if names:
+        if names and nameable:
             used = []
             for name in names:
                 deviation = next((d for d in self.firmware.allow if d.matches(check, name)), None)

@@ -96,6 +96,19 @@ def test_firmware_disposition(example: Path) -> None:
     assert policy.firmware_disposition("firmware.capability", [])[0] == "keep"
 
 
+def test_allowed_deviation_never_covers_what_a_finding_could_not_name(example: Path) -> None:
+    """A finding listing 50 of 51 exports, or an item without a name, is not allowed by the names it shows."""
+    from verifier.intake import apply_firmware_policy
+    from verifier.model import Status, failed
+
+    policy = load_policy(example)
+    listed = failed("firmware.export", "1 new export", "fw", exports=[{"name": "diag_selftest"}], count=1)
+    cut_short = failed("firmware.export", "2 new exports", "fw", exports=[{"name": "diag_selftest"}], count=2)
+    unnamed = failed("firmware.export", "2 new exports", "fw", exports=[{"name": "diag_selftest"}, {"offset": 4}])
+    judged = apply_firmware_policy([listed, cut_short, unnamed], policy)
+    assert [f.status for f in judged] == [Status.PASS, Status.FAIL, Status.FAIL]
+
+
 def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
