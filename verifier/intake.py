@@ -712,7 +712,14 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
                 )
             findings += check_required_fields(judged, policy)
             read_ok = judged
-            findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, nonce))
+            # A quote in an evidence file was made earlier: it must carry the nonce the file records (the same
+            # binding its signed facts have); whether that read was fresh is hw.nonce's finding, not the quote's.
+            quote_nonce = nonce
+            if request.evidence is not None:
+                from verifier.device_check import recorded_nonce
+
+                quote_nonce = recorded_nonce(judged) or nonce
+            findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, quote_nonce))
     elif policy.device.required:
         findings.append(skipped("hw.read", "the policy requires reading the device; give --port", "device"))
     if evidence is None and (policy.tpm.require_quote or policy.tpm.require_secure_boot) and not policy.device.required:

@@ -453,8 +453,16 @@ def test_intake_quote_by_an_unbound_ak_is_not_signed(
     policy = FILE_POLICY.replace('firmware_regions = "signed"', 'firmware_regions = "signed"\ntpm = "signed"')
     code, report = intake_evidence(workspace, tmp_path, dict(reads.first, tpm=quoted.tpm),
                                    policy.replace("[suppliers]", tpm_rules))
-    assert code == 1  # a file's quote never carries this intake's nonce: tpm.quote.nonce fails either way
     assert statuses(report, "hw.strength")["tpm"] == strength
     if strength == "fail":
+        assert code == 1
         (lowered,) = [f for f in report["findings"] if f["check"] == "hw.strength" and f["subject"] == "evidence"]
         assert "ak_binding is none" in lowered["message"]
+    else:
+        # A clean file: its quote carries the nonce the file records (freshness is hw.nonce's, optional here).
+        assert code == 0, [f for f in report["findings"] if f["status"] not in ("pass", "skip")]
+        # Its twin: the quote was made over another nonce than the one the file's signed facts carry.
+        code, report = intake_evidence(workspace, tmp_path, dict(reads.first, tpm=quoted.other_nonce),
+                                       policy.replace("[suppliers]", tpm_rules))
+        assert code == 1
+        assert "tpm.quote.nonce" in failing(report)
