@@ -383,6 +383,8 @@ def parse_policy(text: str, path: Path) -> Policy:
     """Parse policy text; ``path`` names the file in errors and anchors relative key paths."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise PolicyError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11's tomllib gives the position only inside the message: "... (at line L, column C)".
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))

@@ -40,7 +40,7 @@ def load_manifest(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_bytes())
     except OSError as exc:
         raise BadInputError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, or too many digits
         raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
     if isinstance(document, dict) and "predicateType" in document:
         if document.get("predicateType") != FIRMWARE_MANIFEST:
