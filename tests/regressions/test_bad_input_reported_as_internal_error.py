@@ -50,3 +50,33 @@ def test_firmware_manifest_nested_too_deeply(tmp_path: Path) -> None:
         assert_clean_error(result, 2)
         assert str(manifest) in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_policy_with_a_5000_digit_integer(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("version = " + "7" * 5000 + "\n")
+    result = run_cli(["intake", "--release", tmp_path, "--policy", policy])
+    assert_clean_error(result, 2)
+    assert str(policy) in result.stderr and "too many digits" in result.stderr
+
+
+def test_device_manifest_and_layout_with_a_5000_digit_integer(tmp_path: Path) -> None:
+    # The same class in two more JSON readers: the device manifest (plain and .intoto.jsonl) and an in-toto layout.
+    import pytest
+
+    from attestations.errors import InputError
+    from attestations.layout import layout_inspections
+    from verifier.device_manifest import load_device_manifest
+    from verifier.errors import BadInputError
+
+    number = "7" * 5000
+    for name, text in (("plain.json", '{"predicateType": "x", "n": ' + number + "}"),
+                       ("lines.intoto.jsonl", '{"a": 1}\n{"n": ' + number + "}\n")):
+        manifest = tmp_path / name
+        manifest.write_text(text)
+        with pytest.raises(BadInputError, match=str(manifest)):
+            load_device_manifest(manifest)
+    layout = tmp_path / "root.layout"
+    layout.write_text('{"signed": {"n": ' + number + "}}")
+    with pytest.raises(InputError, match="not valid JSON"):
+        layout_inspections(layout, tmp_path)
