@@ -17,6 +17,15 @@ class InputError(AttestationError):
     """The input is missing, too large, or not of the expected shape."""
 
 
+class OutputError(AttestationError):
+    """An output could not be written: disk full, read-only file system, no permission (exit 3).
+
+    That is the environment failing, not bad input; the message names the output path.
+    """
+
+    exit_code = 3
+
+
 class KeyFormatError(InputError):
     """A key file could not be read as any supported key format."""
 

@@ -49,7 +49,10 @@ class Statement:
 
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no insignificant whitespace, UTF-8: the same value always gives the same bytes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    # A lone surrogate (valid JSON, from hostile evidence) has no UTF-8 form: written as the JSON escape
+    # "\ud800", which reads back as the same string, instead of crashing the signer.
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8", "backslashreplace")
 
 
 def digest_file(path: Path, algorithms: Iterable[str] = ("sha256", "sha512")) -> dict[str, str]:

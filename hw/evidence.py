@@ -8,6 +8,11 @@ Every fact carries a strength:
 
 ``read_device`` writes it; ``verifier.device_check`` judges it. ``from_json`` is strict so
 that a hand-edited or truncated file is rejected with ``EvidenceInputError``, never a crash.
+
+The strengths (and ``signature_verified``) recorded here are what the reader saw, a claim of the
+file about itself: the verifier re-derives every strength from what it can verify again
+(``verifier.device_check.derive_strengths``), and a label can only lower the result. Labels are
+exact lowercase words; "Signed" or "SIGNED" is rejected, not read as a strength.
 """
 
 from __future__ import annotations
@@ -75,9 +80,11 @@ class RegionDigest:
     method: str
     strength: str
     weak: bool = False
+    # The device file it was read from (Linux profile); address and size say where for U-Boot and attest.
+    path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "address": self.address,
             "size": self.size,
@@ -87,6 +94,9 @@ class RegionDigest:
             "strength": self.strength,
             "weak": self.weak,
         }
+        if self.path is not None:
+            out["path"] = self.path
+        return out
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,7 @@ class SignedMeasurements:
     algorithm: str
     payload_b64: str
     signature_b64: str
+    #: What the reader found when it read the device; never trusted by the verifier, which verifies again.
     signature_verified: bool
 
     def to_json(self) -> dict[str, Any]:
@@ -325,6 +336,7 @@ def _parse_evidence(data: Any, where: str = "<json>") -> DeviceEvidence:
                 method=r.req_text(item.get("method"), f"regions[{i}].method"),
                 strength=r.strength(item.get("strength"), f"regions[{i}]"),
                 weak=bool(item.get("weak", False)),
+                path=r.text(item.get("path"), "path", optional=True),
             )
         )
     tpm = None

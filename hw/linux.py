@@ -82,12 +82,18 @@ def reach_shell(transport: Transport, options: ReadOptions) -> MarkedConsole:
 
 def _log_in(console: MarkedConsole, transport: Transport, options: ReadOptions) -> None:
     if options.username is None:
-        raise DeviceProtocolError("the device asks for a login; give --username (and --password)")
+        raise DeviceProtocolError("the device asks for a login; give --username (and --password-env)")
     transport.write(options.username.encode() + b"\r")
     seen = console.drain(quiet=0.5, limit=min(5.0, options.read_timeout))
     if PASSWORD.search(without_escapes(seen).rstrip() + b" "):
-        transport.write((options.password or "").encode() + b"\r")
-        console.drain(quiet=0.8, limit=min(10.0, options.read_timeout))
+        secret = (options.password or "").encode()
+        # Armed before the write: the transcript records "<password redacted>", never the password.
+        transport.transcript.redact(secret)
+        try:
+            transport.write(secret + b"\r")
+            console.drain(quiet=0.8, limit=min(10.0, options.read_timeout))
+        finally:
+            transport.transcript.end_redaction()
 
 
 class LinuxReader:
@@ -194,7 +200,7 @@ class LinuxReader:
             if lines[0] != lines[1] or not re.fullmatch(r"[0-9a-f]{64}", lines[0]):
                 raise TransportError(f"region {spec.name}: the digest arrived garbled")
             self.facts.regions.append(
-                RegionDigest(spec.name, None, spec.size, "sha256", lines[0], "sha256sum", "measured")
+                RegionDigest(spec.name, None, spec.size, "sha256", lines[0], "sha256sum", "measured", path=spec.path)
             )
 
     def fetch_file(self, path: str) -> bytes | None:

@@ -243,6 +243,8 @@ class Simulator:
         self.slow_seconds = slow_seconds
         self.disconnect_after = disconnect_after
         self.link = link
+        if link:
+            _check_link(link)
         self.keys = make_keys(self.config)
         self.port = ""
         self.busy_seconds = 0.0
@@ -330,9 +332,16 @@ class Simulator:
         self._master, self._slave = master, slave
         self.port = os.ttyname(slave)
         if self.link:
-            if os.path.lexists(self.link):
-                os.unlink(self.link)
-            os.symlink(self.port, self.link)
+            try:
+                _check_link(self.link)
+                if os.path.lexists(self.link):
+                    os.unlink(self.link)
+                os.symlink(self.port, self.link)
+            except BaseException:
+                for fd in (master, slave):
+                    os.close(fd)
+                self._master = self._slave = -1
+                raise
         cls = {"uboot": _UBootDevice, "linux": _LinuxDevice, "attest": _AttestDevice}[self.profile]
         self._device = cls(self)
         self._thread = threading.Thread(target=self._device.serve, name=f"sim-{self.profile}", daemon=True)
@@ -347,12 +356,25 @@ class Simulator:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._master = self._slave = -1
-        if self.link and os.path.islink(self.link):
+        # Only our own link: if someone replaced it meanwhile, it is theirs now.
+        if self.link and self.port and os.path.islink(self.link) and os.readlink(self.link) == self.port:
             os.unlink(self.link)
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
+
+
+def _check_link(path: str) -> None:
+    """``--link`` may take an absent path or a stale link of a simulator (to a pty); never a file of the user's.
+
+    It used to unlink whatever was there: ``--link ~/notes.txt`` deleted the notes.
+    """
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) and os.readlink(path).startswith("/dev/pts/"):
+        return
+    raise ValueError(f"--link {path!r} already exists and is not a simulator's pty link; refusing to replace it")
 
 
 class _Line:

@@ -3,6 +3,11 @@
 The evidence carries the sha256 of the serialised transcript so that a reviewer can
 tie a verdict to exactly the bytes the device sent. Past the cap the transcript stops
 recording (and says so) but keeps counting, so a flood cannot exhaust memory.
+
+Secrets are not recorded: the Linux console password is written to the device but recorded as
+``<password redacted>`` (and so is an echo of it while logging in), and the sha256 covers what
+was recorded. The transcript is kept in report directories and bound into the evidence and VSA,
+so a password in it would be a password in every copy of the report.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 
 DEFAULT_CAP = 8 * 1024 * 1024
 _COALESCE_SECONDS = 0.01
+#: What the transcript records in place of the console password.
+REDACTED_PASSWORD = b"<password redacted>"
 
 
 @dataclass(frozen=True)
@@ -52,13 +59,31 @@ class Transcript:
         self.bytes_received = 0
         self.bytes_sent = 0
         self.truncated = False
+        self._secret = b""
+        self._secret_sent = False
+
+    def redact(self, secret: bytes) -> None:
+        """Record the next write of ``secret`` as ``<password redacted>``, and any echo of it until ``end_redaction``.
+
+        Only the one write and the window after it: replacing a short password everywhere in the session
+        would show where it occurs in the device's output ("uid=0(<password redacted>)"), which tells it.
+        """
+        self._secret, self._secret_sent = secret, False
+
+    def end_redaction(self) -> None:
+        self._secret = b""
 
     def received(self, data: bytes) -> None:
         self.bytes_received += len(data)
+        if self._secret and self._secret_sent:
+            data = data.replace(self._secret, REDACTED_PASSWORD)
         self._add("rx", data)
 
     def sent(self, data: bytes) -> None:
         self.bytes_sent += len(data)
+        if self._secret and not self._secret_sent and self._secret in data:
+            data = data.replace(self._secret, REDACTED_PASSWORD)
+            self._secret_sent = True
         self._add("tx", data)
 
     def note(self, event: str) -> None:

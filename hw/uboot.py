@@ -32,7 +32,9 @@ GENERIC_PROMPT = rb"> ?"
 _ENV_VARS = ("serial#", "ethaddr", "eth1addr", "board", "board_name", "board_rev", "vendor")
 _JEDEC = {0x01: "AMD/Spansion", 0x1F: "Atmel", 0x20: "Micron/ST", 0x89: "Intel", 0xBF: "SST", 0xC2: "Macronix",
           0xEF: "Winbond", 0x9D: "ISSI", 0xC8: "GigaDevice"}
-_MD_LINE = re.compile(r"^([0-9a-fA-F]{8,16}): ((?:[0-9a-fA-F]{2} ){1,16})")
+# The start of an md.b line: its address. Anything that starts like this is held to the exact layout.
+_MD_ADDRESS = re.compile(r"([0-9a-fA-F]{8,16}):")
+_MD_BYTES_PER_LINE = 16
 _DIGEST_TAIL = re.compile(r"==>\s*([0-9a-fA-F]{8,128})\s*$", re.MULTILINE)
 _PCR_INDICES = tuple(range(8))
 
@@ -199,6 +201,9 @@ class UBootReader:
             if spec.address is None or spec.size is None:
                 self.facts.notes.append(f"region {spec.name}: no address and size, cannot measure from U-Boot")
                 continue
+            if spec.size == 0:
+                self.facts.notes.append(f"region {spec.name}: size 0, nothing to measure")
+                continue
             self.measure(spec)
 
     def measure(self, spec: RegionSpec) -> None:
@@ -246,22 +251,7 @@ class UBootReader:
         self.facts.device_seconds += result.seconds
         if not result.ok:
             raise DeviceProtocolError(f"md.b failed with status {result.status}")
-        data = bytearray()
-        expected = address
-        for line in result.output.splitlines():
-            found = _MD_LINE.match(line.strip())
-            if not found:
-                continue
-            if int(found.group(1), 16) != expected:
-                raise TransportError(f"md.b dump skips from 0x{expected:x}: the line lost or garbled data")
-            chunk = bytes.fromhex(found.group(2))
-            data.extend(chunk)
-            expected += len(chunk)
-            if len(data) > size:
-                break
-        if len(data) != size:
-            raise TransportError(f"md.b dump has {len(data)} bytes, asked for {size}: the line lost data")
-        return bytes(data)
+        return parse_md_b(result.output, address, size)
 
     # -- TPM -------------------------------------------------------------------------------------
 
@@ -291,6 +281,56 @@ def read_uboot(transport: Transport, options: ReadOptions, deadline_seconds: flo
         transport, read_timeout=options.read_timeout, prompt=options.prompt, max_output=options.max_output
     )
     return UBootReader(console, options, deadline_seconds).read()
+
+
+def _ascii_column(chunk: bytes) -> str:
+    """How U-Boot's print_buffer shows bytes on the right: printable ASCII as is, the rest as '.'."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+
+
+def parse_md_b(output: str, address: int, size: int) -> bytes:
+    """Exactly the bytes of [address, address + size) from ``md.b`` output, or ``TransportError``.
+
+    U-Boot prints ``ADDR: xx xx ... xx`` (16 bytes, fewer on the last line), pads a short line
+    to the full width, then two or more spaces and the ASCII column. The line is read by position,
+    never by pattern over the whole line: a line of sixteen 0x20 bytes ends in spaces that a
+    stripped line would lose, and an ASCII column can itself look like hex. Every line that starts
+    with an address is a dump line and must be the next one, with exactly the bytes still owed and an
+    ASCII column that agrees with them; anything else (a missing, repeated, reordered, short, long or
+    extra line) means the line lost or garbled data. Lines that do not start with an address
+    (a stray prompt) carry no data and are skipped.
+    """
+    data = bytearray()
+    end = address + size
+    for line in output.split("\n"):
+        if _MD_ADDRESS.match(line.lstrip()) is None:
+            continue
+        found = _MD_ADDRESS.match(line)
+        if found is None:
+            raise TransportError(f"md.b dump line {line[:40]!r} is indented: the line garbled data")
+        at = int(found.group(1), 16)
+        expected = address + len(data)
+        if expected >= end:
+            raise TransportError(f"md.b dump has a line for 0x{at:x} beyond the {size} bytes asked for")
+        if at != expected:
+            raise TransportError(f"md.b dump gives 0x{at:x} where 0x{expected:x} was due: the line lost data")
+        count = min(_MD_BYTES_PER_LINE, end - expected)
+        body = line[found.end():]
+        hex_part, rest = body[: 3 * count], body[3 * count :]
+        if not re.fullmatch(rf"(?: [0-9a-fA-F]{{2}}){{{count}}}", hex_part):
+            raise TransportError(f"md.b dump line for 0x{at:x} does not hold {count} bytes: the line garbled data")
+        chunk = bytes.fromhex(hex_part)
+        # What follows: padding for a short line, a gap of at least two spaces, the ASCII column
+        # (trailing spaces of which a console may drop).
+        shown = _ascii_column(chunk).rstrip(" ")
+        tail = rest.rstrip(" ")
+        gap = tail[: len(tail) - len(shown)] if shown else tail
+        if (shown and not tail.endswith(shown)) or gap.strip(" ") or (shown and len(gap) < 2):
+            raise TransportError(f"md.b dump line for 0x{at:x}: the ASCII column does not match the bytes")
+        data.extend(chunk)
+    if len(data) != size:
+        raise TransportError(f"md.b dump has {len(data)} bytes, asked for {size}: the line lost data")
+    return bytes(data)
 
 
 def _key_values(text: str, separator: str) -> dict[str, str]:

@@ -14,6 +14,9 @@ The plan (TOML, as strict as the policy: unknown keys are errors with their line
     firmware = "fw.bin"        # optional
     profile = "auto"
     timeout = 60
+    read_timeout = 15          # optional: longest silence tolerated from the device, s
+    max_dump = 1048576         # optional: largest region dumped with md.b (U-Boot), bytes
+    prompt = "=> "             # optional: the U-Boot prompt
     [[device]]
     name = "slot-1"
     port = "rfc2217://127.0.0.1:7001"
@@ -55,6 +58,9 @@ _SETTINGS = (
     "username",
     "password_env",
     "strict",
+    "read_timeout",
+    "max_dump",
+    "prompt",
 )
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -73,6 +79,9 @@ class BenchDevice:
     username: str | None = None
     password_env: str | None = None
     strict: bool = False
+    read_timeout: float | None = None
+    max_dump: int | None = None
+    prompt: str | None = None
 
     @property
     def folder(self) -> str:
@@ -117,7 +126,17 @@ def _settings(r: TomlReader, table: Mapping[str, Any], where: tuple[str | int, .
         out["timeout"] = float(value)
     if "baud" in table:
         out["baud"] = r.integer(table, "baud", where, minimum=50, default=None)
-    for key in ("username", "password_env"):
+    if "read_timeout" in table:
+        value = table["read_timeout"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.1 <= value <= 3600:
+            raise r.error((*where, "read_timeout"), "must be a number of seconds between 0.1 and 3600")
+        out["read_timeout"] = float(value)
+    if "max_dump" in table:
+        value = table["max_dump"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1 << 30:
+            raise r.error((*where, "max_dump"), f"must be a number of bytes between 0 and {1 << 30}")
+        out["max_dump"] = value
+    for key in ("username", "password_env", "prompt"):
         if key in table:
             out[key] = r.string(table, key, where)
     if "strict" in table:
@@ -162,7 +181,7 @@ def load_plan(path: Path) -> BenchPlan:
         table = r.table(raw, where, ("name", "port", *_SETTINGS))
         name = r.string(table, "name", where, required=True)
         assert name is not None
-        port = r.string(table, "port", where)
+        port = _resolve_port(r.string(table, "port", where), path)
         merged = {**defaults, **_settings(r, table, where)}
         if port is None and "evidence" not in merged:
             raise r.error(where, "needs a 'port' (or an 'evidence' file)")
@@ -182,6 +201,9 @@ def load_plan(path: Path) -> BenchPlan:
             username=merged.get("username"),
             password_env=merged.get("password_env"),
             strict=merged.get("strict", False),
+            read_timeout=merged.get("read_timeout"),
+            max_dump=merged.get("max_dump"),
+            prompt=merged.get("prompt"),
         )
         if device.folder in seen:
             raise r.error((*where, "name"), f"{name!r} is used twice (also device {seen[device.folder] + 1})")
@@ -194,6 +216,17 @@ def load_plan(path: Path) -> BenchPlan:
             ports[port] = name
         devices.append(device)
     return BenchPlan(path, tuple(devices))
+
+
+def _resolve_port(port: str | None, plan: Path) -> str | None:
+    """A port that is a relative file path (a pty link beside the plan) is relative to the plan, like its other paths.
+
+    URLs (rfc2217://, socket://, loop://) and absolute paths are taken as they are.
+    """
+    if port is None or "://" in port:
+        return port
+    path = Path(port).expanduser()
+    return os.path.normpath(path if path.is_absolute() else plan.parent / path)
 
 
 @dataclass(frozen=True)
@@ -311,6 +344,12 @@ def _intake_command(device: BenchDevice, report_dir: Path, options: Mapping[str,
         cmd += ["--username", device.username]
     if device.password_env:
         cmd += ["--password-env", device.password_env]
+    if device.read_timeout is not None:
+        cmd += ["--read-timeout", str(device.read_timeout)]
+    if device.max_dump is not None:
+        cmd += ["--max-dump", str(device.max_dump)]
+    if device.prompt is not None:
+        cmd += ["--prompt", device.prompt]
     if device.strict:
         cmd.append("--strict")
     if options.get("vsa_key"):

@@ -6,6 +6,7 @@ so ``provcheck --help`` never loads lief, sigstore or in-toto.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
@@ -81,12 +82,22 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     level = logging.DEBUG if verbose > 1 or debug else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="provcheck: %(message)s")
+    from verifier.output.sanitize import SanitisingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SanitisingFormatter("provcheck: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _one_line(exc: BaseException | str) -> str:
+    from verifier.output.sanitize import display
+
     text = exc if isinstance(exc, str) else (str(exc).strip() or exc.__class__.__name__)
-    return " ".join(text.split())
+    # Error text quotes file names and device output: escaped, so it cannot drive the terminal.
+    return display(" ".join(text.split()), limit=2000)
+
+
+_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 def _exit_code_of(exc: BaseException) -> int | None:
@@ -147,7 +158,11 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"provcheck: error: {_one_line(exc)}", err=True)
             sys.exit(code)
         if isinstance(exc, OSError):
-            where = f" {exc.filename}" if exc.filename else ""
+            where = f" {_one_line(str(exc.filename))}" if exc.filename else ""
+            if exc.errno in _ENVIRONMENT_ERRNOS:
+                # A full or read-only disk is the environment failing, not bad input.
+                click.echo(f"provcheck: error: cannot write{where}: {exc.strerror or _one_line(exc)}", err=True)
+                sys.exit(ExitCode.INCONCLUSIVE)
             click.echo(f"provcheck: error: cannot read{where}: {exc.strerror or _one_line(exc)}", err=True)
             sys.exit(ExitCode.BAD_INPUT)
         if isinstance(exc, MemoryError):

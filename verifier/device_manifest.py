@@ -72,6 +72,8 @@ class DeclaredComponent:
         }
         if self.supplier is not None:
             out["supplier"] = dict(self.supplier)
+        if self.quantity != 1:
+            out["quantity"] = self.quantity
         return out
 
 
@@ -286,6 +288,7 @@ def manifest_from_predicate(
         if not isinstance(required, bool):
             raise f.error(f"'components[{i}].required' must be true or false")
         supplier = item.get("supplier")
+        quantity = f.integer(item, "quantity", f"components[{i}].quantity")
         components.append(
             DeclaredComponent(
                 cls,
@@ -295,6 +298,7 @@ def manifest_from_predicate(
                 f.text(item, "revision", f"components[{i}].revision"),
                 required,
                 dict(supplier) if isinstance(supplier, Mapping) else None,
+                _quantity(quantity if quantity is not None else 1, f, f"components[{i}].quantity"),
             )
         )
     regions = []
@@ -321,6 +325,7 @@ def manifest_from_predicate(
                 crc.lower() if crc else None,
             )
         )
+    _check_declared_regions(regions, f)
     identity = None
     raw_identity = data.get("identity")
     if raw_identity is not None:
@@ -354,6 +359,31 @@ def manifest_from_predicate(
     )
 
 
+MAX_QUANTITY = 4096
+
+
+def _quantity(value: int, f: _Fields, name: str) -> int:
+    """How many of a component the device has: at least one (a part not fitted is not declared), and bounded."""
+    if not 1 <= value <= MAX_QUANTITY:
+        raise f.error(f"'{name}' must be between 1 and {MAX_QUANTITY}, not {value}")
+    return value
+
+
+def _check_declared_regions(regions: list[DeclaredRegion], f: _Fields) -> None:
+    """A region is declared once and covers at least one byte; anything else cannot be bound to a measurement.
+
+    Two declarations of one name would let either digest "match"; a 0-byte region has a digest every
+    empty read gives (sha256 of nothing), so it proves nothing about the flash.
+    """
+    seen: set[str] = set()
+    for region in regions:
+        if region.name in seen:
+            raise f.error(f"firmware region {region.name!r} is declared twice")
+        seen.add(region.name)
+        if region.size == 0:
+            raise f.error(f"firmware region {region.name!r} has size 0: it would prove nothing")
+
+
 # --- CycloneDX --------------------------------------------------------------------------------------------
 
 
@@ -363,6 +393,29 @@ def _properties(component: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(prop, Mapping) and isinstance(prop.get("name"), str) and isinstance(prop.get("value"), str):
             out.setdefault(prop["name"], prop["value"])
     return out
+
+
+def _party(entity: Any) -> dict[str, str] | None:
+    """A CycloneDX organizationalEntity as the predicate's supplier: its name and country, nothing invented."""
+    if not isinstance(entity, Mapping) or not isinstance(entity.get("name"), str) or not entity["name"].strip():
+        return None
+    out = {"name": entity["name"].strip()}
+    country = entity.get("country")
+    address = entity.get("address")
+    if not isinstance(country, str) and isinstance(address, Mapping):
+        country = address.get("country")
+    if isinstance(country, str) and country.strip():
+        out["country"] = country.strip()
+    return out
+
+
+def _supplier_of(obj: Mapping[str, Any]) -> dict[str, str] | None:
+    """Who supplies it: the supplier, else the manufacturer (CycloneDX 1.6), else the 1.5 'manufacture'."""
+    for key in ("supplier", "manufacturer", "manufacture"):
+        party = _party(obj.get(key))
+        if party is not None:
+            return party
+    return None
 
 
 def _party_name(component: Mapping[str, Any]) -> str | None:
@@ -427,7 +480,10 @@ def manifest_from_cyclonedx(bom: Any, *, where: str = "CycloneDX BOM") -> Device
         if kind != "device" and not any(k.startswith("cdx:device:") for k in props):
             continue
         cls = props.get("cdx:device:function") or props.get("cdx:device:deviceType") or "device"
-        quantity = props.get("cdx:device:quantity", "1")
+        label = item.get("name") if isinstance(item.get("name"), str) else cls
+        raw_quantity = props.get("cdx:device:quantity", "1").strip()
+        if not re.fullmatch(r"[0-9]{1,6}", raw_quantity):
+            raise f.error(f"component {label!r}: cdx:device:quantity must be a whole number, not {raw_quantity!r}")
         components.append(
             DeclaredComponent(
                 cls,
@@ -436,10 +492,11 @@ def manifest_from_cyclonedx(bom: Any, *, where: str = "CycloneDX BOM") -> Device
                 props.get("cdx:device:serialNumber"),
                 item.get("version") if isinstance(item.get("version"), str) else None,
                 item.get("scope") != "optional",
-                {"name": _party_name(item)} if _party_name(item) else None,
-                int(quantity) if quantity.isdigit() else 1,
+                _supplier_of(item),
+                _quantity(int(raw_quantity), f, f"component {label!r} cdx:device:quantity"),
             )
         )
+    _check_declared_regions(regions, f)
     return DeviceManifest(
         manufacturer=manufacturer,
         model=top.get("name") if isinstance(top.get("name"), str) else None,
@@ -447,6 +504,7 @@ def manifest_from_cyclonedx(bom: Any, *, where: str = "CycloneDX BOM") -> Device
         serial=serial,
         components=tuple(components),
         firmware_regions=tuple(regions),
+        supplier=_supplier_of(top) or _supplier_of(metadata),
         source="cyclonedx",
     )
 

@@ -25,19 +25,21 @@ from typing import TYPE_CHECKING, Any
 from attestations import predicates
 from attestations.errors import AttestationError
 from attestations.statement import Subject, digest_file, parse_statement, subject_matches
-from verifier.errors import BadInputError, PolicyError, ProvcheckError
+from verifier.errors import PolicyError, ProvcheckError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
+from verifier.output.report_set import ReportSet
+from verifier.output.sanitize import storable
 from verifier.policy import Policy
 
 if TYPE_CHECKING:
     from attestations.dsse import Envelope
     from hw.evidence import DeviceEvidence
     from verifier.attest_check import VouchedStatement
+    from verifier.device_check import DerivedEvidence
 
 log = logging.getLogger(__name__)
 
 NONCE_BYTES = 32
-REPORT_FILES = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif", "html": "report.html"}
 VSA_FILE = "vsa.intoto.jsonl"
 EVIDENCE_FILE = "evidence.json"
 
@@ -61,6 +63,9 @@ class IntakeRequest:
     label: str | None = None
     username: str | None = None
     password: str | None = None
+    read_timeout: float | None = None
+    max_dump: int | None = None
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,13 +97,26 @@ def _route_type(envelope: Envelope) -> str:
         return ""
 
 
+def _no_signers_error(policy: Policy) -> PolicyError:
+    return PolicyError(
+        f"{policy.name}: the policy reads a release but names no trusted signer: add a [signers] table with "
+        "keys = [...] or a [[signers.sigstore]] identity; without one no statement can be vouched for"
+    )
+
+
 def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _Attested:
-    """Verify every statement of the release against every signer rule of the policy (all must hold)."""
+    """Verify every statement of the release against every signer rule of the policy (all must hold).
+
+    Nothing is vouched for by default: a statement is used only after each signer rule of the policy
+    was met by a signature that verified with a trusted key (or a bundle a trusted identity signed).
+    """
     from attestations.documents import read_documents
     from verifier import attest_check as judge
     from verifier.attest_workflow import load_keys
     from verifier.release import locate_release
 
+    if not policy.signers:
+        raise _no_signers_error(policy)
     files = locate_release(release)
     documents = list(read_documents(files.bundle))
     for extra in files.sigstore_bundles:
@@ -110,19 +128,19 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
     if not envelopes and not bundles:
         findings.append(failed("attest.release", "the release holds no signed statement", str(files.bundle)))
 
-    accepted: dict[int, tuple[str, ...]] = {i: () for i in range(len(envelopes))}
+    # For each envelope, the signers of every rule it met so far; an envelope missing from the map met none.
+    met: dict[int, list[tuple[str, ...]]] = {}
     for rule in policy.signers:
         keys = load_keys(rule.keys) if rule.keys else []
         if not keys:
-            for i in list(accepted):
+            for envelope in envelopes:
                 findings.append(
                     failed(
                         "attest.signature",
                         "signed with a key, but the policy trusts only Sigstore identities for this release",
-                        envelopes[i].source,
+                        envelope.source,
                     )
                 )
-                del accepted[i]
             continue
         by_type: dict[str, list[int]] = {}
         for i, envelope in enumerate(envelopes):
@@ -138,16 +156,18 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
                 )
             rule_findings, rule_vouched = judge.verify_envelopes(group, keys, threshold)
             findings += rule_findings
-            vouched_sources = {v.source: v.signers for v in rule_vouched}
-            for i in indexes:
-                if i in accepted and envelopes[i].source in vouched_sources:
-                    accepted[i] = accepted[i] + vouched_sources[envelopes[i].source]
-                else:
-                    accepted.pop(i, None)
+            # One finding per envelope, in order; the vouched statements are those whose finding passed.
+            passing = [i for i, f in zip(indexes, rule_findings, strict=True) if f.status is Status.PASS]
+            for i, item in zip(passing, rule_vouched, strict=True):
+                if item.signers:
+                    met.setdefault(i, []).append(item.signers)
     vouched: list[VouchedStatement] = []
-    for i in sorted(accepted):
+    for i, rules_met in sorted(met.items()):
+        if len(rules_met) != len(policy.signers):
+            continue  # a rule this envelope did not meet already has its failing attest.signature finding
         statement = parse_statement(envelopes[i].payload)
-        vouched.append(judge.VouchedStatement(statement, envelopes[i].source, tuple(dict.fromkeys(accepted[i]))))
+        names = tuple(dict.fromkeys(name for signers in rules_met for name in signers))
+        vouched.append(judge.VouchedStatement(statement, envelopes[i].source, names))
 
     covered: set[str] = set()
     identities = [ident for rule in policy.signers for ident in rule.sigstore]
@@ -160,20 +180,66 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
             )
         )
     for bundle in bundles if identities else []:
-        # Any trusted identity may have signed a bundle: it passes with the first identity that verifies it.
+        bundle_findings, bundle_vouched, bundle_covered = _verify_bundle(bundle, artifacts, policy)
+        findings += bundle_findings
+        vouched += bundle_vouched
+        covered |= bundle_covered
+    return _Attested(findings, [v for v in vouched if v.signers], envelopes, files.bundle, files.index, covered)
+
+
+def _verify_bundle(
+    bundle: Any, artifacts: Sequence[Any], policy: Policy
+) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
+    """A Sigstore bundle counts when, for every signer rule, one of the rule's identities verifies it.
+
+    A bundle carries one signature, so it cannot meet a rule that asks for more than one signer.
+    """
+    from verifier import attest_check as judge
+
+    findings: list[Finding] = []
+    signers: list[str] = []
+    statement: VouchedStatement | None = None
+    covered: set[str] = set()
+    for rule in policy.signers:
+        if not rule.sigstore:
+            findings.append(
+                failed(
+                    "attest.sigstore",
+                    "a Sigstore bundle, but a signer rule of the policy trusts only keys",
+                    bundle.source,
+                )
+            )
+            return findings, [], set()
         first: tuple[list[Finding], list[VouchedStatement], set[str]] | None = None
-        for identity in identities:
+        for identity in rule.sigstore:
             attempt = judge.verify_sigstore_bundles([bundle], artifacts, _sigstore_options(identity), [])
             if first is None:
                 first = attempt
-            if all(f.status is Status.PASS for f in attempt[0]):
+            if attempt[0] and all(f.status is Status.PASS for f in attempt[0]):
                 first = attempt
                 break
         assert first is not None
         findings += first[0]
-        vouched += first[1]
+        ok = bool(first[0]) and all(f.status is Status.PASS for f in first[0])
+        if not ok:
+            return findings, [], set()
+        for item in first[1]:
+            threshold = rule.threshold_for(item.statement.predicate_type)
+            if threshold > 1:
+                findings.append(
+                    failed(
+                        "attest.signature",
+                        f"a Sigstore bundle carries one signature; the policy asks for {threshold} signers for "
+                        f"{predicates.describe(item.statement.predicate_type)}",
+                        bundle.source,
+                    )
+                )
+                return findings, [], set()
+            statement = item
+            signers += item.signers
         covered |= first[2]
-    return _Attested(findings, vouched, envelopes, files.bundle, files.index, covered)
+    vouched = [replace(statement, signers=tuple(dict.fromkeys(signers)))] if statement is not None else []
+    return findings, vouched, covered
 
 
 def _sigstore_options(identity: Any) -> Any:
@@ -407,6 +473,9 @@ def read_evidence(
         regions=_manifest_object(predicate, request.policy).region_specs() if predicate is not None else [],
         username=request.username,
         password=request.password,
+        read_timeout=request.read_timeout,
+        max_dump_bytes=request.max_dump,
+        prompt=request.prompt,
     )
 
 
@@ -534,8 +603,8 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         # A key that cannot be read is bad input: refuse before touching the device, not after.
         vsa_signer = load_signer(request.vsa_key, request.vsa_passphrase)
     report_dir = request.report_dir
-    if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
+    # The report directory is written as one set (verifier/output/report_set.py): staged, then renamed in.
+    reports = ReportSet(report_dir) if report_dir is not None else None
     findings: list[Finding] = []
     firmware_subjects: list[Subject] = []
     artifacts: list[Any] = []
@@ -576,20 +645,34 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     # 3. device
     predicate = _device_manifest(vouched)
     evidence: DeviceEvidence | None = None
+    judged: DeviceEvidence | None = None
     nonce = os.urandom(NONCE_BYTES)
     if request.port is not None or request.evidence is not None:
         where = request.port or str(request.evidence)
         holder: list[DeviceEvidence] = []
 
         def read() -> list[Finding]:
-            holder.append(read_evidence(request, predicate, nonce, report_dir))
+            holder.append(read_evidence(request, predicate, nonce, reports.staging if reports else None))
             return []
 
         findings += _guard("hw.read", where, read)
         if holder:
             evidence = holder[0]
-            if report_dir is not None:
-                _write(report_dir / EVIDENCE_FILE, evidence.to_bytes())
+            if reports is not None:
+                evidence = reports.adopt(evidence)
+                reports.add(EVIDENCE_FILE, evidence.to_bytes())
+            # Every check below sees the strengths provcheck verified, not those the evidence states.
+            derived: list[DeviceEvidence] = []
+            raw = evidence
+
+            def derive() -> list[Finding]:
+                result = _derived(raw, predicate, policy, nonce, request)
+                derived.append(result.evidence)
+                # The signature findings come with the comparison; here, only what the evidence overstated.
+                return [f for f in result.findings if f.check == "hw.strength"]
+
+            findings += _guard("hw.strength", where, derive)
+            judged = derived[0] if derived else _unverified(evidence)
             findings.append(
                 passed(
                     "hw.read",
@@ -603,12 +686,12 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
                     failed("hw.manifest", "the release declares no verified device manifest to compare with", "device")
                 )
             else:
-                seen, declared = evidence, predicate
+                seen, declared = judged, predicate
                 findings += _guard(
                     "hw.compare", "device", lambda: _check_device(seen, declared, policy, nonce, request)
                 )
-            findings += check_required_fields(evidence, policy)
-            read_ok = evidence
+            findings += check_required_fields(judged, policy)
+            read_ok = judged
             findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, nonce))
     elif policy.device.required:
         findings.append(skipped("hw.read", "the policy requires reading the device; give --port", "device"))
@@ -631,7 +714,8 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     metadata: dict[str, Any] = {
         "generated_at": started.isoformat(timespec="seconds"),
         "release": {
-            "name": index.get("name") or attested.index.get("name", request.release.name),
+            # Only the signed release index names the release; index.json is an unsigned convenience file.
+            "name": index.get("name") or request.release.name,
             "version": index.get("version", ""),
             "created": index.get("created", ""),
             "path": str(request.release),
@@ -639,9 +723,9 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         "policy": {"sources": [str(p) for p in policy.sources], "sha256": policy.digest},
         "evidence_chain": evidence_chain(vouched),
     }
-    if evidence is not None:
-        metadata["device"] = device_identity(evidence)
-        metadata["component_diff"] = component_diff(predicate, evidence)
+    if evidence is not None and judged is not None:
+        metadata["device"] = device_identity(judged)
+        metadata["component_diff"] = component_diff(predicate, judged)
     report = Report(
         title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata
     )
@@ -650,9 +734,9 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     files: dict[str, Path] = {}
     if vsa_signer is not None:
         vsa_json = _sign_vsa(request, vsa_signer, report.verdict, attested, evidence, firmware_subjects)
-        if report_dir is not None:
-            _write(report_dir / VSA_FILE, json.dumps(vsa_json, sort_keys=True, separators=(",", ":")).encode() + b"\n")
-            files["vsa"] = report_dir / VSA_FILE
+        if reports is not None:
+            vsa_line = json.dumps(vsa_json, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            files["vsa"] = reports.add(VSA_FILE, vsa_line)
         report = Report(
             report.title,
             report.findings,
@@ -660,14 +744,14 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
             report.subject,
             {**metadata, "vsa": {"file": VSA_FILE, "result": "PASSED" if report.verdict is Verdict.PASS else "FAILED"}},
         )
-    if report_dir is not None:
-        files.update(write_reports(report, report_dir))
+    if reports is not None:
+        files.update(reports.commit(report))
     seq = None
     if request.record_history:
         from verifier.history import History
 
         record = History(request.history_db).append(
-            serial=serial or "unknown", verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
+            serial=storable(serial or "unknown"), verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
         )
         seq = record.seq
     return IntakeResult(report, files, vsa_json, seq)
@@ -684,6 +768,29 @@ def _vouch_findings(vouched: Sequence[VouchedStatement]) -> list[Finding]:
     from verifier.attest_check import vouch_list
 
     return vouch_list(vouched)
+
+
+def _derived(
+    evidence: DeviceEvidence, predicate: Mapping[str, Any] | None, policy: Policy, nonce: bytes, request: IntakeRequest
+) -> DerivedEvidence:
+    """The evidence with each strength re-derived: signed only over this run's nonce (or, for a file, its own)."""
+    from verifier.device_check import derive_strengths, recorded_nonce
+
+    identity = None
+    if predicate is not None:
+        try:
+            identity = _manifest_object(predicate, policy).identity
+        except ProvcheckError:
+            identity = None  # an unreadable manifest is judged (and reported) by the comparison itself
+    binding = recorded_nonce(evidence) if request.evidence is not None else nonce
+    return derive_strengths(evidence, identity, nonce=binding, ak_bound=policy.tpm.ak_binding != "none")
+
+
+def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
+    """The evidence with nothing verified: every fact counts as the device's word."""
+    from verifier.device_check import derive_strengths
+
+    return derive_strengths(replace(evidence, attestation=None, tpm=None), None, nonce=None).evidence
 
 
 def _check_device(
@@ -716,7 +823,17 @@ def _check_device(
                         component.label(),
                     )
                 )
-    if policy.device.require_nonce and evidence.nonce != nonce.hex():
+    if policy.device.require_nonce and request.evidence is not None:
+        findings.append(
+            failed(
+                "hw.nonce",
+                f"the evidence was read earlier (nonce {str(evidence.nonce)[:16]}…), not with this intake's nonce; "
+                "freshness cannot be shown for a file, and the policy requires it",
+                "nonce",
+                recorded=evidence.nonce,
+            )
+        )
+    elif policy.device.require_nonce and evidence.nonce != nonce.hex():
         findings.append(failed("hw.nonce", "the evidence is not bound to this intake's nonce", "nonce"))
     return findings
 
@@ -781,27 +898,3 @@ def _sign_vsa(
         firmware=firmware,
     )
     return sign_vsa(subjects, predicate, signer).to_json()
-
-
-def _write(path: Path, data: bytes) -> None:
-    from attestations.files import write_atomic
-
-    write_atomic(path, data)
-
-
-def write_reports(report: Report, directory: Path) -> dict[str, Path]:
-    """Text, JSON, SARIF and HTML, each written atomically."""
-    from verifier.output import get_renderer
-    from verifier.output.text import TextRenderer
-
-    out: dict[str, Path] = {}
-    for name, filename in REPORT_FILES.items():
-        renderer = TextRenderer(color=False) if name == "text" else get_renderer(name)
-        try:
-            text = renderer.render(report)
-        except BadInputError as exc:
-            log.warning("not writing %s: %s", filename, exc)
-            continue
-        _write(directory / filename, text.encode())
-        out[name] = directory / filename
-    return out

@@ -170,6 +170,50 @@ def tpm_inputs(evidence_tpm: Any) -> TpmInputs:
     return TpmInputs(pcrs, log, quote, ak, str(raw.get("strength", "measured")))
 
 
+# -- strength ------------------------------------------------------------------------------------------------------
+
+
+def quoted_strength(evidence_tpm: Any, nonce: bytes | None) -> tuple[str, str]:
+    """How strongly provcheck itself can vouch for the TPM object's PCR values, and why not more.
+
+    ``signed`` only when the quote verifies with the AK the evidence carries, carries ``nonce``
+    as extraData, its pcrDigest covers the quoted values, and every PCR value the object lists
+    is one the quote covers; otherwise ``measured`` (the values came from the TPM but nothing
+    signed them). The AK's binding to a real TPM is a separate rule (``tpm.ak.binding``).
+    """
+    from hw.tpm.quote import load_attestation_key, verify_quote
+
+    try:
+        inputs = tpm_inputs(evidence_tpm)
+    except (BadInputError, ValueError) as exc:
+        return "reported", f"the TPM evidence is malformed: {exc}"
+    if inputs.quote is None:
+        return "measured", "the device gave no quote"
+    if inputs.ak is None:
+        return "measured", "the quote comes without an attestation key"
+    if nonce is None:
+        return "measured", "there is no nonce to check the quote's freshness against"
+    try:
+        verification = verify_quote(*inputs.quote, load_attestation_key(inputs.ak), nonce=nonce)
+    except HardwareError as exc:
+        return "measured", f"the quote is malformed: {exc}"
+    if not verification.signature_valid:
+        return "measured", f"the quote does not verify with the AK ({verification.signature_error})"
+    if verification.nonce_matches is not True:
+        return "measured", "the quote carries another nonce"
+    if not verification.pcr_digest_matches:
+        return "measured", "the quoted PCR values do not hash to the quote's pcrDigest"
+    uncovered = sorted(
+        f"{bank}:{index}"
+        for bank, values in inputs.reported_pcrs.items()
+        for index, value in values.items()
+        if verification.pcrs.get(bank, {}).get(index) != value
+    )
+    if uncovered:
+        return "measured", f"PCR(s) {', '.join(uncovered[:8])} are not covered by the quote"
+    return "signed", "the quote verifies with the AK over the nonce and covers every PCR given"
+
+
 # -- quote ---------------------------------------------------------------------------------------------------------
 
 

@@ -412,7 +412,7 @@ def parse_policy(text: str, path: Path) -> Policy:
         raise r.error(("version",), f"is {version}, but this provcheck reads policy version 1")
 
     strict = r.boolean(data, "strict", (), False)
-    signers = _signers(r, data.get("signers", {}))
+    signers = _signers(r, data["signers"]) if "signers" in data else None
     attestations = _attestations(r, data.get("attestations", {}))
     firmware = _firmware(r, data.get("firmware", {}))
     device = _device(r, data.get("device", {}))
@@ -437,14 +437,14 @@ def parse_policy(text: str, path: Path) -> Policy:
         )
     if policy.attestations.required and not policy.signers:
         raise r.error(("attestations", "required"), "needs trusted signers: add [signers] keys or [[signers.sigstore]]")
+    # A policy with no [signers] still loads (another --policy may name them, all_of keeps both), but intake
+    # refuses to read a release with no trusted signer at all: nothing could be vouched for.
     return policy
 
 
-def _signers(r: TomlReader, value: Any) -> SignerRule | None:
+def _signers(r: TomlReader, value: Any) -> SignerRule:
     where: tuple[str | int, ...] = ("signers",)
     t = r.table(value, where, ("keys", "threshold", "thresholds", "sigstore"))
-    if not t:
-        return None
     keys = tuple(r.file(k, (*where, "keys")) for k in r.strings(t, "keys", where))
     threshold = r.integer(t, "threshold", where, minimum=1, default=1)
     assert threshold is not None

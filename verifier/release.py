@@ -2,8 +2,9 @@
 
 A release directory holds:
 - ``release.intoto.jsonl``: DSSE envelopes, one per statement, all signed with the vendor key(s):
-  a firmware manifest per shipped image, the device manifest, SLSA provenance and the SBOM when
-  given, and a release index statement that ties them together (name, version, creation time);
+  a firmware manifest per shipped image, the device manifest (and, when it was given as a CycloneDX
+  HBOM, the HBOM itself), SLSA provenance and the SBOM when given, and a release index statement that
+  ties them together (name, version, creation time);
 - ``index.json``: an unsigned summary of the same, for people and scripts;
 - any Sigstore bundle given as provenance, copied unchanged (it carries its own signature).
 
@@ -80,11 +81,50 @@ def _load_json(path: Path, what: str) -> Any:
         raise BadInputError(f"{what} {path} is not valid JSON") from None
 
 
-def firmware_manifest_predicate(build: Path) -> dict[str, Any]:
-    """The firmware-manifest predicate of ``build`` (usually the unstripped build output)."""
+def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dict[str, Any]:
+    """The firmware-manifest predicate of ``build`` (usually the unstripped build output) for ``shipped``.
+
+    A release whose every intake would fail is refused here (BadInputError, exit 2): the shipped image must be
+    the build's format, or a raw image that is the ELF build laid out by load address (``objcopy -O binary``,
+    U-Boot's ``u-boot.bin`` from ``u-boot``). The raw image's size, gap fill and left-out sections are then
+    pinned in the manifest, as checked here.
+    """
     from verifier.firmware.inventory import build_manifest
 
-    return dict(build_manifest(build).to_predicate())
+    predicate = dict(build_manifest(build).to_predicate())
+    if shipped is None or shipped == build:
+        return predicate
+    from verifier.firmware.loader import load_file
+
+    image = load_file(shipped)
+    declared = predicate.get("format")
+    if image.kind == "too-large":
+        raise BadInputError(f"{shipped}: {image.events[0].detail}")
+    if image.kind == declared == "raw" and predicate.get("file", {}).get("sha256") != _sha256(image.data):
+        raise BadInputError(f"{shipped.name} and its --build {build.name} are both raw images with different bytes: "
+                            "every intake would fail firmware.changed-code; give the ELF the image was made from")
+    if image.kind == declared:
+        return predicate
+    if image.kind == "raw" and declared == "elf" and predicate.get("raw_image"):
+        from verifier.firmware.raw_image import compare, pin
+        from verifier.model import Status
+
+        findings = compare(predicate["raw_image"], image.data, label="build", subject=shipped.name)
+        wrong = [f.message for f in findings if f.status is Status.FAIL]
+        if wrong:
+            raise BadInputError(f"{shipped.name} is not {build.name} laid out by load address (objcopy -O binary): "
+                                f"{wrong[0]}; give the ELF the raw image was made from as --build")
+        predicate["raw_image"] = pin(predicate["raw_image"], image.data, findings)
+        return predicate
+    raise BadInputError(f"{shipped.name} is a {image.kind} image but its --build {build.name} is {declared}: every "
+                        "intake would fail firmware.format; give the build of the same format (or the ELF of a raw "
+                        "image)")
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def device_manifest_predicate(path: Path) -> tuple[dict[str, Any], str]:
@@ -152,13 +192,18 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
             (
                 [subject],
                 predicates.FIRMWARE_MANIFEST,
-                firmware_manifest_predicate(build),
+                firmware_manifest_predicate(build, image),
                 f"firmware inventory of {build.name}" + (f" (shipped as {image.name})" if build != image else ""),
             )
         )
     if request.device_manifest is not None:
         device, origin = device_manifest_predicate(request.device_manifest)
         statements.append((shipped, predicates.DEVICE_MANIFEST, device, f"{origin} {request.device_manifest.name}"))
+        hbom = _load_json(request.device_manifest, "device manifest")
+        if _is_cyclonedx(hbom):
+            # The HBOM itself is signed too, unchanged: the predicate keeps only what provcheck checks on the
+            # device, while the HBOM's suppliers, countries and everything else stay the vendor's signed word.
+            statements.append((shipped, predicates.CYCLONEDX, hbom, f"CycloneDX HBOM {request.device_manifest.name}"))
     prebuilt: list[Envelope] = []
     bundle_copy: Path | None = None
     if request.provenance is not None:

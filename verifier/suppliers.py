@@ -113,10 +113,25 @@ def parties_from_cyclonedx(bom: Mapping[str, Any]) -> list[Party]:
     return out
 
 
+def _distinct(parties: Sequence[Party]) -> list[Party]:
+    """Each party once: a CycloneDX HBOM is signed in the release beside the device manifest made from it,
+    so the same supplier is named twice; judged once (the first naming is kept)."""
+    seen: set[tuple[str, str | None, str]] = set()
+    out = []
+    for party in parties:
+        key = (_normal(party.name), party.country, party.role)
+        if key not in seen:
+            seen.add(key)
+            out.append(party)
+    return out
+
+
 def check_suppliers(parties: Sequence[Party], rules: Sequence[SupplierRule]) -> list[Finding]:
     """Every party against every supplier rule (all must hold); one pass when nothing is wrong."""
     if not rules:
         return []
+    everyone = list(parties)
+    parties = _distinct(everyone)
     if not parties:
         return [
             skipped(
@@ -187,7 +202,7 @@ def check_suppliers(parties: Sequence[Party], rules: Sequence[SupplierRule]) -> 
                     )
                 )
         if rule.concentration_warning is not None:
-            findings += _concentration(parties, rule.concentration_warning)
+            findings += _concentration(everyone, rule.concentration_warning)
     if not findings or all(f.status.value == "pass" for f in findings):
         names = sorted({p.name for p in parties})
         findings.append(

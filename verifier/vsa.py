@@ -49,7 +49,9 @@ class DeviceIdentity:
 
     @property
     def resource_uri(self) -> str:
-        parts = [quote(p or "unknown", safe="") for p in (self.manufacturer, self.model, self.serial)]
+        # backslashreplace: a lone surrogate from hostile evidence is written escaped, not a crash.
+        parts = [quote(p or "unknown", safe="", errors="backslashreplace")
+                 for p in (self.manufacturer, self.model, self.serial)]
         return "urn:provcheck:device:" + ":".join(parts)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from hw.tpm.algorithms import HashAlgorithm, hash_by_name
 from hw.tpm.attest import PcrSelection, QuoteAttest, parse_quote_attest
@@ -86,13 +86,110 @@ def expected_qualified_signer(ak: TpmPublic, ek: TpmPublic, hierarchy: int = TPM
     return qualified_name(ek_qn, ak.name)
 
 
+# tpm2-tools' default ("serialized") PCR output, as tpm2_quote -o and tpm2_pcrread -o write it and
+# tpm2_checkquote -f reads it: the C structs written as they lie in memory (lib/pcr.c). Integers are in
+# the writer's byte order: host order in tpm2-tools 5.4 (Debian 12, little-endian on x86 and arm64),
+# big-endian in later releases; the bank count (1 to 16) tells which.
+#   TPML_PCR_SELECTION  UINT32 count; TPMS_PCR_SELECTION[16], each UINT16 hash, UINT8 sizeofSelect,
+#                       BYTE pcrSelect[4] and one byte of alignment padding          -> 4 + 16 * 8 = 132
+#   UINT32              how many TPML_DIGEST follow
+#   TPML_DIGEST[n]      UINT32 count; TPM2B_DIGEST[8], each UINT16 size, BYTE buffer[64] -> 4 + 8 * 66 = 532
+_SER_BANKS, _SER_SELECTION, _SER_SELECT_MAX = 16, 8, 4
+_SER_SELECTION_LIST = 4 + _SER_BANKS * _SER_SELECTION
+_SER_DIGESTS, _SER_DIGEST, _SER_HASH_MAX = 8, 66, 64
+_SER_DIGEST_LIST = 4 + _SER_DIGESTS * _SER_DIGEST
+
+
+ByteOrder = Literal["little", "big"]
+
+
+def _serialized_order(data: bytes) -> ByteOrder:
+    if 1 <= int.from_bytes(data[0:4], "little") <= _SER_BANKS:
+        return "little"
+    return "big"
+
+
+def _serialized_selection(data: bytes, order: ByteOrder) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    count = int.from_bytes(data[0:4], order)
+    if not 1 <= count <= _SER_BANKS:
+        raise TpmFormatError(f"serialized PCR file selects {count} banks (1 to {_SER_BANKS} possible)")
+    out = []
+    for bank in range(count):
+        at = 4 + bank * _SER_SELECTION
+        alg = int.from_bytes(data[at : at + 2], order)
+        size = data[at + 2]
+        if size > _SER_SELECT_MAX:
+            raise TpmFormatError(f"serialized PCR file: bank {bank} has sizeofSelect {size} (at most 4)")
+        bitmap = data[at + 3 : at + 3 + size]
+        out.append((alg, tuple(i for i in range(size * 8) if bitmap[i // 8] >> (i % 8) & 1)))
+    return tuple(out)
+
+
+def _serialized_digests(data: bytes, order: ByteOrder) -> list[bytes]:
+    at = _SER_SELECTION_LIST
+    lists = int.from_bytes(data[at : at + 4], order)
+    at += 4
+    if len(data) != at + lists * _SER_DIGEST_LIST:
+        raise TpmFormatError(
+            f"serialized PCR file is {len(data)} bytes; its header announces {lists} digest lists, "
+            f"{at + lists * _SER_DIGEST_LIST} bytes"
+        )
+    digests = []
+    for _ in range(lists):
+        count = int.from_bytes(data[at : at + 4], order)
+        if count > _SER_DIGESTS:
+            raise TpmFormatError(f"serialized PCR file: a digest list holds {count} digests (at most 8)")
+        for k in range(count):
+            entry = at + 4 + k * _SER_DIGEST
+            size = int.from_bytes(data[entry : entry + 2], order)
+            if size > _SER_HASH_MAX:
+                raise TpmFormatError(f"serialized PCR file: a digest of {size} bytes (at most 64)")
+            digests.append(data[entry + 2 : entry + 2 + size])
+        at += _SER_DIGEST_LIST
+    return digests
+
+
+def parse_serialized_pcrs(data: bytes, selections: tuple[PcrSelection, ...]) -> PcrBanks:
+    """Split tpm2-tools' serialized PCR file (``tpm2_quote -o FILE``, no ``-F``) by the quote's own selection.
+
+    The file's own selection must be the quote's, bank by bank and PCR by PCR, and it must hold exactly one
+    digest of the bank's size per selected PCR, in selection order. Padding bytes carry nothing and are not read.
+    """
+    if len(data) < _SER_SELECTION_LIST + 4:
+        raise TpmFormatError(f"serialized PCR file is {len(data)} bytes, shorter than its header")
+    order = _serialized_order(data)
+    declared = _serialized_selection(data, order)
+    quoted = tuple((s.hash.alg_id, tuple(s.indexes)) for s in selections)
+    if declared != quoted:
+        raise TpmFormatError("the PCR file selects other PCRs than the quote does")
+    digests = _serialized_digests(data, order)
+    wanted = [(sel.hash, index) for sel in selections for index in sel.indexes]
+    if len(digests) != len(wanted):
+        raise TpmFormatError(f"serialized PCR file holds {len(digests)} digests; the quote selects {len(wanted)} PCRs")
+    out: PcrBanks = {}
+    for (alg, index), value in zip(wanted, digests, strict=True):
+        if len(value) != alg.digest_size:
+            raise TpmFormatError(f"serialized PCR file: PCR {alg.name}:{index} has {len(value)} bytes, "
+                                 f"not {alg.digest_size}")
+        out.setdefault(alg.name, {})[index] = value
+    return out
+
+
 def parse_pcr_values(data: bytes, selections: tuple[PcrSelection, ...]) -> PcrBanks:
-    """Split ``tpm2_quote -o FILE -F values`` output by the quote's own PCR selection."""
+    """The PCR values a quote selects, from ``tpm2_quote -o FILE``: the default serialized form, or ``-F values``.
+
+    Either way only the shape is taken from the file; the values are then checked against the quote's signed
+    pcrDigest, so a file that misstates them cannot pass.
+    """
     expected = sum(s.hash.digest_size * len(s.indexes) for s in selections)
+    # A serialized file is always longer than the bare values of the same selection (its header alone is
+    # 136 bytes, and each list of up to 8 digests takes 532 bytes for at most 8 * 64), so the length decides.
+    if len(data) != expected and len(data) >= _SER_SELECTION_LIST + 4:
+        return parse_serialized_pcrs(data, selections)
     if len(data) != expected:
         raise TpmFormatError(
             f"PCR values file has {len(data)} bytes but the quote selects {expected} bytes of PCRs "
-            "(write it with tpm2_quote -o FILE -F values)"
+            "(give tpm2_quote -o FILE, serialized or -F values)"
         )
     out: PcrBanks = {}
     pos = 0

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.hw.peers import PFLASH_BASE, PFLASH_SIZE, QemuUBoot, have_qemu_uboot, start_qemu_uboot, start_swtpm
+from tests.hw.peers import (
+    PFLASH_BASE,
+    PFLASH_SIZE,
+    UBOOT_BIN,
+    QemuUBoot,
+    have_qemu_uboot,
+    start_qemu_uboot,
+    start_swtpm,
+)
 
 REGION_SIZE = 64 * 1024
 # Extended into PCR 7 from the U-Boot console before the reader runs, so the reader's PCR values can be checked.
@@ -18,6 +26,9 @@ PCR7_EXTEND = b"\xab" * 32
 SCRATCH = 0x41000000
 # The flash holds the genuine image at the start and a swapped copy (one byte differs) right after it.
 SWAPPED_OFFSET = REGION_SIZE
+# Debian's own u-boot.bin is copied into the flash here, so the reader can dump a whole real image
+# (it has 16-byte runs of 0x20 that an earlier md.b parser misread).
+REAL_IMAGE_OFFSET = 4 * 1024 * 1024
 
 
 def _image(seed: str, size: int) -> bytes:
@@ -34,6 +45,11 @@ class Flash:
     path: Path
     genuine: bytes
     swapped: bytes
+    real_image: bytes
+
+    @property
+    def real_image_address(self) -> int:
+        return PFLASH_BASE + REAL_IMAGE_OFFSET
 
     @property
     def genuine_address(self) -> int:
@@ -56,11 +72,14 @@ class BootedUBoot:
 def uboot_flash(tmp_path_factory: pytest.TempPathFactory) -> Flash:
     genuine = _image("provcheck-test-bootloader", REGION_SIZE)
     swapped = genuine[:4096] + bytes([genuine[4096] ^ 0x5A]) + genuine[4097:]
+    real_image = UBOOT_BIN.read_bytes() if UBOOT_BIN.is_file() else b""
     path = tmp_path_factory.mktemp("pflash") / "pflash.bin"
     with path.open("wb") as handle:
         handle.write(genuine + swapped)
+        handle.seek(REAL_IMAGE_OFFSET)
+        handle.write(real_image)
         handle.truncate(PFLASH_SIZE)
-    return Flash(path, genuine, swapped)
+    return Flash(path, genuine, swapped, real_image)
 
 
 @pytest.fixture(scope="session")

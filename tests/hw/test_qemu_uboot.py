@@ -171,3 +171,53 @@ def test_reads_tpm_pcrs_through_uboot(qemu_uboot: BootedUBoot, qemu_evidence: De
     assert pcrs["0"] == "00" * 32
     assert pcrs["7"] == hashlib.sha256(bytes(32) + PCR7_EXTEND).hexdigest()
     assert qemu_evidence.tpm.strength == "measured" and qemu_evidence.tpm.quote is None
+
+
+def test_reads_whole_debian_uboot_bin_with_md_b(qemu_uboot: BootedUBoot, uboot_flash: Flash) -> None:
+    """Debian's own u-boot.bin, dumped whole through the real U-Boot console and hashed here.
+
+    The image has 16-byte runs of spaces (0x20): an md.b line of them once parsed as 15 bytes,
+    so reading this image was always inconclusive.
+    """
+    image = uboot_flash.real_image
+    assert image.count(b" " * 16) > 0  # the lines that broke the old parser are in it
+    manifest = manifest_from_predicate({
+        "firmware_regions": [{"name": "u-boot.bin", "address": uboot_flash.real_image_address, "size": len(image),
+                              "sha256": hashlib.sha256(image).hexdigest()}],
+    })
+    evidence = read_device(
+        qemu_uboot.qemu.pty, profile="uboot", timeout=900, read_timeout=30,
+        regions=manifest.region_specs(), max_dump_bytes=len(image),
+    )
+    dumped = next(r for r in evidence.regions if r.method == "md.b")
+    assert (dumped.address, dumped.size) == (uboot_flash.real_image_address, len(image))
+    assert dumped.digest == hashlib.sha256(image).hexdigest()
+    crc = next(r for r in evidence.regions if r.method == "crc32")
+    assert crc.digest == f"{zlib.crc32(image):08x}"
+    findings = check_device(evidence, manifest)
+    assert [f.status for f in findings if f.check == "hw.region"] == [Status.PASS]
+    # Its failing twin: the same digest declared one line further on is not this region.
+    moved = manifest_from_predicate({
+        "firmware_regions": [{"name": "u-boot.bin", "address": uboot_flash.real_image_address + 16,
+                              "size": len(image), "sha256": hashlib.sha256(image).hexdigest()}],
+    })
+    assert [f.status for f in check_device(evidence, moved) if f.check == "hw.region"] == [Status.FAIL]
+
+
+@pytest.mark.parametrize(("quantity", "status"), [("2", Status.PASS), ("1", Status.FAIL), ("3", Status.FAIL)])
+def test_hbom_quantity_of_identical_flash_chips(qemu_evidence: DeviceEvidence, quantity: str, status: Status) -> None:
+    """QEMU's virt board has two identical CFI flash banks: an HBOM declares them once with quantity 2."""
+    from verifier.device_manifest import manifest_from_cyclonedx
+
+    bom = {
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"component": {"type": "device", "name": "linux,dummy-virt",
+                                   "manufacturer": {"name": "emulation"}}},
+        "components": [{"type": "device", "name": "0x0018", "manufacturer": {"name": "Intel"},
+                        "properties": [{"name": "cdx:device:function", "value": "flash"},
+                                       {"name": "cdx:device:quantity", "value": quantity}]}],
+    }
+    findings = [f for f in check_device(qemu_evidence, manifest_from_cyclonedx(bom)) if f.check == "hw.components"]
+    assert [f.status for f in findings] == [status], [f.message for f in findings]
+    if quantity == "1":
+        assert "+ flash Intel 0x0018" in findings[0].message

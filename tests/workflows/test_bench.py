@@ -215,3 +215,87 @@ def test_intake_that_outlives_its_deadline_is_killed_and_inconclusive(
     assert verdicts == {"hung": "inconclusive", "good": "pass"}
     hung = next(o for o in run.outcomes if o.device.name == "hung")
     assert "did not finish" in hung.report.findings[0].message
+
+
+def test_plan_dump_options_and_relative_ports(workspace: Workspace, tmp_path: Path) -> None:
+    from verifier.bench import _intake_command, load_plan
+
+    (tmp_path / "bench").mkdir()
+    plan = tmp_path / "bench" / "plan.toml"
+    plan.write_text(
+        "version = 1\n[defaults]\n"
+        f"release = '{workspace.release}'\npolicy = ['{workspace.policy}']\nprofile = 'uboot'\n"
+        "read_timeout = 15\nmax_dump = 4096\nprompt = 'ZynqMP> '\n"
+        "[[device]]\nname = 'a'\nport = 'ttys/dut-a'\nmax_dump = 0\n"
+        "[[device]]\nname = 'b'\nport = 'rfc2217://127.0.0.1:7001'\n"
+        "[[device]]\nname = 'c'\nport = '/dev/ttyUSB0'\n"
+        "[[device]]\nname = 'd'\nport = './ttys/../ttys/dut-d'\n"
+    )
+    devices = {d.name: d for d in load_plan(plan).devices}
+    assert devices["a"].port == str(tmp_path / "bench" / "ttys" / "dut-a")  # beside the plan, not the cwd
+    assert devices["b"].port == "rfc2217://127.0.0.1:7001"
+    assert devices["c"].port == "/dev/ttyUSB0"
+    assert devices["d"].port == str(tmp_path / "bench" / "ttys" / "dut-d")
+    assert (devices["a"].max_dump, devices["b"].max_dump) == (0, 4096)
+    command = _intake_command(devices["a"], tmp_path, {})
+    for flag, value in (("--read-timeout", "15.0"), ("--max-dump", "0"), ("--prompt", "ZynqMP> ")):
+        assert command[command.index(flag) + 1] == value
+    # The same port written two ways is still one port.
+    same = plan.read_text().replace("'./ttys/../ttys/dut-d'", "'ttys/./dut-a'")
+    plan.write_text(same)
+    result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
+    assert_clean_error(result, 2)
+    assert "also the port of device 'a'" in result.stderr
+
+
+@pytest.mark.parametrize(("key", "value"), [("max_dump", "-1"), ("read_timeout", "0"), ("prompt", "''"),
+                                            ("max_dump", "'big'")])
+def test_bad_dump_options_are_exit_2(workspace: Workspace, tmp_path: Path, key: str, value: str) -> None:
+    plan = write_plan(workspace, tmp_path, [("a", "loop://")])
+    plan.write_text(plan.read_text().replace("[defaults]\n", f"[defaults]\n{key} = {value}\n"))
+    result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "r"])
+    assert_clean_error(result, 2)
+    assert key in result.stderr
+
+
+def test_uboot_devices_get_the_dump_size_the_plan_gives(workspace: Workspace, simulator: Any, tmp_path: Path) -> None:
+    """A U-Boot without 'hash': with max_dump 0 the region is only crc32 (inconclusive, and the reason names
+    the option that intake now has); with room to dump it, md.b + sha256 passes. Ports are links beside the plan."""
+    from attestations.keys import load_signer
+    from tests.workflows.conftest import policy_text
+    from verifier.demo import declared_device_manifest
+    from verifier.release import ReleaseRequest, sign_release
+
+    sims = [simulator("missing-commands", profile="uboot") for _ in range(2)]
+    (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sims[0])))
+    release = tmp_path / "release"
+    sign_release(ReleaseRequest(firmware=[workspace.firmware], device_manifest=tmp_path / "device.json"),
+                 [load_signer(workspace.paths["vendor_key"])], release)
+    policy = workspace.write_policy("uboot-bench.toml", policy_text(
+        ("require_nonce = true", "require_nonce = false"),
+        ('serial = "signed"', 'serial = "reported"'),
+        ('firmware_regions = "signed"', 'firmware_regions = "measured"'),
+    ))
+    bench_dir = tmp_path / "bench"
+    bench_dir.mkdir()
+    for name, sim in zip(("crc-only", "dumped"), sims, strict=True):
+        (bench_dir / name).symlink_to(sim.port)
+    plan = bench_dir / "plan.toml"
+    plan.write_text(
+        "version = 1\n[defaults]\n"
+        f"release = '{release}'\npolicy = ['{policy}']\nfirmware = '{workspace.firmware}'\n"
+        "profile = 'uboot'\ntimeout = 60\nread_timeout = 5\nprompt = '=> '\n"
+        "[[device]]\nname = 'crc-only'\nport = 'crc-only'\nmax_dump = 0\n"
+        "[[device]]\nname = 'dumped'\nport = 'dumped'\nmax_dump = 65536\n"
+    )
+    result = run_cli(["bench", "--plan", plan, "--report-dir", tmp_path / "reports", "--no-history",
+                      "--format", "json"], timeout=300, cwd=tmp_path)
+    summary = json.loads(result.stdout)
+    by_device = {f["subject"]: f for f in summary["findings"]}
+    assert by_device["dumped"]["status"] == "pass", by_device["dumped"]["message"]
+    assert by_device["crc-only"]["status"] == "error", by_device["crc-only"]["message"]
+    report = json.loads((tmp_path / "reports" / "crc-only" / "report.json").read_text())
+    region = next(f for f in report["findings"] if f["check"] == "hw.region")
+    assert region["status"] == "skip" and "raise --max-dump" in region["message"]
+    help_text = run_cli(["intake", "--help"]).stdout
+    assert all(option in help_text for option in ("--max-dump", "--read-timeout", "--prompt"))

@@ -93,7 +93,10 @@ def sign(
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     else:
         names = ", ".join(s.name for s in subjects)
-        click.echo(f"signed {names} as {predicate_type} with {len(signers)} key(s) -> {target}")
+        from verifier.output.sanitize import display
+
+        # Subject names are file names: escaped before they reach the terminal.
+        click.echo(display(f"signed {names} as {predicate_type} with {len(signers)} key(s) -> {target}"))
     return 0
 
 

@@ -52,6 +52,7 @@ def bench(
     from verifier.bench import DeviceOutcome, load_plan, run_bench
     from verifier.model import Verdict
     from verifier.output.junit import render_suites
+    from verifier.output.sanitize import display
 
     plan = load_plan(plan_path)
     if report_dir is None:
@@ -72,17 +73,18 @@ def bench(
 
         def started(device: object) -> None:
             name = getattr(device, "name", "?")
-            progress.console.print(f"{name}: reading {getattr(device, 'port', None) or 'evidence'}", markup=False)
+            where = getattr(device, "port", None) or "evidence"
+            progress.console.print(display(f"{name}: reading {where}"), markup=False)
 
         def finished(outcome: DeviceOutcome) -> None:
             progress.advance(overall)
             progress.console.print(
-                f"{outcome.device.name}: ",
+                display(f"{outcome.device.name}: "),
                 end="",
                 markup=False,
             )
             progress.console.print(outcome.verdict.value.upper(), style=style[outcome.verdict], end="")
-            progress.console.print(f" in {outcome.seconds:.1f} s  ({outcome.report_dir})", markup=False)
+            progress.console.print(display(f" in {outcome.seconds:.1f} s  ({outcome.report_dir})"), markup=False)
 
         run = run_bench(
             plan,
@@ -96,12 +98,12 @@ def bench(
     junit_text = render_suites(run.device_reports() + ([summary] if run.interrupted else []), name=plan_path.name)
     if junit_path is not None:
         write_atomic(junit_path, junit_text.encode())
-        console.print(f"junit: {junit_path}", markup=False)
+        console.print(display(f"junit: {junit_path}"), markup=False)
     counts = summary.metadata["verdicts"]
     line = f"{counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive"
     if run.interrupted:
         line += f", {len(run.interrupted)} interrupted"
-    console.print(f"bench: {line}; reports in {report_dir}", markup=False)
+    console.print(display(f"bench: {line}; reports in {report_dir}"), markup=False)
     if output_format == "junit":
         sys.stdout.write(junit_text)
         return int(summary.exit_code)

@@ -16,6 +16,7 @@ import click
 from verifier.commands.common import emit, format_option
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
+from verifier.output.sanitize import display
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _STRENGTHS = ("signed", "measured", "reported")
@@ -36,12 +37,10 @@ def _hex_nonce(value: str | None) -> bytes | None:
 
 
 def _write_atomic(path: Path, blob: bytes) -> None:
-    from hw.transcript import write_atomic
+    # A regular file is replaced atomically; a device, FIFO or "-" is written through; see write_atomic.
+    from attestations.files import write_output
 
-    try:
-        write_atomic(path, blob)
-    except OSError as exc:
-        raise BadInputError(f"cannot write {path}: {exc.strerror}") from exc
+    write_output(path, blob)
 
 
 @device.command("read")
@@ -56,8 +55,10 @@ def _write_atomic(path: Path, blob: bytes) -> None:
               help="A firmware region to measure (repeatable).")
 @click.option("--manifest", type=existing_file, default=None, help="Take the regions to measure from this manifest.")
 @click.option("--username", default=None, help="Linux login name.")
-@click.option("--password", default=None, envvar="PROVCHECK_DEVICE_PASSWORD",
-              help="Linux password (or PROVCHECK_DEVICE_PASSWORD).")
+@click.option("--password-env", metavar="VAR", default=None,
+              help="Linux password, from $VAR (default: $PROVCHECK_DEVICE_PASSWORD when set).")
+@click.option("--ask-password", is_flag=True, help="Linux password: prompt for it (not echoed).")
+@click.option("--password", "password_argument", default=None, hidden=True, expose_value=True)
 @click.option("--nonce", default=None, help="32-byte hex nonce to bind signed answers to (default: fresh random).")
 @click.option("--max-dump", type=click.IntRange(0, 1 << 30), default=None,
               help="Largest region (bytes) dumped with md.b and hashed here (default: from baud and deadline).")
@@ -76,7 +77,9 @@ def read_cmd(
     regions: tuple[str, ...],
     manifest: Path | None,
     username: str | None,
-    password: str | None,
+    password_env: str | None,
+    ask_password: bool,
+    password_argument: str | None,
     nonce: str | None,
     max_dump: int | None,
     prompt: str | None,
@@ -98,6 +101,7 @@ def read_cmd(
         from verifier.device_manifest import load_device_manifest
 
         specs += load_device_manifest(manifest).region_specs()
+    password = _password(password_env, ask_password, password_argument, default_env="PROVCHECK_DEVICE_PASSWORD")
     evidence = read_device(
         port,
         profile=profile,
@@ -115,7 +119,7 @@ def read_cmd(
     blob = evidence.to_bytes()
     if output is not None:
         _write_atomic(output, blob)
-        click.echo(f"provcheck: evidence written to {output}", err=True)
+        click.echo(f"provcheck: evidence written to {display(str(output))}", err=True)
     if output_format == "json":
         sys.stdout.write(blob.decode())
     else:
@@ -123,28 +127,49 @@ def read_cmd(
     return 0
 
 
+def _password(env: str | None, ask: bool, argument: str | None, *, default_env: str | None = None) -> str | None:
+    """A password from the environment or a prompt; never from the command line, where every user sees it (ps)."""
+    if argument is not None:
+        raise UsageError("a password on the command line is visible to every user of this machine; "
+                         "use --password-env VAR (or --ask-password)")
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise UsageError(f"environment variable {env} (named by --password-env) is not set")
+        return value
+    if ask:
+        prompted: str = click.prompt("password", hide_input=True, err=True)
+        return prompted
+    return os.environ.get(default_env) if default_env else None
+
+
 def _summary(data: dict[str, Any]) -> str:
-    lines = [f"profile {data['profile']} on {data['port']}  (transcript sha256 {data['transcript'].get('sha256', '')})"]
+    # Every value here is what the device said about itself: escaped, so it cannot drive the terminal.
+    d = display
+    lines = [f"profile {d(data['profile'])} on {d(data['port'])}  "
+             f"(transcript sha256 {d(data['transcript'].get('sha256', ''))})"]
     for name, fact in data["identity"].items():
-        value = ", ".join(fact["value"]) if isinstance(fact["value"], list) else fact["value"]
-        lines.append(f"  {fact['strength']:<9} {name:<17} {value}")
+        value = ", ".join(map(str, fact["value"])) if isinstance(fact["value"], list) else fact["value"]
+        lines.append(f"  {d(fact['strength']):<9} {d(name):<17} {d(value)}")
     for c in data["components"]:
-        lines.append(f"  {c['strength']:<9} component         {c['class']} {c['manufacturer']} {c['model']}")
+        lines.append(f"  {d(c['strength']):<9} component         {d(c['class'])} {d(c['manufacturer'])} "
+                     f"{d(c['model'])}")
     for r in data["regions"]:
         weak = " (integrity-only)" if r["weak"] else ""
         lines.append(
-            f"  {r['strength']:<9} region {r['name']:<10} {r['algorithm']} {r['digest']} via {r['method']}{weak}"
+            f"  {d(r['strength']):<9} region {d(r['name']):<10} {d(r['algorithm'])} {d(r['digest'])} "
+            f"via {d(r['method'])}{weak}"
         )
     if data.get("identity_key"):
         key = data["identity_key"]
-        lines.append(f"  {key['strength']:<9} identity key      sha256 {key['fingerprint_sha256']}")
+        lines.append(f"  {d(key['strength']):<9} identity key      sha256 {d(key['fingerprint_sha256'])}")
     if data.get("tpm"):
         tpm = data["tpm"]
-        banks = ", ".join(f"{b}[{len(v)}]" for b, v in tpm["pcrs"].items())
-        lines.append(f"  {tpm['strength']:<9} tpm               PCRs {banks or 'none'}; event log "
+        banks = ", ".join(f"{d(b)}[{len(v)}]" for b, v in tpm["pcrs"].items())
+        lines.append(f"  {d(tpm['strength']):<9} tpm               PCRs {banks or 'none'}; event log "
                      f"{'yes' if tpm['event_log_b64'] else 'no'}; quote {'yes' if tpm['quote'] else 'no'}")
     for note in data["notes"]:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {d(note)}")
     lines.append(f"  {data['timings'].get('total_seconds', 0):.2f} s")
     return "\n".join(lines)
 
@@ -204,7 +229,8 @@ def verify_cmd(
 @click.option("--write-manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the device manifest that the honest device satisfies.")
 @click.option("--username", default=None, help="Linux profile: require this login.")
-@click.option("--password", default=None, help="Linux profile: with this password.")
+@click.option("--password-env", metavar="VAR", default=None, help="Linux profile: with the password in $VAR.")
+@click.option("--password", "password_argument", default=None, hidden=True, expose_value=True)
 @click.option("--duration", type=click.FloatRange(0.1, 7 * 86400), default=None,
               help="Stop after this many seconds (default: until interrupted).")
 @click.option("--list", "list_tampers", is_flag=True, help="List the tamper knobs and exit.")
@@ -218,7 +244,8 @@ def simulate_cmd(
     link: str | None,
     write_manifest: Path | None,
     username: str | None,
-    password: str | None,
+    password_env: str | None,
+    password_argument: str | None,
     duration: float | None,
     list_tampers: bool,
 ) -> int:
@@ -229,7 +256,7 @@ def simulate_cmd(
         for name, (profiles, what) in TAMPERS.items():
             click.echo(f"{name:<20} {'/'.join(profiles):<20} {what}")
         return 0
-    config = DeviceConfig(username=username, password=password)
+    config = DeviceConfig(username=username, password=_password(password_env, False, password_argument))
     try:
         sim = Simulator(profile, tamper=tampers, baud_pacing=baud_pacing, baud=baud, config=config, seed=seed,
                         tamper_rate=tamper_rate, link=link)

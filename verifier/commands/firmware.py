@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import click
 from verifier.commands.common import emit, format_option
 from verifier.firmware.limits import DEFAULT_LIMITS, MIB, Limits
 from verifier.model import Report
+from verifier.output.sanitize import display
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -27,16 +26,11 @@ def _limits(max_size: int) -> Limits:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole record or nothing: a temp file beside the target, then rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the whole record or nothing (a temp file beside a regular file, then rename); a device,
+    FIFO or ``-`` is written through, never replaced."""
+    from attestations.files import write_output
+
+    write_output(path, data)
 
 
 @click.group()
@@ -69,14 +63,15 @@ def inventory(image: Path, output: Path | None, output_format: str, max_size: in
     data = manifest.canonical_bytes() + b"\n"
     if output is not None:
         _write_atomic(output, data)
-        click.echo(f"provcheck: wrote {output}", err=True)
+        click.echo(f"provcheck: wrote {display(str(output))}", err=True)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
 
 
 def _summary(p: dict[str, Any], name: str) -> str:
-    lines = [f"{name}: {p['format']}" + (f" {p['architecture']}" if p.get("architecture") else ""),
+    # The file name and the signer names are the attacker's text: escaped before they reach a terminal.
+    lines = [display(f"{name}: {p['format']}" + (f" {p['architecture']}" if p.get("architecture") else "")),
              f"  sha256 {p['file']['sha256']}  size {p['file']['size']}"]
     for key in ("sections", "functions", "exports", "imports", "constructors", "modules", "embedded", "strings"):
         if key in p:
@@ -85,16 +80,19 @@ def _summary(p: dict[str, Any], name: str) -> str:
         lines.append(f"  entry point: {p['entry_point']}")
     if p.get("authenticode"):
         signers = ", ".join(s["subject"] for s in p["authenticode"]["signers"]) or "none"
-        lines.append(f"  authenticode sha256 {p['authenticode']['sha256']} signers: {signers}")
+        lines.append(display(f"  authenticode sha256 {p['authenticode']['sha256']} signers: {signers}"))
     return "\n".join(lines) + "\n"
 
 
 @firmware.command()
 @click.argument("image", type=_existing_file)
 @click.option("--manifest", type=_existing_file,
-              help="Declared firmware manifest: a plain predicate JSON or an in-toto Statement carrying one. "
-                   "Its signature is NOT checked here; verify the release with 'provcheck attest verify' or "
-                   "'provcheck intake' first.")
+              help="Declared firmware manifest: a plain predicate JSON, an in-toto Statement or DSSE envelope "
+                   "carrying one, or a release's .intoto.jsonl (the statement whose subject is IMAGE by digest, "
+                   "else by name). Its signature is checked only against --key; without it the report says the "
+                   "manifest is unverified.")
+@click.option("--key", "key_paths", type=_existing_file, multiple=True,
+              help="Vendor public key the --manifest statement must be signed with; repeatable.")
 @click.option("--baseline", type=_existing_file, help="A known-good image to compare with.")
 @click.option("--rules", type=_existing_file, help="Extra YARA rules, on top of the shipped capability rules.")
 @click.option("--trust-anchor", "trust_anchors", type=_existing_file, multiple=True,
@@ -102,7 +100,7 @@ def _summary(p: dict[str, Any], name: str) -> str:
 @click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures.")
 @format_option("sarif")
 @_limits_option
-def scan(image: Path, manifest: Path | None, baseline: Path | None, rules: Path | None,
+def scan(image: Path, manifest: Path | None, key_paths: tuple[Path, ...], baseline: Path | None, rules: Path | None,
          trust_anchors: tuple[Path, ...], strict: bool, output_format: str, max_size: int) -> int:
     """Look for hidden, undeclared or changed code in IMAGE.
 
@@ -111,11 +109,16 @@ def scan(image: Path, manifest: Path | None, baseline: Path | None, rules: Path 
     changed UEFI modules. Always: Authenticode integrity (and trust with --trust-anchor), entry point.
     Exit 0 clean, 1 a finding failed, 2 bad input, 3 inconclusive (e.g. a size or decompression limit).
     """
-    from verifier.firmware.scan import load_manifest, scan_firmware
+    from verifier.errors import UsageError
+    from verifier.firmware.declared import provenance_findings, read_declared_firmware
+    from verifier.firmware.scan import scan_firmware
 
-    declared = load_manifest(manifest) if manifest is not None else None
-    findings = scan_firmware(image, manifest=declared, baseline=baseline, rules=rules,
-                             trust_anchors=trust_anchors, limits=_limits(max_size))
+    if key_paths and manifest is None:
+        raise UsageError("--key verifies the --manifest statement; give --manifest too")
+    declared = read_declared_firmware(manifest, image) if manifest is not None else None
+    findings = provenance_findings(declared, image, key_paths) if declared is not None else []
+    findings += scan_firmware(image, manifest=dict(declared.predicate) if declared else None, baseline=baseline,
+                              rules=rules, trust_anchors=trust_anchors, limits=_limits(max_size))
     metadata = {"image": str(image), "manifest": str(manifest) if manifest else None,
                 "baseline": str(baseline) if baseline else None}
     report = Report(f"firmware scan: {image.name}", tuple(findings), strict=strict, subject=image.name,

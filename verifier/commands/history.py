@@ -41,24 +41,30 @@ def history(serial: str | None, verify: bool, full: bool, history_db: Path | Non
         return 0
     if not rows:
         where = f" for serial {serial}" if serial else ""
-        click.echo(f"no intake records{where} in {store.path}", err=True)
+        from verifier.output.sanitize import display
+
+        click.echo(display(f"no intake records{where} in {store.path}"), err=True)
         return 0
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"intake history ({store.path})")
+    from verifier.output.sanitize import display
+
+    # Every cell is escaped: a serial or release name is whatever the device or release said,
+    # and Text() alone still passes ESC and CR through to the terminal.
+    table = Table(title=Text(display(f"intake history ({store.path})")))
     for column in ("#", "recorded (UTC)", "serial", "verdict", "release", "VSA", "row hash"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(
-            str(row["seq"]),
-            row["recorded_at"],
-            Text(str(row["serial"])),
-            str(row["verdict"]).upper(),
-            Text(str(row["release"] or "")),
+            Text(display(row["seq"])),
+            Text(display(row["recorded_at"])),
+            Text(display(row["serial"])),
+            Text(display(str(row["verdict"]).upper())),
+            Text(display(row["release"] or "")),
             "signed" if row["has_vsa"] else "-",
-            str(row["row_hash"])[:16],
+            Text(display(str(row["row_hash"])[:16])),
         )
     Console(file=sys.stdout, width=140, no_color=not sys.stdout.isatty(), highlight=False).print(table)
     return 0

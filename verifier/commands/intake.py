@@ -38,6 +38,11 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--profile", type=click.Choice(["auto", "uboot", "linux", "attest"]), default="auto", show_default=True)
 @click.option("--baud", type=int, help="Line speed for local serial ports.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Deadline for the device session, s.")
+@click.option("--read-timeout", type=click.FloatRange(0.1, 3600), default=None,
+              help="Longest silence tolerated from the device (default min(10, --timeout)).")
+@click.option("--max-dump", type=click.IntRange(0, 1 << 30), default=None,
+              help="Largest region (bytes) dumped with md.b and hashed here (default: from baud and deadline).")
+@click.option("--prompt", default=None, help="U-Boot prompt if it is not '=> '.")
 @click.option("--username", help="Console login for the linux profile.")
 @click.option("--password-env", metavar="VAR", help="Console password for the linux profile, from $VAR.")
 @click.option(
@@ -64,6 +69,9 @@ def intake(
     profile: str,
     baud: int | None,
     timeout: float,
+    read_timeout: float | None,
+    max_dump: int | None,
+    prompt: str | None,
     username: str | None,
     password_env: str | None,
     report_dir: Path | None,
@@ -102,6 +110,9 @@ def intake(
             profile=profile,
             baud=baud,
             timeout=timeout,
+            read_timeout=read_timeout,
+            max_dump=max_dump,
+            prompt=prompt,
             report_dir=report_dir,
             vsa_key=vsa_key,
             vsa_passphrase=passphrase_from_env(passphrase_env),
@@ -115,7 +126,9 @@ def intake(
     code = emit(result.report, output_format)
     if result.files:
         where = result.files.get("html") or next(iter(result.files.values()))
-        click.echo(f"reports: {where.parent}", err=True)
+        from verifier.output.sanitize import display
+
+        click.echo(f"reports: {display(str(where.parent))}", err=True)
     if result.history_seq is not None:
         click.echo(f"history: record {result.history_seq}", err=True)
     sys.stdout.flush()

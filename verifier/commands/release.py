@@ -111,10 +111,14 @@ def sign(
         }
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         return 0
-    click.echo(f"release {result.directory}: {len(result.entries)} statements signed by {', '.join(result.signers)}")
+    from verifier.output.sanitize import display
+
+    # Subject names and origins are file names and statement fields: escaped before they reach the terminal.
+    signed_by = ", ".join(result.signers)
+    click.echo(display(f"release {result.directory}: {len(result.entries)} statements signed by {signed_by}"))
     for entry in result.entries:
         subjects = ", ".join(s.short() for s in entry.subjects)
-        click.echo(f"  {entry.to_json()['kind']}: {subjects}  [{entry.origin}]")
-    click.echo(f"statements: {result.bundle}")
-    click.echo(f"index:      {result.index}")
+        click.echo(display(f"  {entry.to_json()['kind']}: {subjects}  [{entry.origin}]"))
+    click.echo(display(f"statements: {result.bundle}"))
+    click.echo(display(f"index:      {result.index}"))
     return 0

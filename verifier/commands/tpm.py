@@ -155,12 +155,16 @@ def _cert_matches(cert: Certificate, ek: TpmPublic) -> bool:
 
 
 def _print_events(log: EventLog) -> None:
+    from verifier.output.sanitize import display
+
     out = sys.stdout
     out.write(f"{log.format} event log, banks {', '.join(log.banks)}, {len(log.events)} events\n")
     for e in log.events:
         digest = e.digests.get("sha256") or next(iter(e.digests.values()), b"")
         detail = e.decoded.get("device_path") or e.decoded.get("name") or e.decoded.get("text") or ""
-        out.write(f"  #{e.number:<4} PCR{e.pcr:<3} {e.type_name:<36} {digest.hex()[:16]}  {str(detail)[:70]}\n")
+        # Event data (device paths, variable names, text) is whatever the firmware logged: escaped.
+        shown = display(str(detail)[:70])
+        out.write(f"  #{e.number:<4} PCR{e.pcr:<3} {display(e.type_name):<36} {digest.hex()[:16]}  {shown}\n")
     out.write("\n")
 
 
@@ -195,7 +199,8 @@ def _with(options: list[Callable[[Any], Any]]) -> Callable[[F], F]:
 @click.option("--message", "-m", "message", type=existing_file, required=True, help="tpm2_quote -m (TPMS_ATTEST).")
 @click.option("--signature", "-s", "signature", type=existing_file, required=True,
               help="tpm2_quote -s (TPMT_SIGNATURE).")
-@click.option("--pcrs", "-o", "pcrs", type=existing_file, required=True, help="tpm2_quote -o, written with -F values.")
+@click.option("--pcrs", "-o", "pcrs", type=existing_file, required=True,
+              help="tpm2_quote -o: its default serialized file (as tpm2_checkquote reads it) or -F values.")
 @click.option("--ak", type=existing_file, required=True,
               help="Attestation key: PEM or TPM2B_PUBLIC (tpm2_createak -u).")
 @click.option("--nonce", "-q", "nonce", help="The nonce (hex) the quote was made with (tpm2_quote -q).")
@@ -281,7 +286,7 @@ def make_credential_command(ek_public: Path, ak: Path, output: Path, record: Pat
     Send OUTPUT to the device; it runs tpm2_activatecredential with the AK and EK and returns the secret. Only
     the TPM that holds the EK's private key and the AK with exactly this public area can release it.
     """
-    from attestations.files import write_atomic, write_private
+    from attestations.files import write_output, write_private
     from hw.tpm.credential import new_credential
     from hw.tpm.public import parse_public
 
@@ -289,8 +294,10 @@ def make_credential_command(ek_public: Path, ak: Path, output: Path, record: Pat
     ak_public = parse_public(_read(ak, "AK public area"))
     blob, kept = new_credential(ek, ak_public)
     write_private(record, (json.dumps(kept.to_json(), indent=2) + "\n").encode(), overwrite=True)
-    write_atomic(output, blob)
-    click.echo(f"credential for AK {ak_public.name.hex()} under EK {ek.name.hex()}: {output}", err=True)
+    write_output(output, blob)
+    from verifier.output.sanitize import display
+
+    click.echo(f"credential for AK {ak_public.name.hex()} under EK {ek.name.hex()}: {display(str(output))}", err=True)
     return 0
 
 

@@ -28,7 +28,15 @@ _HASHES = {
     "2.16.840.1.101.3.4.2.3": "sha512",
 }
 _WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
+_WIN_CERT_REVISION_2_0 = 0x0200
 _MAX_CHAIN = 8
+# Unsigned attributes a signer legitimately leaves outside the signature: timestamps and nested signatures.
+# Any other unsigned attribute is room for bytes that no signature covers.
+_KNOWN_UNSIGNED_ATTRIBUTES = {
+    "1.2.840.113549.1.9.6": "countersignature",
+    "1.3.6.1.4.1.311.3.3.1": "RFC 3161 timestamp",
+    _OID_NESTED_SIGNATURE: "nested signature",
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,9 @@ class AuthenticodeFacts:
     sha256: str
     signatures: tuple[Signature, ...] = ()
     parse_errors: tuple[str, ...] = field(default_factory=tuple)
+    # Bytes in or around the table that are not exactly the signatures (CVE-2013-3900 and relatives): the
+    # Authenticode hash skips the table, so anything kept there rides along with a valid signature.
+    table_problems: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def has_table(self) -> bool:
@@ -117,39 +128,125 @@ def image_digest(data: bytes, algorithm: str = "sha256") -> str:
 
 
 def read_authenticode(data: bytes, trust_anchors: Sequence[Any] = ()) -> AuthenticodeFacts:
-    """Every signature in ``data``'s certificate table, checked; anchors are ``cryptography`` certificates."""
+    """Every signature in ``data``'s certificate table, checked; anchors are ``cryptography`` certificates.
+
+    The table must hold exactly the signatures: each WIN_CERTIFICATE is revision 2.0, PKCS#7 SignedData,
+    as long as its DER (rounded up to 8 at most, zero padding only), the entries fill the table, the table
+    lies after every header and section and ends the file. Anything else is a ``table_problems`` entry.
+    """
     _, _, table_offset, table_size = _pe_layout(data)
     sha256 = image_digest(data, "sha256")
     if not table_size:
         return AuthenticodeFacts(0, 0, sha256)
     if table_offset + table_size > len(data) or table_offset == 0:
         return AuthenticodeFacts(table_offset, table_size, sha256,
-                                 parse_errors=("certificate table points outside the file",))
+                                 parse_errors=("certificate table points outside the file",),
+                                 table_problems=("the certificate table directory points outside the file",))
     table = data[table_offset : table_offset + table_size]
     signatures: list[Signature] = []
     errors: list[str] = []
+    problems = _placement_problems(data, table_offset, table_size)
+    seen: dict[bytes, int] = {}
+    unreadable: list[str] = []
     pos = 0
     while pos + 8 <= len(table):
-        length, _revision, cert_type = struct.unpack_from("<IHH", table, pos)
+        length, revision, cert_type = struct.unpack_from("<IHH", table, pos)
         if length < 8 or pos + length > len(table):
             errors.append(f"WIN_CERTIFICATE at {pos} has a bad length {length}")
+            problems.append(f"WIN_CERTIFICATE at table offset {pos} declares {length} bytes, "
+                            f"{len(table) - pos} are left in the table")
             break
         blob = table[pos + 8 : pos + length]
+        if revision != _WIN_CERT_REVISION_2_0:
+            problems.append(f"WIN_CERTIFICATE at table offset {pos} has wRevision {revision:#06x}, not 0x0200")
+        if blob in seen:
+            problems.append(f"WIN_CERTIFICATE at table offset {pos} repeats the one at {seen[blob]}")
+        seen.setdefault(blob, pos)
         if cert_type == _WIN_CERT_TYPE_PKCS_SIGNED_DATA:
+            problems += _entry_problems(blob, pos, length)
             try:
-                signatures.extend(_signatures(blob, data, trust_anchors, depth=0))
+                signatures.extend(_signatures(blob, data, trust_anchors, depth=0, problems=problems))
             except (der.DerError, ValueError, IndexError) as exc:
                 errors.append(f"PKCS#7 at table offset {pos} cannot be parsed: {exc}")
+                unreadable.append(f"WIN_CERTIFICATE at table offset {pos} is not a readable PKCS#7 signature")
+                if "indefinite" in str(exc):
+                    problems.append(f"the PKCS#7 at table offset {pos} uses BER indefinite lengths; "
+                                    "its extent cannot be established")
         else:
             errors.append(f"WIN_CERTIFICATE type {cert_type:#x} at {pos} is not PKCS#7 SignedData")
-        pos += (length + 7) & ~7
-    return AuthenticodeFacts(table_offset, table_size, sha256, tuple(signatures), tuple(errors))
+            problems.append(f"WIN_CERTIFICATE at table offset {pos} has wCertificateType {cert_type:#06x}, "
+                            "not PKCS#7 SignedData (0x0002)")
+        start, pos = pos, pos + ((length + 7) & ~7)
+        if table[start + length : pos].strip(b"\0"):
+            problems.append(f"the padding after the WIN_CERTIFICATE at table offset {start} is not zero")
+    if pos < len(table):
+        problems.append(f"{len(table) - pos} bytes at the end of the certificate table belong to no entry")
+    if signatures:
+        # Next to a readable signature, an unreadable entry is not an unknown signature state: it is extra bytes.
+        problems += unreadable
+    return AuthenticodeFacts(table_offset, table_size, sha256, tuple(signatures), tuple(errors),
+                             tuple(dict.fromkeys(problems)))
 
 
-def _signatures(blob: bytes, image: bytes, anchors: Sequence[Any], *, depth: int) -> list[Signature]:
+def _image_end(data: bytes) -> int | None:
+    """Where the headers and the sections' raw data end, read from the section table; None if unreadable."""
+    try:
+        (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+        (count,) = struct.unpack_from("<H", data, lfanew + 6)
+        (optional_size,) = struct.unpack_from("<H", data, lfanew + 20)
+        (headers_size,) = struct.unpack_from("<I", data, lfanew + 24 + 60)
+        end = int(headers_size)
+        table = lfanew + 24 + optional_size
+        for index in range(count):
+            raw_size, raw_pointer = struct.unpack_from("<II", data, table + 40 * index + 16)
+            if raw_size:
+                end = max(end, int(raw_pointer) + int(raw_size))
+    except struct.error:
+        return None
+    return end
+
+
+def _placement_problems(data: bytes, table_offset: int, table_size: int) -> list[str]:
+    problems: list[str] = []
+    image_end = _image_end(data)
+    if image_end is not None and table_offset < image_end:
+        # The hash skips the table, so a table laid over headers or section data unauthenticates those bytes.
+        problems.append(f"the certificate table at {table_offset:#x} lies inside the headers or sections, "
+                        f"which end at {image_end:#x}")
+    after = len(data) - (table_offset + table_size)
+    if after > 0:
+        # EDK2 hashes what follows the sections up to (file size - table size), provcheck what follows the
+        # table: two verifiers would hash different bytes, so only a table that ends the file is accepted.
+        problems.append(f"{after} bytes follow the certificate table; it must end the file")
+    return problems
+
+
+def _entry_problems(blob: bytes, pos: int, length: int) -> list[str]:
+    """The entry must be exactly the DER signature, rounded up to 8 with zeros at most."""
+    if not blob or blob[0] != 0x30:
+        return []  # not a SEQUENCE: reported as a parse error, the signature state is unknown
+    if len(blob) >= 2 and blob[1] == 0x80:
+        return [f"the PKCS#7 at table offset {pos} uses BER indefinite lengths; its extent cannot be established"]
+    try:
+        signature_length = der.read(blob).end
+    except der.DerError:
+        return []  # reported as a parse error: the signature state is unknown, not "extra bytes"
+    exact = 8 + signature_length
+    if length not in (exact, (exact + 7) & ~7):
+        return [f"WIN_CERTIFICATE at table offset {pos} declares {length} bytes for a {signature_length}-byte "
+                f"signature: {length - exact} bytes beyond the signature"]
+    if blob[signature_length:].strip(b"\0"):
+        return [f"the bytes after the signature in the WIN_CERTIFICATE at table offset {pos} are not zero"]
+    return []
+
+
+def _signatures(blob: bytes, image: bytes, anchors: Sequence[Any], *, depth: int,
+                problems: list[str]) -> list[Signature]:
     content_info = der.read(blob)
     if content_info.child(0).oid() != _OID_SIGNED_DATA:
         raise der.DerError("not a SignedData ContentInfo")
+    if len(content_info.children()) != 2 or len(content_info.child(1).children()) != 1:
+        problems.append("the PKCS#7 ContentInfo holds elements besides its SignedData")
     signed_data = content_info.child(1).child(0)
     parts = signed_data.children()
     encap = parts[2]
@@ -159,19 +256,29 @@ def _signatures(blob: bytes, image: bytes, anchors: Sequence[Any], *, depth: int
     digest_info = indirect.child(1)
     algorithm = _HASHES.get(digest_info.child(0).child(0).oid(), "")
     signed_digest = digest_info.child(1).value.hex()
-    certificates = _certificates(parts)
+    certificates = _certificates(parts, problems)
     signer_infos = next((p for p in reversed(parts) if p.tag == 0x31), None)
     if signer_infos is None:
         raise der.DerError("SignedData has no signerInfos")
     out: list[Signature] = []
     for signer_info in signer_infos.children():
         out.append(_check_signer(signer_info, indirect, algorithm, signed_digest, image, certificates, anchors))
+        _unsigned_attribute_problems(signer_info, problems)
         if depth < 2:
-            out.extend(_nested(signer_info, image, anchors, depth))
+            out.extend(_nested(signer_info, image, anchors, depth, problems))
     return out
 
 
-def _certificates(parts: list[der.Node]) -> list[Any]:
+def _unsigned_attribute_problems(signer_info: der.Node, problems: list[str]) -> None:
+    unsigned = next((f for f in signer_info.children() if f.tag == 0xA1), None)
+    for attribute in unsigned.children() if unsigned is not None else []:
+        oid = attribute.child(0).oid()
+        if oid not in _KNOWN_UNSIGNED_ATTRIBUTES:
+            problems.append(f"a signer carries an unsigned attribute {oid} ({len(attribute.raw)} bytes no "
+                            "signature covers)")
+
+
+def _certificates(parts: list[der.Node], problems: list[str]) -> list[Any]:
     from cryptography import x509
 
     certs: list[Any] = []
@@ -181,7 +288,8 @@ def _certificates(parts: list[der.Node]) -> list[Any]:
                 try:
                     certs.append(x509.load_der_x509_certificate(node.raw))
                 except ValueError:
-                    continue
+                    problems.append(f"the signature's certificate bag holds {len(node.raw)} bytes that are not "
+                                    "an X.509 certificate")
     return certs
 
 
@@ -225,7 +333,8 @@ def _check_signer(signer_info: der.Node, indirect: der.Node, algorithm: str, sig
                      trusted_by, problem, chain)
 
 
-def _nested(signer_info: der.Node, image: bytes, anchors: Sequence[Any], depth: int) -> list[Signature]:
+def _nested(signer_info: der.Node, image: bytes, anchors: Sequence[Any], depth: int,
+            problems: list[str]) -> list[Signature]:
     unsigned = next((f for f in signer_info.children() if f.tag == 0xA1), None)
     if unsigned is None:
         return []
@@ -233,18 +342,21 @@ def _nested(signer_info: der.Node, image: bytes, anchors: Sequence[Any], depth: 
     for attribute in unsigned.children():
         if attribute.child(0).oid() == _OID_NESTED_SIGNATURE:
             for nested in attribute.child(1).children():
-                out.extend(_signatures(nested.raw, image, anchors, depth=depth + 1))
+                out.extend(_signatures(nested.raw, image, anchors, depth=depth + 1, problems=problems))
     return out
 
 
 def _verify(cert: Any, signature: bytes, message: bytes, algorithm: str) -> bool:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
     hash_cls: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return False  # a key type cryptography cannot load (found by mutating fwupd's signer certificate)
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, message, padding.PKCS1v15(), hash_cls[algorithm]())

@@ -162,6 +162,10 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True) -> Analysis:
         predicate["file"] = {"size": len(image.data), "sha256": sha256(image.data)}
         predicate["schema_version"] = SCHEMA_VERSION
         predicate["limits"] = [e.to_json() for e in image.events]
+        if image.kind == "elf" and predicate.get("file_type") != "rel":
+            from verifier.firmware.raw_image import layout
+
+            predicate["raw_image"] = layout(image.binary, image.data)  # where objcopy -O binary puts each section
     else:
         predicate["size"] = len(image.data)
         predicate["sha256"] = sha256(image.data)

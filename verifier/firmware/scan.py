@@ -9,7 +9,6 @@ OpenSBI and friends are RWX by design and only a change from what the vendor dec
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
 from verifier.firmware.capabilities import is_dangerous_import
-from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION, Analysis, analyse
+from verifier.firmware.inventory import Analysis, analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
 from verifier.firmware.loader import load_file
 from verifier.model import Finding, errored, failed, passed, skipped, warned
@@ -31,27 +30,16 @@ DEFAULT_ENTROPY_THRESHOLD = 7.2
 ENTROPY_RISE = 0.3
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
-    """A firmware manifest from a plain predicate file or an in-toto Statement carrying one.
+def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
+    """A firmware manifest from a plain predicate, a Statement, a DSSE envelope or a release ``.intoto.jsonl``.
 
-    The Statement's signature is not checked here: ``attest verify`` and ``intake`` do that.
+    With several statements, the one declaring ``image`` (by digest, else by name); see
+    ``verifier.firmware.declared``. No signature is checked here: ``firmware scan --key``, ``attest verify``
+    and ``intake`` do that.
     """
-    try:
-        document = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise BadInputError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, or too many digits
-        raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
-    if isinstance(document, dict) and "predicateType" in document:
-        if document.get("predicateType") != FIRMWARE_MANIFEST:
-            raise BadInputError(f"{path}: statement predicateType is {document.get('predicateType')!r}, "
-                                f"expected {FIRMWARE_MANIFEST}")
-        document = document.get("predicate")
-    if not isinstance(document, dict) or "format" not in document:
-        raise BadInputError(f"{path} is not a firmware manifest (no 'format' field)")
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise BadInputError(f"{path}: unsupported firmware manifest schema_version {document.get('schema_version')!r}")
-    return document
+    from verifier.firmware.declared import read_declared_firmware
+
+    return dict(read_declared_firmware(path, image).predicate)
 
 
 def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
@@ -160,15 +148,28 @@ def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> lis
     from verifier.firmware.authenticode import read_authenticode
 
     facts = read_authenticode(actual.image.data, anchors)
-    if not facts.has_table:
-        return [skipped("firmware.authenticode", "the PE has no certificate table (unsigned)", subject,
-                        required=False, sha256=facts.sha256)]
-    if not facts.signatures:
-        # A table that is there but cannot be read is never reported as "unsigned".
-        return [errored("firmware.authenticode",
-                        "the certificate table is present but could not be parsed; signature state unknown",
-                        subject, errors=list(facts.parse_errors))]
     out: list[Finding] = []
+    if anchors and not any(s.integrity_ok for s in facts.signatures):
+        # --trust-anchor asks for a trusted signature: an unsigned or unreadable image has none.
+        out.append(failed("firmware.authenticode-chain", "--trust-anchor requires a signature chaining to an "
+                          "anchor, and the image has no valid signature" + ("" if facts.has_table else
+                                                                            " (it is unsigned)"), subject))
+    if facts.table_problems:
+        out.append(failed("firmware.authenticode", "the certificate table holds more than the signatures: "
+                          + facts.table_problems[0], subject, problems=list(facts.table_problems),
+                          table_offset=f"{facts.table_offset:#x}", table_size=facts.table_size))
+    if not facts.has_table:
+        out.append(skipped("firmware.authenticode", "the PE has no certificate table (unsigned)", subject,
+                           required=False, sha256=facts.sha256))
+        return out
+    if not facts.signatures:
+        if facts.table_problems:
+            return out
+        # A table that is there but cannot be read is never reported as "unsigned".
+        out.append(errored("firmware.authenticode",
+                           "the certificate table is present but could not be parsed; signature state unknown",
+                           subject, errors=list(facts.parse_errors)))
+        return out
     for index, sig in enumerate(facts.signatures):
         who = sig.signer.subject if sig.signer else "unknown signer"
         evidence = {"index": index, "signer": who, "digest_algorithm": sig.digest_algorithm,
@@ -183,13 +184,13 @@ def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> lis
         else:
             out.append(failed("firmware.authenticode", f"signature {index} by {who} is invalid: {sig.problem}",
                               subject, **evidence))
-    if facts.parse_errors:
+    if facts.parse_errors and not facts.table_problems:
         out.append(errored("firmware.authenticode", "part of the certificate table could not be parsed", subject,
                            errors=list(facts.parse_errors)))
     if not anchors:
         out.append(skipped("firmware.authenticode-chain", "no --trust-anchor given; signer trust not checked",
                            subject, required=False))
-    else:
+    elif any(s.integrity_ok for s in facts.signatures):
         trusted = [s for s in facts.signatures if s.trusted_by and s.integrity_ok]
         if trusted:
             out.append(passed("firmware.authenticode-chain",
@@ -244,6 +245,11 @@ def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subje
     elif ref_file.get("sha256"):
         out.append(skipped("firmware.digest", f"bytes differ from the {label}; judged structurally below", subject,
                            required=False, declared=ref_file.get("sha256"), actual=act_file.get("sha256")))
+    if p.get("format") == "raw" and reference.get("format") == "elf" and reference.get("raw_image"):
+        from verifier.firmware.raw_image import compare as compare_raw
+
+        # objcopy -O binary of the declared ELF (u-boot.bin from u-boot): judged byte for byte by load address.
+        return out + compare_raw(reference["raw_image"], actual.image.data, label=label, subject=subject)
     if reference.get("format") != p.get("format"):
         out.append(failed("firmware.format", f"the {label} declares {reference.get('format')}, "
                                              f"the image is {p.get('format')}", subject))
@@ -543,16 +549,7 @@ def _compare_signatures(ref: Mapping[str, Any], p: Mapping[str, Any], label: str
     out: list[Finding] = []
     ref_auth, auth = ref.get("authenticode"), p.get("authenticode")
     if ref_auth and auth:
-        declared = {s["certificate_sha256"] for s in ref_auth.get("signers", [])}
-        present = {s["certificate_sha256"] for s in auth.get("signers", [])}
-        if ref_auth.get("sha256") == auth.get("sha256"):
-            out.append(passed("firmware.authenticode-hash", f"Authenticode hash equals the {label}'s", subject,
-                              sha256=auth.get("sha256")))
-        if declared and not present and not auth.get("parse_errors"):
-            out.append(failed("firmware.authenticode-signer", f"the {label} is signed, the image is not", subject))
-        elif declared and present and not declared & present:
-            out.append(failed("firmware.authenticode-signer", f"signed by other certificates than the {label}",
-                              subject, declared=sorted(declared), actual=sorted(present)))
+        out += _compare_authenticode(ref_auth, auth, label, subject)
     if ref.get("sbat") != p.get("sbat") and (ref.get("sbat") or p.get("sbat")):
         out.append(failed("firmware.sbat", f".sbat differs from the {label}", subject,
                           declared=ref.get("sbat"), actual=p.get("sbat")))
@@ -560,4 +557,36 @@ def _compare_signatures(ref: Mapping[str, Any], p: Mapping[str, Any], label: str
     if ref_sig and not sig:
         out.append(failed("firmware.module-signature", f"the {label} has a module signature, the image has none",
                           subject))
+    return out
+
+
+def _compare_authenticode(ref_auth: Mapping[str, Any], auth: Mapping[str, Any], label: str,
+                          subject: str) -> list[Finding]:
+    """Signers and certificate-table size against a signed reference; an unsigned reference declares neither."""
+    out: list[Finding] = []
+    declared = {s["certificate_sha256"] for s in ref_auth.get("signers", [])}
+    present = {s["certificate_sha256"] for s in auth.get("signers", [])}
+    if ref_auth.get("sha256") == auth.get("sha256"):
+        out.append(passed("firmware.authenticode-hash", f"Authenticode hash equals the {label}'s", subject,
+                          sha256=auth.get("sha256")))
+    declared_size = int((ref_auth.get("certificate_table") or {}).get("size") or 0)
+    size = int((auth.get("certificate_table") or {}).get("size") or 0)
+    if declared_size and size and declared_size != size:
+        out.append(failed("firmware.authenticode-table", f"the certificate table is {size} bytes, the {label} "
+                                                         f"declares {declared_size}", subject,
+                          declared=declared_size, actual=size))
+    elif declared_size and size:
+        out.append(passed("firmware.authenticode-table", f"certificate table of {size} bytes, as in the {label}",
+                          subject))
+    if declared and not present and not auth.get("parse_errors"):
+        out.append(failed("firmware.authenticode-signer", f"the {label} is signed, the image is not", subject))
+    elif declared and present and declared != present:
+        out.append(failed("firmware.authenticode-signer", f"signed by other certificates than the {label}: "
+                                                          f"{len(present - declared)} added, "
+                                                          f"{len(declared - present)} missing", subject,
+                          declared=sorted(declared), actual=sorted(present),
+                          added=sorted(present - declared), missing=sorted(declared - present)))
+    elif declared and present:
+        out.append(passed("firmware.authenticode-signer", f"signed by the {len(present)} certificate(s) the "
+                                                          f"{label} declares", subject))
     return out

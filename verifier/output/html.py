@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from verifier.model import Finding, Report, Status, Verdict
+from verifier.output.sanitize import display
 
 _CSS = """
 :root { --pass:#1a7f37; --fail:#cf222e; --warn:#9a6700; --skip:#6e7781; --error:#8250df; --inc:#9a6700; }
@@ -56,9 +57,11 @@ footer { margin-top: 32px; color:#57606a; font-size: 12px; }
 
 
 def _e(value: Any) -> str:
+    # display() first: a browser does not obey ESC, but bidi overrides reorder what is read, invisible
+    # characters make two serials look alike, and a lone surrogate cannot be written as UTF-8 at all.
     if isinstance(value, str):
-        return html.escape(value, quote=True)
-    return html.escape(json.dumps(value, sort_keys=True, default=str), quote=True)
+        return html.escape(display(value), quote=True)
+    return html.escape(display(json.dumps(value, sort_keys=True, default=str)), quote=True)
 
 
 def _value(value: Any) -> str:
@@ -83,7 +86,8 @@ def _findings_table(findings: Iterable[Finding]) -> str:
     for f in findings:
         evidence = ""
         if f.evidence:
-            body = _e(json.dumps(dict(f.evidence), indent=1, sort_keys=True, default=str)[:4000])
+            # json.dumps escapes every non-ASCII and control character itself; the newlines of indent stay.
+            body = html.escape(json.dumps(dict(f.evidence), indent=1, sort_keys=True, default=str)[:4000], quote=True)
             evidence = f'<details><summary>evidence</summary><pre class="mono">{body}</pre></details>'
         rows.append(
             f'<tr><td>{_status(f.status.value)}</td><td class="mono">{_e(f.check)}</td>'

@@ -12,13 +12,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from verifier.model import Report, Status
-
-_XML_SAFE = {i: None for i in range(32) if i not in (9, 10, 13)}
+from verifier.output.sanitize import display
 
 
 def _clean(text: str) -> str:
-    # XML 1.0 cannot carry most control characters, and devices print them.
-    return text.translate(_XML_SAFE)
+    # XML 1.0 cannot carry most control characters or lone surrogates, and devices print them;
+    # shown escaped (not dropped), so the dashboard shows what the device really sent.
+    return display(text)
 
 
 def _suite(report: Report) -> ET.Element:
@@ -60,7 +60,7 @@ def _suite(report: Report) -> ET.Element:
 
 def render_suites(reports: Sequence[Report], *, name: str = "provcheck") -> str:
     """All reports as one ``<testsuites>`` document."""
-    root = ET.Element("testsuites", name=name)
+    root = ET.Element("testsuites", name=_clean(name))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for report in reports:
         suite = _suite(report)

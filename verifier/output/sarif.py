@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from verifier import __version__
 from verifier.model import Finding, Report, Status
+from verifier.output.sanitize import display
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _KIND = {Status.FAIL: "fail", Status.WARN: "fail", Status.PASS: "pass", Status.SKIP: "notApplicable",
@@ -37,19 +38,21 @@ class SarifRenderer:
             "results": [self._result(f, index[f.check], report.subject) for f in report.findings],
             "invocations": [{"executionSuccessful": report.verdict.value != "inconclusive",
                              "exitCode": int(report.exit_code)}],
-            "properties": {"verdict": report.verdict.value, "title": report.title, "counts": report.counts()},
+            "properties": {"verdict": report.verdict.value, "title": display(report.title), "counts": report.counts()},
         }
         return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
     @staticmethod
     def _result(finding: Finding, rule_index: int, default_subject: str) -> dict[str, Any]:
-        subject = finding.subject or default_subject or "input"
+        # Message text and names are shown by SARIF viewers: escaped like every text sink.
+        # The evidence keeps its exact values (JSON escapes whatever it must).
+        subject = display(finding.subject or default_subject or "input")
         result: dict[str, Any] = {
             "ruleId": finding.check,
             "ruleIndex": rule_index,
             "kind": _KIND[finding.status],
             "level": _LEVEL.get(finding.status, "none"),
-            "message": {"text": finding.message},
+            "message": {"text": display(finding.message)},
             "locations": [{
                 "physicalLocation": {"artifactLocation": {"uri": quote(subject.split(":", 1)[0])}},
                 "logicalLocations": [{"fullyQualifiedName": subject, "kind": "module"}],

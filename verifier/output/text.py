@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from verifier.model import Report, Status, Verdict
+from verifier.output.sanitize import display
 
 _STATUS_STYLE = {
     Status.PASS: "green",
@@ -37,7 +38,9 @@ class TextRenderer:
             highlight=False,
             soft_wrap=False,
         )
-        table = Table(title=Text(report.title), show_lines=False, expand=False)
+        # Every value goes through display(): titles, serials and messages quote file names and device
+        # output, and a terminal would obey the escape sequences in them (a forged, green verdict).
+        table = Table(title=Text(display(report.title)), show_lines=False, expand=False)
         table.add_column("status", no_wrap=True)
         table.add_column("check", no_wrap=True)
         table.add_column("subject", overflow="fold", max_width=40)
@@ -46,9 +49,9 @@ class TextRenderer:
             # Text(), not markup strings: messages quote device output and must never be interpreted.
             table.add_row(
                 Text(f.status.value.upper(), style=_STATUS_STYLE[f.status]),
-                Text(f.check),
-                Text(f.subject),
-                Text(f.message),
+                Text(display(f.check)),
+                Text(display(f.subject)),
+                Text(display(f.message)),
             )
         console.print(table)
         verdict = report.verdict
@@ -56,5 +59,5 @@ class TextRenderer:
         console.print(Text(f"verdict: {verdict.value.upper()}", style=_VERDICT_STYLE[verdict]), Text(f"({counts})"))
         for f in report.reasons():
             label = f"{f.check} [{f.subject}]" if f.subject else f.check
-            console.print(Text(f"  because {label}: {f.message}"))
+            console.print(Text(display(f"  because {label}: {f.message}")))
         return buffer.getvalue()

@@ -1,0 +1,177 @@
+"""The firmware manifest ``firmware scan --manifest`` judges an image against, from whichever file holds it.
+
+Accepted: the plain predicate, an in-toto Statement carrying it, one DSSE envelope, or a release's
+``.intoto.jsonl`` (one envelope per line, as ``release sign`` writes it). From several statements the
+one whose subject digest is the scanned file's is used; failing that, the one whose subject has the
+scanned file's name, so a swapped image is still compared with what was declared under its name (and
+the digest mismatch is reported).
+
+Nothing here trusts a signature it has not checked: an envelope's signatures are verified only
+against keys the operator gives (``--key``), and the result says which.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from attestations.errors import AttestationError
+from verifier.errors import BadInputError
+from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION
+from verifier.model import Finding, failed, passed, skipped
+
+MAX_MANIFEST_FILE = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DeclaredFirmware:
+    """A firmware-manifest predicate and where it came from."""
+
+    predicate: Mapping[str, Any]
+    source: str
+    envelope: Any = None  # attestations.dsse.Envelope when the statement was signed (not yet verified)
+    subjects: tuple[Any, ...] = ()  # attestations.statement.Subject of the statement, if any
+    matched_by: str = "only"  # digest | name | only (a plain predicate or the file's single statement)
+
+
+def _statement_predicate(statement: Any, where: str) -> Mapping[str, Any]:
+    if statement.predicate_type != FIRMWARE_MANIFEST:
+        raise BadInputError(f"{where}: statement predicateType is {statement.predicate_type!r}, "
+                            f"expected {FIRMWARE_MANIFEST}")
+    return _checked(statement.predicate, where)
+
+
+def _checked(document: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(document, dict) or "format" not in document:
+        raise BadInputError(f"{where} is not a firmware manifest (no 'format' field)")
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise BadInputError(f"{where}: unsupported firmware manifest schema_version {document.get('schema_version')!r}")
+    return document
+
+
+def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFirmware:
+    """The firmware manifest in ``path`` that declares ``image``; ``BadInputError`` (exit 2) when there is none."""
+    from attestations.documents import parse_documents
+    from attestations.dsse import Envelope, parse_envelope
+    from attestations.files import read_limited
+    from attestations.statement import parse_statement
+
+    where = str(path)
+    try:
+        data = read_limited(path, limit=MAX_MANIFEST_FILE, what="manifest")
+        try:
+            document = json.loads(data)
+        except UnicodeDecodeError as exc:
+            raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise BadInputError(f"manifest {path} is nested too deeply") from None
+        except json.JSONDecodeError as exc:
+            if b"\n" not in data.strip():
+                raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
+            document = None
+        except ValueError:  # int() of a number past Python's digit limit
+            raise BadInputError(f"manifest {path} holds an integer with too many digits") from None
+        if isinstance(document, dict) and "payload" in document and "payloadType" in document:
+            envelope = parse_envelope(document, where)
+            statement = parse_statement(envelope.payload)
+            return _pick([(statement, envelope)], image, where)
+        if isinstance(document, dict) and "predicateType" in document:
+            # An unsigned Statement is only a wrapper around the predicate the operator chose: its
+            # subject is not held against the image (nothing vouches for it), its type is.
+            if document.get("predicateType") != FIRMWARE_MANIFEST:
+                raise BadInputError(f"{where}: statement predicateType is {document.get('predicateType')!r}, "
+                                    f"expected {FIRMWARE_MANIFEST}")
+            return DeclaredFirmware(_checked(document.get("predicate"), where), where)
+        if document is not None:
+            return DeclaredFirmware(_checked(document, where), where)
+        candidates = []
+        for item in parse_documents(data, where):
+            if not isinstance(item, Envelope):
+                continue  # a Sigstore bundle or a metablock carries no firmware manifest for us
+            statement = parse_statement(item.payload)
+            if statement.predicate_type == FIRMWARE_MANIFEST:
+                candidates.append((statement, item))
+    except AttestationError as exc:
+        raise BadInputError(f"manifest {path}: {exc}") from exc
+    if not candidates:
+        raise BadInputError(f"{path} holds no {FIRMWARE_MANIFEST} statement")
+    return _pick(candidates, image, where)
+
+
+def _pick(candidates: Sequence[tuple[Any, Any]], image: Path | None, where: str) -> DeclaredFirmware:
+    from attestations.statement import digest_file, subject_matches
+
+    def made(statement: Any, envelope: Any, how: str) -> DeclaredFirmware:
+        return DeclaredFirmware(_statement_predicate(statement, where), where, envelope, statement.subjects, how)
+
+    if image is None:
+        if len(candidates) > 1:
+            raise BadInputError(f"{where} holds {len(candidates)} firmware manifests; say which image is scanned")
+        return made(*candidates[0], "only")
+    digests = digest_file(image)
+    by_digest = [c for c in candidates if any(subject_matches(s, digests) for s in c[0].subjects)]
+    if by_digest:
+        # Several statements for the same bytes must agree, or the choice would decide the verdict.
+        predicates = {json.dumps(c[0].predicate, sort_keys=True) for c in by_digest}
+        if len(predicates) > 1:
+            raise BadInputError(f"{where} holds {len(by_digest)} different firmware manifests for {image.name}'s "
+                                "digest; which one is declared is ambiguous")
+        return made(*by_digest[0], "digest")
+    by_name = [c for c in candidates if any(Path(s.name).name == image.name for s in c[0].subjects)]
+    if len(by_name) == 1:
+        return made(*by_name[0], "name")
+    if len(by_name) > 1:
+        raise BadInputError(f"{where} holds {len(by_name)} firmware manifests named {image.name} and none for its "
+                            f"digest (sha256 {digests['sha256'][:16]}…)")
+    if len(candidates) == 1 and candidates[0][0].subjects:
+        statement = candidates[0][0]
+        names = ", ".join(s.name for s in statement.subjects)
+        raise BadInputError(f"the firmware manifest in {where} declares {names}, not {image.name} "
+                            f"(sha256 {digests['sha256'][:16]}…)")
+    raise BadInputError(f"no firmware manifest in {where} declares {image.name} by digest "
+                        f"(sha256 {digests['sha256'][:16]}…) or by name")
+
+
+def provenance_findings(declared: DeclaredFirmware, image: Path, key_paths: Sequence[Path]) -> list[Finding]:
+    """Whether the manifest is the vendor's (``--key``) and declares these very bytes.
+
+    Without keys nothing is claimed: the finding says the manifest is unverified.
+    """
+    from attestations.dsse import verify_signatures
+    from attestations.keys import load_public_keys
+
+    subject = image.name
+    out: list[Finding] = []
+    if declared.matched_by == "digest":
+        names = ", ".join(s.name for s in declared.subjects)
+        out.append(passed("firmware.subject", f"{image.name} is the image the manifest statement declares "
+                          f"as {names} (by digest)", subject, declared=[s.to_json() for s in declared.subjects]))
+    elif declared.matched_by == "name":
+        out.append(failed("firmware.subject", f"{image.name} is not the image the manifest declares under that name "
+                          "(its digest differs); it is scanned against the declared manifest to show what changed",
+                          subject, declared=[s.to_json() for s in declared.subjects]))
+    if not key_paths:
+        out.append(skipped("firmware.manifest-signature",
+                           f"the manifest from {Path(declared.source).name} is unverified: its signature was not "
+                           "checked (give --key VENDOR.pub, or use 'provcheck intake')", subject, required=False))
+        return out
+    if declared.envelope is None:
+        out.append(failed("firmware.manifest-signature", f"--key was given but the manifest from "
+                          f"{Path(declared.source).name} carries no signature", subject))
+        return out
+    try:
+        keys = [key for path in key_paths for key in load_public_keys(path)]
+    except AttestationError as exc:
+        raise BadInputError(str(exc)) from exc
+    check = verify_signatures(declared.envelope, keys)
+    if check.distinct_valid:
+        out.append(passed("firmware.manifest-signature", f"the manifest statement is signed by "
+                          f"{', '.join(k[:16] for k in check.valid_keyids)}", subject,
+                          keyids=list(check.valid_keyids)))
+    else:
+        out.append(failed("firmware.manifest-signature", "the manifest statement is not signed by any given --key "
+                          f"({check.signature_count} signature(s), none valid for those keys)", subject))
+    return out
