@@ -127,7 +127,7 @@ def _load_metadata(path: Path, what: str, limit: int) -> Any:
     raw = read_limited(path, limit=limit, what=what)
     try:
         obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, or an integer with too many digits
         raise InputError(f"{what} {path} is not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(obj, dict):
         raise InputError(f"{what} {path} is not a JSON object")

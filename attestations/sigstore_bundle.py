@@ -427,7 +427,7 @@ def _verify_with_sigstore(
     policy: IdentityPolicy | None,
 ) -> VerifiedBundle:
     from cryptography.hazmat.primitives.hashes import SHA256
-    from cryptography.x509 import InvalidVersion
+    from cryptography.x509 import ExtensionNotFound, InvalidVersion
     from sigstore.errors import Error as SigstoreError
     from sigstore.errors import VerificationError
     from sigstore.models import Bundle, InvalidBundle
@@ -437,7 +437,8 @@ def _verify_with_sigstore(
     except InvalidBundle as exc:
         raise InputError(f"bundle {source} is malformed: {_first_line(str(exc))}") from None
     # InvalidVersion: sigstore-python parses the leaf certificate while loading; found by fuzzing.
-    except (SigstoreError, ValueError, TypeError, KeyError, OverflowError, InvalidVersion) as exc:
+    # ExtensionNotFound: it reads a leaf's KeyUsage without asking whether there is one; found by a generated seed.
+    except (SigstoreError, ValueError, TypeError, KeyError, OverflowError, InvalidVersion, ExtensionNotFound) as exc:
         raise InputError(f"bundle {source} is malformed: {_first_line(str(exc))}") from None
 
     is_dsse = bundle._inner.dsse_envelope is not None

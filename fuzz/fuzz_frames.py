@@ -17,7 +17,9 @@ nonce of the wrong length, an option the harness always gets right, so ``ValueEr
 allowed: one escaping would be a bug.
 
 Seeds in ``fuzz/corpus/frames/`` were recorded from the simulator with
-``python fuzz/fuzz_frames.py --record fuzz/corpus/frames``.
+``python fuzz/fuzz_frames.py --record fuzz/corpus/frames``, which also writes ``hostile-*.bin``: answers
+outside the strict CBOR profile (``hostile_bodies``), among them the 191-byte shared-value bomb
+that once held the reader for 52 s and 888 MiB.
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["hw"]):
-    import cbor2
-
     from hw.attest import NONCE_BYTES, _chain_certs, _leaf_key, decode_payload, payload_facts, read_attest
+    from hw.device_cbor import bounded_text, decode_device_cbor
     from hw.errors import DeviceProtocolError, HardwareError
     from hw.framing import CorruptFrame, Frame, FrameSplitter, Kind, decode_frame, encode_frame
     from hw.profile import ProfileFacts, ReadOptions
@@ -48,11 +49,8 @@ READ_TIMEOUT = 0.002
 
 
 def host_cbor(body: bytes) -> object:
-    """CBOR decoding exactly as ``AttestClient.request`` wraps it."""
-    try:
-        return cbor2.loads(body)
-    except Exception as exc:  # the host's own catch-all: cbor2 raises several types
-        raise DeviceProtocolError(f"the device sent a frame that is not CBOR: {exc}") from exc
+    """CBOR decoding exactly as ``AttestClient.request`` does it: the strict device profile."""
+    return decode_device_cbor(body, what="fuzz frame")
 
 
 def raw_line(data: bytes) -> None:
@@ -81,6 +79,7 @@ def raw_line(data: bytes) -> None:
                     with contextlib.suppress(DeviceProtocolError):
                         _leaf_key(_chain_certs(value)[0])
             payload_facts(facts, message, b"")
+            bounded_text(message.get("message"))  # what an error answer's text becomes
 
 
 class ScriptedDevice(ScriptedLine):
@@ -148,6 +147,50 @@ def target(data: bytes) -> None:
 # --- seeds ----------------------------------------------------------------------------------------
 
 
+def _head(major: int, argument: int) -> bytes:
+    if argument < 24:
+        return bytes([major << 5 | argument])
+    if argument < 256:
+        return bytes([major << 5 | 24, argument])
+    return bytes([major << 5 | 25]) + struct.pack(">H", argument)
+
+
+def shared_value_bomb(levels: int = 27) -> bytes:
+    """An ``error`` answer whose message is ``levels`` nested shared values (tags 28/29), doubling per level."""
+    value = b"\xd8\x1c" + _head(3, 5) + b"abcde"
+    for depth in range(levels - 2, -1, -1):
+        value = b"\xd8\x1c\x82" + value + b"\xd8\x1d" + _head(0, depth + 1)
+    return b"\xa3" + _text("op") + _text("error") + _text("code") + b"\x01" + _text("message") + value
+
+
+def _text(value: str) -> bytes:
+    return _head(3, len(value)) + value.encode()
+
+
+def hostile_bodies() -> dict[str, bytes]:
+    """Answers a hostile device may send, each outside the strict CBOR profile of docs/attest-protocol.md."""
+    version = b"\xa2" + _text("op") + _text("version") + _text("versions")
+    return {
+        "shared-value-bomb": shared_value_bomb(),
+        "bignum-version": version + b"\x81\xc2\x59\x0f\xa0" + b"\xff" * 4000,
+        "negative-bignum-message": b"\xa3" + _text("op") + _text("error") + _text("code") + b"\x01"
+        + _text("message") + b"\xc3\x59\x0f\xa0" + b"\x01" * 4000,
+        "embedded-cbor-version": version + b"\x81\xd8\x18\x41\x01",
+        "decimal-fraction-version": version + b"\x81\xc4\x82\x21\x19\x6a\xb3",
+        "string-reference-namespace": b"\xd9\x01\x00" + version + b"\x81\x01",
+        "deep-arrays": version + b"\x81" * 3000 + b"\x01",
+        "deep-indefinite-maps": b"\xbf" + _text("op") + _text("version") + (_text("x") + b"\xbf") * 1000,
+        "indefinite-string-of-many-chunks": version + b"\x81\x7f" + b"\x61a" * 1300 + b"\xff",
+        "array-declares-2-pow-32-entries": version + b"\x9b" + (1 << 32).to_bytes(8, "big"),
+        "string-declares-2-pow-63-bytes": version + b"\x81\x5b" + (1 << 63).to_bytes(8, "big"),
+        "duplicate-op-keys": b"\xa2" + _text("op") + _text("version") + _text("op") + _text("error"),
+        "array-as-map-key": b"\xa2" + _text("op") + _text("version") + b"\x81\x01\x01",
+        "trailing-bytes": version + b"\x81\x01" + b"\x00" * 8,
+    }
+
+
+
+
 def record(into: Path) -> None:
     """Record real sessions with the simulator: the raw line bytes and the answers as a script."""
     from hw.simulator import Simulator
@@ -180,6 +223,13 @@ def record(into: Path) -> None:
             body = decode_frame(encoded).body
             script += struct.pack(">BH", 0, len(body)) + body
         (into / f"script-{name}.bin").write_bytes(bytes(script))
+    write_hostile(into)
+
+
+def write_hostile(into: Path) -> None:
+    for name, body in hostile_bodies().items():
+        # Scripted (odd first byte): the device sends this as its first answer, then hangs up.
+        (into / f"hostile-{name}.bin").write_bytes(b"\x01\x01" + struct.pack(">BH", 0, len(body)) + body)
 
 
 if __name__ == "__main__":

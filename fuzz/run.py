@@ -6,7 +6,10 @@
 
 Each harness starts from a private copy of its seed corpus: the small corpus kept
 in ``fuzz/corpus/<name>``, plus real inputs found at run time (the public
-vectors, Debian firmware, recorded transcripts). libFuzzer enforces
+vectors, Debian firmware, recorded transcripts). A harness whose vector seeds are
+absent (a clone without ``../shared/vectors``) and that has a generator in
+``fuzz/seedgen.py`` seeds from inputs made on the spot instead: Sigstore bundles
+from a private log, in-toto layouts signed with a fresh key. libFuzzer enforces
 ``-timeout=1`` (1 s per input) and ``-rss_limit_mb=1024``; an input that breaks
 a harness is saved under ``fuzz/crashes/`` and the run exits non-zero.
 """
@@ -81,8 +84,16 @@ def _expand(pattern: str) -> Iterator[Path]:
 def build_corpus(harness: Harness, into: Path) -> int:
     count = 0
     sources = [*(FUZZ / "corpus" / harness.name).glob("*")]
+    from_vectors = 0
     for pattern in harness.seeds:
-        sources.extend(_expand(pattern))
+        found = list(_expand(pattern))
+        from_vectors += len(found) if pattern.startswith("vectors:") else 0
+        sources.extend(found)
+    if from_vectors == 0 and harness.name in GENERATED:
+        made = into.parent / f"{into.name}-generated"
+        subprocess.run([sys.executable, str(FUZZ / "seedgen.py"), harness.name, str(made)], check=True,
+                       env=_harness_env(), capture_output=True, timeout=300)
+        sources.extend(sorted(made.iterdir()))
     for index, path in enumerate(sources):
         data = path.read_bytes()[: harness.max_len]
         (into / f"seed-{index:04d}-{path.name[:40]}").write_bytes(data)
@@ -100,20 +111,29 @@ class Outcome:
     crash: str
 
 
+#: Harnesses that fuzz/seedgen.py can seed when the vectors are absent.
+GENERATED = ("sigstore_bundle", "layout")
+
+
+def _harness_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(FUZZ), str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
 _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
 
 
 def run_harness(harness: Harness, runs: int, crash_dir: Path) -> Outcome:
     crash_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"provcheck-fuzz-{harness.name}-") as tmp:
-        corpus = Path(tmp)
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
         seeds = build_corpus(harness, corpus)
         args = [
             sys.executable, str(harness.script), f"-runs={runs}", f"-timeout={harness.per_input_timeout}",
             "-rss_limit_mb=1024", f"-max_len={harness.max_len}", f"-artifact_prefix={crash_dir}/{harness.name}-",
             "-print_final_stats=1", *harness.extra_args, str(corpus),
         ]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FUZZ), str(REPO), os.environ.get("PYTHONPATH", "")])}
+        env = _harness_env()
         started = time.monotonic()
         # Generous: -runs bounds the work, this only catches a harness that wedges outside libFuzzer's own timeout.
         proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=max(600, runs // 10))

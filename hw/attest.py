@@ -23,6 +23,7 @@ from typing import Any
 
 import cbor2
 
+from hw.device_cbor import bounded_text, decode_device_cbor
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import Component, Fact, IdentityKey, RegionDigest, SignedMeasurements
 from hw.framing import MAX_BODY, CorruptFrame, Frame, FrameSplitter, Kind, decode_frame, encode_frame
@@ -62,15 +63,14 @@ class AttestClient:
             frame = self._await(seq, wait)
             if frame is None:
                 continue
-            try:
-                decoded = cbor2.loads(frame.body)
-            except Exception as exc:  # cbor2 raises several types; a CRC-valid but undecodable body is a bug
-                raise DeviceProtocolError(f"the device sent a frame that is not CBOR: {exc}") from exc
+            # A CRC-valid body outside the strict profile is the device's fault, not the line's: no retry.
+            decoded = decode_device_cbor(frame.body, what=f"the device's answer to {message.get('op')}")
+            self.transport.deadline.check("attest session")
             if not isinstance(decoded, dict):
                 raise DeviceProtocolError("the device sent a CBOR message that is not a map")
             if decoded.get("op") == "error":
                 raise DeviceProtocolError(
-                    f"the device refused {message.get('op')}: {str(decoded.get('message', ''))[:200]}"
+                    f"the device refused {message.get('op')}: {bounded_text(decoded.get('message', ''))}"
                 )
             return decoded
         raise TransportError(
@@ -123,7 +123,8 @@ def read_attest(transport: Transport, options: ReadOptions) -> ProfileFacts:
     listed = offered if isinstance(offered, list) else []
     common = sorted({v for v in listed if isinstance(v, int) and not isinstance(v, bool)} & set(PROTOCOL_VERSIONS))
     if not common:
-        raise DeviceProtocolError(f"the device speaks protocol versions {offered!r}; provcheck speaks 1")
+        shown = "[" + ", ".join(bounded_text(v, 20) for v in listed[:8]) + "]" if listed else bounded_text(offered)
+        raise DeviceProtocolError(f"the device speaks protocol versions {shown}; provcheck speaks 1")
     version = common[-1]
     facts.steps["version"] = round(time.monotonic() - started, 6)
 
@@ -172,10 +173,7 @@ def _fetch_chain(client: AttestClient) -> bytes:
 
 
 def _chain_certs(blob: bytes) -> list[bytes]:
-    try:
-        certs = cbor2.loads(blob)
-    except Exception as exc:
-        raise DeviceProtocolError(f"certificate chain is not CBOR: {exc}") from exc
+    certs = decode_device_cbor(blob, what="certificate chain")
     if not isinstance(certs, list) or not certs or not all(isinstance(c, bytes) for c in certs):
         raise DeviceProtocolError("certificate chain must be a non-empty CBOR array of DER certificates")
     return list(certs)
@@ -236,10 +234,7 @@ def verify_signature(leaf_der: bytes, algorithm: str, signed: bytes, signature: 
 
 
 def decode_payload(signed: bytes) -> dict[str, Any]:
-    try:
-        payload = cbor2.loads(signed)
-    except Exception as exc:
-        raise DeviceProtocolError(f"signed measurements are not CBOR: {exc}") from exc
+    payload = decode_device_cbor(signed, what="signed measurements")
     if not isinstance(payload, dict):
         raise DeviceProtocolError("signed measurements must be a CBOR map")
     return payload

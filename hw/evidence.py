@@ -241,6 +241,8 @@ class DeviceEvidence:
             raise EvidenceInputError(f"evidence {path} is nested too deeply") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise EvidenceInputError(f"evidence {path} is not valid JSON: {exc}") from exc
+        except ValueError as exc:  # an integer past Python's digit limit (sys.get_int_max_str_digits)
+            raise EvidenceInputError(f"evidence {path} holds an integer with too many digits to read") from exc
         return _parse_evidence(data, where=str(path))
 
 

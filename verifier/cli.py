@@ -107,31 +107,52 @@ def _exit_code_of(exc: BaseException) -> int | None:
     return None
 
 
+def _take_debug(args: list[str]) -> tuple[bool, list[str]]:
+    """Whether ``--debug`` appears anywhere before ``--``, and the arguments with it moved to the front.
+
+    ``--debug`` is a global flag, but users write it after the subcommand too; there click would refuse
+    it as an unknown option of the subcommand. Moving it keeps one meaning wherever it is written.
+    """
+    cut = args.index("--") if "--" in args else len(args)
+    rest = [arg for arg in args[:cut] if arg != "--debug"] + args[cut:]
+    debug = len(rest) != len(args)
+    return debug, (["--debug", *rest] if debug else rest)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the CLI and maps every error to one line and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    """Console entry point: runs the CLI and maps every error to one line and an exit code.
+
+    ``--debug`` adds the traceback before that line; the exit code is the same with or without it.
+    """
+    debug, args = _take_debug(list(sys.argv[1:] if argv is None else argv))
+
+    def traceback_if_debug() -> None:
+        if debug:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+
     try:
         result: Any = cli.main(args=args, prog_name="provcheck", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
+        traceback_if_debug()
         click.echo("provcheck: interrupted", err=True)
         sys.exit(ExitCode.INCONCLUSIVE)
     except click.ClickException as exc:
-        if debug:
-            raise
+        traceback_if_debug()
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
         click.echo(f"provcheck: error: {_one_line(exc.format_message())}{hint}", err=True)
         sys.exit(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
+        traceback_if_debug()
         click.echo("provcheck: interrupted", err=True)
         sys.exit(ExitCode.INCONCLUSIVE)
     except Exception as exc:
-        if debug:
-            raise
+        traceback_if_debug()
         code = _exit_code_of(exc)
         if code is not None:
             click.echo(f"provcheck: error: {_one_line(exc)}", err=True)

@@ -161,7 +161,7 @@ def load_device_manifest(path: Path) -> DeviceManifest:
         data = json.loads(text)
     except RecursionError as exc:
         raise BadInputError(f"device manifest {path} is nested too deeply") from exc
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, or an integer past Python's digit limit
         # An .intoto.jsonl file: the first line that parses and carries a device manifest.
         data = _first_jsonl_manifest(text, path)
 
@@ -176,8 +176,9 @@ def _first_jsonl_manifest(text: str, path: Path) -> Any:
             candidate = json.loads(line)
         except RecursionError:
             raise BadInputError(f"device manifest {path} is nested too deeply at line {number}") from None
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"device manifest {path} is not valid JSON: {exc.msg} at line {number}") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "an integer with too many digits"
+            raise BadInputError(f"device manifest {path} is not valid JSON: {reason} at line {number}") from None
         if _find_predicate(candidate) is not None:
             return candidate
     raise BadInputError(f"device manifest {path} holds no device-manifest statement")

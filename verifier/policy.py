@@ -386,6 +386,8 @@ def parse_policy(text: str, path: Path) -> Policy:
     """Parse policy text; ``path`` names the file in errors and anchors relative key paths."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise PolicyError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11's tomllib gives the position only inside the message: "... (at line L, column C)".
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
@@ -400,6 +402,8 @@ def parse_policy(text: str, path: Path) -> Policy:
         at = f"{path}:{line}" if line else str(path)
         column = f", column {found.group(2)}" if found else ""
         raise PolicyError(f"{at}:{key} not valid TOML: {reason}{column}") from None
+    except ValueError:  # tomllib's int() of a number past Python's digit limit
+        raise PolicyError(f"{path}: not valid TOML: an integer with too many digits") from None
     if not data:
         raise PolicyError(f"{path}: the policy is empty; a policy that requires nothing would accept anything")
     r = TomlReader(path, text)

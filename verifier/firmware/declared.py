@@ -72,6 +72,8 @@ def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFir
             if b"\n" not in data.strip():
                 raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
             document = None
+        except ValueError:  # int() of a number past Python's digit limit
+            raise BadInputError(f"manifest {path} holds an integer with too many digits") from None
         if isinstance(document, dict) and "payload" in document and "payloadType" in document:
             envelope = parse_envelope(document, where)
             statement = parse_statement(envelope.payload)

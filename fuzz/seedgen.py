@@ -1,0 +1,178 @@
+"""Seeds made here, for harnesses whose real seeds come from the public vectors.
+
+A fresh clone without ``../shared/vectors`` must still fuzz every harness from something real, so
+``fuzz/run.py`` calls ``python fuzz/seedgen.py NAME DIR`` when a harness's vector seeds are absent:
+
+- ``sigstore_bundle``: Sigstore bundles (v0.3, message-signature and DSSE) from a private log: this
+  module's own CA issues a Fulcio-shaped leaf certificate, its own log key signs the entry timestamp
+  and the checkpoint of a one-entry Merkle tree. Every signature and hash is real; the CA and log are
+  in no trusted root, so verification gets as far as the trust decision, after all the parsing.
+- ``layout``: in-toto layouts (a Metablock and a DSSE envelope) signed with a key made here, with steps,
+  rules and an inspection, plus the links of their steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def sigstore_bundles(into: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    ca_key, leaf_key, log_key = (ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP256R1()),
+                                 ec.generate_private_key(ec.SECP256R1()))
+    ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "provcheck fuzz private CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA384())
+    )
+    issuer_v2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+
+    def leaf_certificate(*, key_usage: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(ca.subject)
+            .public_key(leaf_key.public_key()).serial_number(2)
+            .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(minutes=10))
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("fuzz@provcheck.invalid")]), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(x509.UnrecognizedExtension(issuer_v2, b"\x0c\x1bhttps://issuer.provcheck.invalid"),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        )
+        if key_usage:
+            builder = builder.add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
+            )
+        return builder.sign(ca_key, hashes.SHA384())
+
+    leaf = leaf_certificate(key_usage=True)
+    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+    log_spki = log_key.public_key().public_bytes(serialization.Encoding.DER,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+    log_id = hashlib.sha256(log_spki).digest()
+    leaf_pem = leaf.public_bytes(serialization.Encoding.PEM)
+
+    def tlog_entry(body: dict[str, Any]) -> dict[str, Any]:
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        integrated = int(now.timestamp())
+        promise = json.dumps({"body": _b64(canonical), "integratedTime": integrated, "logID": log_id.hex(),
+                              "logIndex": 0}, sort_keys=True, separators=(",", ":")).encode()
+        root = hashlib.sha256(b"\x00" + canonical).digest()  # RFC 6962 leaf hash; a one-leaf tree's root
+        note = f"provcheck-fuzz-log\n1\n{_b64(root)}\n"
+        note_signature = log_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        checkpoint = note + f"\n\u2014 provcheck-fuzz-log {_b64(log_id[:4] + note_signature)}\n"
+        return {
+            "logIndex": "0",
+            "logId": {"keyId": _b64(log_id)},
+            "kindVersion": {"kind": body["kind"], "version": body["apiVersion"]},
+            "integratedTime": str(integrated),
+            "inclusionPromise": {"signedEntryTimestamp": _b64(log_key.sign(promise, ec.ECDSA(hashes.SHA256())))},
+            "inclusionProof": {"logIndex": "0", "rootHash": _b64(root), "treeSize": "1", "hashes": [],
+                               "checkpoint": {"envelope": checkpoint}},
+            "canonicalizedBody": _b64(canonical),
+        }
+
+    artifact = b"provcheck fuzz artifact\n"
+    digest = hashlib.sha256(artifact).digest()
+    signature = leaf_key.sign(artifact, ec.ECDSA(hashes.SHA256()))
+    hashedrekord = {
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {"data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+                 "signature": {"content": _b64(signature), "publicKey": {"content": _b64(leaf_pem)}}},
+    }
+    material = {"certificate": {"rawBytes": _b64(leaf_der)}, "tlogEntries": [tlog_entry(hashedrekord)]}
+    message = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": material,
+        "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": _b64(digest)},
+                             "signature": _b64(signature)},
+    }
+    statement = json.dumps({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "artifact.txt", "digest": {"sha256": digest.hex()}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"buildDefinition": {"buildType": "https://provcheck.invalid/fuzz"}},
+    }).encode()
+    payload_type = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(statement), statement)
+    dsse_signature = leaf_key.sign(pae, ec.ECDSA(hashes.SHA256()))
+    dsse_entry = {
+        "apiVersion": "0.0.1", "kind": "dsse",
+        "spec": {"envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(statement).hexdigest()},
+                 "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(statement).hexdigest()},
+                 "signatures": [{"signature": _b64(dsse_signature), "verifier": _b64(leaf_pem)}]},
+    }
+    dsse = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"certificate": {"rawBytes": _b64(leaf_der)}, "tlogEntries": [tlog_entry(dsse_entry)]},
+        "dsseEnvelope": {"payload": _b64(statement), "payloadType": payload_type,
+                         "signatures": [{"sig": _b64(dsse_signature), "keyid": ""}]},
+    }
+    v01 = {**message, "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+           "verificationMaterial": {"x509CertificateChain": {"certificates": [{"rawBytes": _b64(leaf_der)}]},
+                                    "tlogEntries": material["tlogEntries"]}}
+    # sigstore-python once let ExtensionNotFound escape for a leaf without KeyUsage (tests/regressions).
+    bare = leaf_certificate(key_usage=False).public_bytes(serialization.Encoding.DER)
+    bare_chain = {"certificates": [{"rawBytes": _b64(bare)}]}
+    no_key_usage = {**v01, "verificationMaterial": {**v01["verificationMaterial"], "x509CertificateChain": bare_chain}}
+    for name, bundle in (("message", message), ("dsse", dsse), ("message-v0.1", v01),
+                         ("leaf-without-key-usage", no_key_usage)):
+        (into / f"private-log-{name}.sigstore.json").write_text(json.dumps(bundle, indent=1))
+    # A JSON-lines file of bundles, as some tools write several provenance bundles in one file.
+    (into / "private-log-bundles.jsonl").write_text(json.dumps(message) + "\n" + json.dumps(dsse) + "\n")
+
+
+def layouts(into: Path) -> None:
+    from in_toto.models.layout import Inspection, Layout, Step
+    from in_toto.models.link import Link
+    from in_toto.models.metadata import Envelope, Metablock
+    from securesystemslib.signer import CryptoSigner
+
+    signer = CryptoSigner.generate_ed25519()
+    key = {**signer.public_key.to_dict(), "keyid": signer.public_key.keyid}
+    keyid = signer.public_key.keyid
+    build = Step(name="build", pubkeys=[keyid], threshold=1, expected_command=["make", "all"])
+    build.expected_materials = [["MATCH", "src/*", "WITH", "PRODUCTS", "FROM", "write-code"], ["DISALLOW", "*"]]
+    build.expected_products = [["CREATE", "firmware.bin"], ["DISALLOW", "*"]]
+    write = Step(name="write-code", pubkeys=[keyid], threshold=1)
+    write.expected_products = [["CREATE", "src/main.c"], ["DISALLOW", "*"]]
+    inspect = Inspection(name="size", run=["python", "-c", "print(1)"])
+    inspect.expected_materials = [["MATCH", "firmware.bin", "WITH", "PRODUCTS", "FROM", "build"], ["ALLOW", "*"]]
+    layout = Layout(steps=[write, build], inspect=[inspect], keys={keyid: key}, expires="2099-01-01T00:00:00Z")
+    for form, wrapper in (("metablock", Metablock), ("dsse", Envelope)):
+        signed = Metablock(signed=layout) if wrapper is Metablock else Envelope.from_signable(layout)
+        signed.create_signature(signer)
+        signed.dump(str(into / f"generated-{form}.layout"))
+        link = Link(name="build", materials={"src/main.c": {"sha256": "00" * 32}},
+                    products={"firmware.bin": {"sha256": "11" * 32}}, command=["make", "all"])
+        signed_link = Metablock(signed=link) if wrapper is Metablock else Envelope.from_signable(link)
+        signed_link.create_signature(signer)
+        signed_link.dump(str(into / f"generated-{form}-build.{keyid[:8]}.link"))
+
+
+GENERATORS = {"sigstore_bundle": sigstore_bundles, "layout": layouts}
+
+
+if __name__ == "__main__":
+    name, target = sys.argv[1], Path(sys.argv[2])
+    target.mkdir(parents=True, exist_ok=True)
+    GENERATORS[name](target)
