@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,16 +66,37 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64decode(text: Any, what: str, source: str) -> bytes:
+    """Base64 that decodes to one byte string in every decoder.
+
+    DSSE allows the standard and the URL-safe alphabet, padded or not. Anything looser is refused: lenient
+    decoders skip characters outside the alphabet (Python) where others stop or fail, a mix of both
+    alphabets is read differently, and unused trailing bits that are not zero let two texts carry the
+    same bytes. Whitespace is refused for the same reason.
+    """
     if not isinstance(text, str):
         raise InputError(f"{source}: {what} is not a base64 string")
-    compact = "".join(text.split())
+    body = text.rstrip("=")
+    padding = len(text) - len(body)
+    if _BASE64.fullmatch(body):
+        altchars = b"+/"
+    elif _BASE64URL.fullmatch(body):
+        altchars = b"-_"
+    else:
+        raise InputError(f"{source}: {what} is not valid base64 (a character outside one base64 alphabet)")
+    if len(body) % 4 == 1 or (padding and (padding > 2 or len(text) % 4)):
+        raise InputError(f"{source}: {what} is not valid base64 (wrong length or padding)")
     try:
-        if "-" in compact or "_" in compact:
-            return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
-        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=altchars, validate=True)
     except (binascii.Error, ValueError):
         raise InputError(f"{source}: {what} is not valid base64") from None
+    if base64.b64encode(data, altchars=altchars).decode().rstrip("=") != body:
+        raise InputError(f"{source}: {what} is not canonical base64 (its unused trailing bits are not zero)")
+    return data
 
 
 def parse_envelope(obj: Any, source: str = "envelope") -> Envelope:
