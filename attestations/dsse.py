@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +65,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
 
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*")
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 
 def _b64decode(text: Any, what: str, source: str) -> bytes:
@@ -82,19 +80,19 @@ def _b64decode(text: Any, what: str, source: str) -> bytes:
         raise InputError(f"{source}: {what} is not a base64 string")
     body = text.rstrip("=")
     padding = len(text) - len(body)
-    if _BASE64.fullmatch(body):
-        altchars = b"+/"
-    elif _BASE64URL.fullmatch(body):
-        altchars = b"-_"
-    else:
-        raise InputError(f"{source}: {what} is not valid base64 (a character outside one base64 alphabet)")
+    urlsafe = "-" in body or "_" in body
+    if urlsafe and ("+" in body or "/" in body):
+        raise InputError(f"{source}: {what} is not valid base64 (standard and URL-safe alphabets mixed)")
     if len(body) % 4 == 1 or (padding and (padding > 2 or len(text) % 4)):
         raise InputError(f"{source}: {what} is not valid base64 (wrong length or padding)")
+    standard = body.translate(_URLSAFE_TO_STANDARD) if urlsafe else body
     try:
-        data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=altchars, validate=True)
+        # strict_mode: anything outside the alphabet is an error, never skipped.
+        data = binascii.a2b_base64(standard + "=" * (-len(body) % 4), strict_mode=True)
     except (binascii.Error, ValueError):
-        raise InputError(f"{source}: {what} is not valid base64") from None
-    if base64.b64encode(data, altchars=altchars).decode().rstrip("=") != body:
+        raise InputError(f"{source}: {what} is not valid base64 (a character outside the alphabet)") from None
+    tail = len(body) % 4
+    if tail and base64.b64encode(data[-(tail - 1) :]).decode().rstrip("=") != standard[-tail:]:
         raise InputError(f"{source}: {what} is not canonical base64 (its unused trailing bits are not zero)")
     return data
 

@@ -194,13 +194,13 @@ def _check_subject_names(subjects: Sequence[Subject]) -> None:
             raise InputError(f"the statement lists subject {subject.name!r} twice, with different digests")
 
 
-def parse_statement(payload: bytes) -> Statement:
+def parse_statement(payload: bytes, source: str = "") -> Statement:
     """The statement in a DSSE payload; ``InputError`` if it is not one, or could be read as another.
 
     The payload is read with the strict reader (``attestations.strict_json``): a duplicate key anywhere, in
     the statement or deep in its predicate, is bad input, since parsers would differ on what was signed.
     """
-    obj = strict_json.loads_object(payload, "the signed payload")
+    obj = strict_json.loads_object(payload, f"{source}: the signed payload" if source else "the signed payload")
     statement_type = obj.get("_type")
     if statement_type not in (STATEMENT_V1, STATEMENT_V01):
         raise UnsupportedError(

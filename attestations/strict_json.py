@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from attestations.errors import InputError
 
@@ -49,22 +49,28 @@ class _Ambiguity(Exception):
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Ambiguity(f"the key {key!r} appears twice in one object")
-            seen.add(key)
-    if len({key.casefold() for key in obj}) != len(obj):
-        folded: dict[str, str] = {}
-        for key in obj:
-            other = folded.setdefault(key.casefold(), key)
-            if other != key:
-                raise _Ambiguity(
-                    f"the keys {other!r} and {key!r} differ only in case, and case-insensitive decoders "
-                    "(Go's encoding/json) read them as one"
-                )
+    count = len(pairs)
+    # One set of case-folded keys catches both: a key written twice folds to itself.
+    if count > 1 and (len(obj) != count or len(set(map(str.casefold, obj))) != count):
+        _explain_collision(pairs)
     return obj
+
+
+def _explain_collision(pairs: list[tuple[str, Any]]) -> NoReturn:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _Ambiguity(f"the key {key!r} appears twice in one object")
+        seen.add(key)
+    folded: dict[str, str] = {}
+    for key, _ in pairs:
+        other = folded.setdefault(key.casefold(), key)
+        if other != key:
+            raise _Ambiguity(
+                f"the keys {other!r} and {key!r} differ only in case, and case-insensitive decoders "
+                "(Go's encoding/json) read them as one"
+            )
+    raise AssertionError("a key collision was counted but not found")
 
 
 def _integer(text: str) -> int:

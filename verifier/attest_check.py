@@ -201,7 +201,7 @@ def verify_sigstore_bundles(
                     f"{doc.source}: the bundle's DSSE payloadType is {fact.payload_type!r}; provcheck verifies "
                     f"{INTOTO_PAYLOAD_TYPE} statements only"
                 )
-            statement = parse_statement(fact.payload)
+            statement = parse_statement(fact.payload, doc.source)
             vouched.append(VouchedStatement(statement, doc.source, (who,)))
             findings.append(
                 passed(

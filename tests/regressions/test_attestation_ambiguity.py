@@ -418,6 +418,37 @@ def test_a_sigstore_dsse_payload_of_another_type_is_not_vouched_for(
     assert [v.statement.subjects[0].digests["sha256"] for v in vouched] == [vendor.sha256]
 
 
+def test_a_predicate_with_a_key_twice_is_not_signed(vendor: Vendor) -> None:
+    """``attest sign`` would otherwise sign whichever of the two values Python's parser kept."""
+    predicate = vendor.write("dup-predicate.json", '{"builder":"https://evil.example","builder":"https://ci.example"}')
+    result = run_cli(["attest", "sign", vendor.firmware, "--key", vendor.key, "--predicate-type", PTYPE,
+                      "--predicate", predicate, "-o", vendor.root / "never.jsonl"])
+    refused(result, "'builder' appears twice")
+    assert not (vendor.root / "never.jsonl").exists()
+    twin = vendor.write("one-predicate.json", '{"builder":"https://ci.example"}')
+    result = run_cli(["attest", "sign", vendor.firmware, "--key", vendor.key, "--predicate-type", PTYPE,
+                      "--predicate", twin, "-o", vendor.root / "signed.jsonl"])
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_builder_provenance_with_a_key_twice_is_not_released(vendor: Vendor, tmp_path: Path) -> None:
+    """``release sign --provenance`` re-signs the builder's provenance: it must be the one its tools read."""
+    honest = json.dumps(github_provenance())
+    forged = honest.replace('"externalParameters": {', '"externalParameters": {"workflow": {"repository": '
+                            f'"{MALLORY}", "ref": "refs/tags/v1.2.0"}}, ', 1)
+    assert forged != honest
+    assert first_wins(forged) != last_wins(forged)
+    for name, text, code in (("forged", forged, 2), ("honest", honest, 0)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(text)
+        result = run_cli(["release", "sign", "--firmware", vendor.firmware, "--provenance", path, "--key",
+                          vendor.key, "-o", tmp_path / f"release-{name}"])
+        if code:
+            refused(result, "'workflow' appears twice")
+        else:
+            assert result.returncode == 0, result.stderr
+
+
 # --- digest names and values ----------------------------------------------------------------------------------
 
 
