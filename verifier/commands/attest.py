@@ -135,7 +135,9 @@ def sign(
 )
 @click.option("--builder-id", help="Required SLSA builder id (without @version: any version).")
 @click.option(
-    "--source-uri", help="Required source repository, optionally @ref (git+https://host/org/repo@refs/tags/v1)."
+    "--source-uri",
+    help="Required source repository, optionally with its exact ref (git+https://host/org/repo@refs/tags/v1); "
+    "only the provenance's own source fields count, never resolvedDependencies.",
 )
 @click.option("--layout", "layout_path", type=_existing_file, help="in-toto layout to verify.")
 @click.option("--layout-key", "layout_key_paths", multiple=True, type=_existing_file, help="Layout owner's public key.")
