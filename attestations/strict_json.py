@@ -124,13 +124,14 @@ def decode_text(data: bytes | str, what: str) -> str:
     """``data`` as text: UTF-8 only, without a byte-order mark."""
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
-            raise AmbiguousJsonError(f"{what} starts with a UTF-8 byte-order mark, which JSON does not allow")
+            raise AmbiguousJsonError(f"{what} is not valid JSON: it starts with a UTF-8 byte-order mark")
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise AmbiguousJsonError(f"{what} is not UTF-8 (invalid byte at offset {exc.start})") from None
+            offset = exc.start
+            raise AmbiguousJsonError(f"{what} is not valid JSON: not UTF-8 (invalid byte at offset {offset})") from None
     if data.startswith("\ufeff"):
-        raise AmbiguousJsonError(f"{what} starts with a byte-order mark, which JSON does not allow")
+        raise AmbiguousJsonError(f"{what} is not valid JSON: it starts with a byte-order mark")
     return data
 
 
