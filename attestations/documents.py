@@ -7,11 +7,11 @@ plain envelopes (slsa-github-generator, provcheck) or whole Sigstore bundles
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attestations import strict_json
 from attestations.dsse import Envelope, parse_envelope
 from attestations.errors import InputError, UnsupportedError
 from attestations.files import DEFAULT_LIMIT, read_limited
@@ -41,7 +41,28 @@ class MetablockDocument:
 Document = Envelope | SigstoreBundleDocument | MetablockDocument
 
 
+#: Top-level keys only a Sigstore bundle has; an object carrying marks of two kinds of document means two things.
+_BUNDLE_KEYS = ("mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature")
+
+
+def _kinds(obj: dict[str, Any]) -> list[str]:
+    """The kinds of document ``obj`` carries the marks of (``signatures`` is shared by envelopes and metablocks)."""
+    kinds = []
+    if any(key in obj for key in _BUNDLE_KEYS):
+        kinds.append("a Sigstore bundle")
+    if "payload" in obj or "payloadType" in obj:
+        kinds.append("a DSSE envelope")
+    if "signed" in obj:
+        kinds.append("an in-toto metablock")
+    return kinds
+
+
 def classify(obj: Any, raw: bytes, source: str) -> Document:
+    if isinstance(obj, dict):
+        kinds = _kinds(obj)
+        if len(kinds) > 1:
+            # Each verifier would pick the part it knows: a document must be one thing.
+            raise InputError(f"{source}: the document is at once {' and '.join(kinds)}; provcheck reads only one")
     if looks_like_sigstore_bundle(obj):
         return SigstoreBundleDocument(raw=raw, source=source, media_type=str(obj["mediaType"]))
     if isinstance(obj, dict) and "payload" in obj:
@@ -53,35 +74,41 @@ def classify(obj: Any, raw: bytes, source: str) -> Document:
     raise UnsupportedError(f"{source}: neither a DSSE envelope, a Sigstore bundle, nor an in-toto metablock")
 
 
+def _lines(data: bytes) -> list[tuple[int, bytes]]:
+    """JSON lines, split on LF only (a CR before it is tolerated): what every JSON-lines reader agrees on."""
+    out = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        line = line.removesuffix(b"\r")
+        if line.strip(b" \t\r"):
+            out.append((number, line))
+    return out
+
+
 def parse_documents(data: bytes, source: str) -> list[Document]:
-    """Every document in ``data``: one JSON value, or one per line (JSON lines)."""
-    text = data.lstrip()
-    if not text:
+    """Every document in ``data``: one JSON value, or one per line (JSON lines).
+
+    Every document is read with the strict reader (``attestations.strict_json``): a duplicate key, a lone
+    surrogate or a number parsers disagree on is bad input wherever it is, envelope or bundle alike.
+    """
+    if not data.strip(b" \t\r\n"):
         raise InputError(f"{source} is empty")
     try:
-        obj = json.loads(data)
-    except UnicodeDecodeError:
-        raise InputError(f"{source} is not UTF-8 JSON") from None
-    except RecursionError:
-        raise InputError(f"{source} is nested too deeply to be an attestation") from None
-    except ValueError:
-        obj = None
-    else:
-        return [classify(obj, data, source)]
+        obj = strict_json.loads(data, source)
+    except strict_json.JsonSyntaxError:
+        lines = _lines(data)
+        if len(lines) < 2:
+            raise  # a single value that does not parse: say why, rather than call line 1 broken
+        return _parse_lines(lines, source)
+    return [classify(obj, data, source)]
+
+
+def _parse_lines(lines: list[tuple[int, bytes]], source: str) -> list[Document]:
+    if len(lines) > MAX_DOCUMENTS:
+        raise InputError(f"{source} holds more than {MAX_DOCUMENTS} documents")
     documents: list[Document] = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in lines:
         where = f"{source}:{number}"
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError):
-            raise InputError(f"{where} is not valid JSON") from None
-        documents.append(classify(obj, line, where))
-        if len(documents) > MAX_DOCUMENTS:
-            raise InputError(f"{source} holds more than {MAX_DOCUMENTS} documents")
-    if not documents:
-        raise InputError(f"{source} holds no attestation")
+        documents.append(classify(strict_json.loads(line, where), line, where))
     return documents
 
 

@@ -65,16 +65,36 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
 
 
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
 def _b64decode(text: Any, what: str, source: str) -> bytes:
+    """Base64 that decodes to one byte string in every decoder.
+
+    DSSE allows the standard and the URL-safe alphabet, padded or not. Anything looser is refused: lenient
+    decoders skip characters outside the alphabet (Python) where others stop or fail, a mix of both
+    alphabets is read differently, and unused trailing bits that are not zero let two texts carry the
+    same bytes. Whitespace is refused for the same reason.
+    """
     if not isinstance(text, str):
         raise InputError(f"{source}: {what} is not a base64 string")
-    compact = "".join(text.split())
+    body = text.rstrip("=")
+    padding = len(text) - len(body)
+    urlsafe = "-" in body or "_" in body
+    if urlsafe and ("+" in body or "/" in body):
+        raise InputError(f"{source}: {what} is not valid base64 (standard and URL-safe alphabets mixed)")
+    if len(body) % 4 == 1 or (padding and (padding > 2 or len(text) % 4)):
+        raise InputError(f"{source}: {what} is not valid base64 (wrong length or padding)")
+    standard = body.translate(_URLSAFE_TO_STANDARD) if urlsafe else body
     try:
-        if "-" in compact or "_" in compact:
-            return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
-        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        # strict_mode: anything outside the alphabet is an error, never skipped.
+        data = binascii.a2b_base64(standard + "=" * (-len(body) % 4), strict_mode=True)
     except (binascii.Error, ValueError):
-        raise InputError(f"{source}: {what} is not valid base64") from None
+        raise InputError(f"{source}: {what} is not valid base64 (a character outside the alphabet)") from None
+    tail = len(body) % 4
+    if tail and base64.b64encode(data[-(tail - 1) :]).decode().rstrip("=") != standard[-tail:]:
+        raise InputError(f"{source}: {what} is not canonical base64 (its unused trailing bits are not zero)")
+    return data
 
 
 def parse_envelope(obj: Any, source: str = "envelope") -> Envelope:

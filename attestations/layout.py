@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from attestations import strict_json
 from attestations.errors import AttestationError, InputError, KeyFormatError
 from attestations.files import read_limited
 
@@ -125,12 +126,8 @@ def _load_metadata(path: Path, what: str, limit: int) -> Any:
     from securesystemslib.exceptions import Error as SslibError
 
     raw = read_limited(path, limit=limit, what=what)
-    try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, or an integer with too many digits
-        raise InputError(f"{what} {path} is not valid JSON ({str(exc)[:120]})") from None
-    if not isinstance(obj, dict):
-        raise InputError(f"{what} {path} is not a JSON object")
+    # Strict: in-toto's library reads the parsed object, so a duplicate key would be settled by the parser.
+    obj = strict_json.loads_object(raw, f"{what} {path}")
     try:
         metadata = Metadata.from_dict(obj)
         payload = metadata.get_payload()

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from attestations import strict_json
 from attestations.errors import AttestationError, InputError, UnsupportedError
 from attestations.files import read_limited
 
@@ -234,13 +235,8 @@ def looks_like_sigstore_bundle(obj: object) -> bool:
 
 
 def _parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{what} is not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})") from None
-    if not isinstance(obj, dict):
-        raise InputError(f"{what} is not a JSON object")
-    return obj
+    # Strict (attestations.strict_json): sigstore-python parses these bytes again, and must read what we read.
+    return strict_json.loads_object(raw, what)
 
 
 def _rekor_keys(trusted_root: TrustedRoot) -> dict[bytes, PublicKeyTypes]:
@@ -933,9 +929,9 @@ def _verify_key_signed_bundle(
         )
 
     try:
-        body = json.loads(entry.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BundleVerificationError(f"{where}: the log entry body is not JSON", stage="log") from None
+        body = strict_json.loads(entry.body, "the log entry body")
+    except InputError as exc:
+        raise BundleVerificationError(f"{where}: {exc}", stage="log") from None
     if not isinstance(body, dict) or (body.get("kind"), body.get("apiVersion")) != (entry.kind, entry.version):
         raise BundleVerificationError(f"{where}: the log entry body's kind differs from the entry's", stage="log")
 

@@ -10,13 +10,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attestations import strict_json
 from attestations.errors import InputError, UnsupportedError
 from attestations.predicates import STATEMENT_V01, STATEMENT_V1
 
 #: Digest algorithms provcheck can compute over a local file, strongest first.
 FILE_DIGESTS = ("sha512", "sha384", "sha256")
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128, "sha1": 40}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+#: Hex lengths of the in-toto DigestSet algorithms whose values are hex of a fixed length (git ids: SHA-1 or SHA-256).
+_HEX_LENGTHS: dict[str, tuple[int, ...]] = {
+    "sha1": (40,),
+    "sha224": (56,),
+    "sha256": (64,),
+    "sha384": (96,),
+    "sha512": (128,),
+    "sha512_224": (56,),
+    "sha512_256": (64,),
+    "sha3_224": (56,),
+    "sha3_256": (64,),
+    "sha3_384": (96,),
+    "sha3_512": (128,),
+    "md5": (32,),
+    "sm3": (64,),
+    "ripemd160": (40,),
+    "gitcommit": (40, 64),
+    "gittree": (40, 64),
+    "gitblob": (40, 64),
+    "gittag": (40, 64),
+}
+#: Spellings of one algorithm that tools write (``SHA-256``, ``sha_256``, ``sha3-256``, ``sha512/256``).
+_SHA_ALIAS = re.compile(r"sha[-_]?(1|224|256|384|512)|sha3[-_]?(224|256|384|512)|sha[-_]?512[-_/](224|256)")
+_DIGEST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./+-]*")
 
 
 @dataclass(frozen=True)
@@ -77,17 +101,75 @@ def subject_for_file(path: Path, name: str | None = None) -> Subject:
 
 
 def build_statement(subjects: Sequence[Subject], predicate_type: str, predicate: Mapping[str, Any]) -> bytes:
-    """An in-toto Statement v1 as canonical JSON bytes."""
+    """An in-toto Statement v1 as canonical JSON bytes.
+
+    ``InputError`` if the predicate holds something the strict reader refuses (NaN, an integer beyond 2^53,
+    keys equal but for case): provcheck never signs what it, or another verifier, would read otherwise.
+    """
     if not subjects:
         raise InputError("a statement needs at least one subject")
-    return canonical_json(
-        {
-            "_type": STATEMENT_V1,
-            "subject": [s.to_json() for s in subjects],
-            "predicateType": predicate_type,
-            "predicate": dict(predicate),
-        }
-    )
+    try:
+        encoded = canonical_json(
+            {
+                "_type": STATEMENT_V1,
+                "subject": [s.to_json() for s in subjects],
+                "predicateType": predicate_type,
+                "predicate": dict(predicate),
+            }
+        )
+    except ValueError as exc:
+        raise InputError(f"refusing to sign: the predicate is not JSON ({exc})") from None
+    try:
+        parse_statement(encoded)
+    except InputError as exc:
+        raise InputError(f"refusing to sign what a verifier would refuse: {exc}") from None
+    return encoded
+
+
+def digest_algorithm(name: str) -> str:
+    """The one spelling of a digest algorithm: lower case, ``SHA-256``/``sha_256`` as ``sha256``.
+
+    ``InputError`` for a name no tool would write (empty, whitespace, non-ASCII): a reader that trims or folds
+    it would see an algorithm this one does not.
+    """
+    if not _DIGEST_NAME.fullmatch(name):
+        raise InputError(f"the digest algorithm name {name!r} is malformed")
+    lowered = name.lower()
+    alias = _SHA_ALIAS.fullmatch(lowered)
+    if alias is None:
+        return lowered
+    if alias.group(1):
+        return f"sha{alias.group(1)}"
+    if alias.group(2):
+        return f"sha3_{alias.group(2)}"
+    return f"sha512_{alias.group(3)}"
+
+
+def normalise_digests(raw: Any, where: str) -> dict[str, str]:
+    """A DigestSet with one spelling per algorithm and lower-case hex; ``InputError`` if it can mean two things.
+
+    A hex algorithm's value must be hex of its length. Two spellings of one algorithm (``sha256`` and
+    ``SHA-256``) with different values are refused: which one a reader takes would depend on the reader.
+    """
+    if not isinstance(raw, dict):
+        raise InputError(f"{where} has a digest that is not an object")
+    digests: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise InputError(f"{where} has a {name} digest that is not a string")
+        try:
+            algorithm = digest_algorithm(name)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        lengths = _HEX_LENGTHS.get(algorithm)
+        if lengths is not None:
+            if not _HEX.fullmatch(value) or len(value) not in lengths:
+                wanted = " or ".join(str(n) for n in lengths)
+                raise InputError(f"{where} has a malformed {name} digest (expected {wanted} hex digits)")
+            value = value.lower()
+        if digests.setdefault(algorithm, value) != value:
+            raise InputError(f"{where} names the {algorithm} digest twice, with different values")
+    return digests
 
 
 def _parse_subject(raw: Any, index: int) -> Subject:
@@ -99,28 +181,29 @@ def _parse_subject(raw: Any, index: int) -> Subject:
         raise InputError(f"statement subject #{index} has a name that is not a string")
     if not isinstance(digest, dict) or not digest:
         raise InputError(f"statement subject {name or index!r} has no digest")
-    digests: dict[str, str] = {}
-    for alg, value in digest.items():
-        if not isinstance(alg, str) or not isinstance(value, str):
-            raise InputError(f"statement subject {name!r} has a digest that is not a string")
-        key = alg.lower().replace("-", "")
-        if key in _HEX_LENGTHS:
-            if not _HEX.match(value) or len(value) != _HEX_LENGTHS[key]:
-                raise InputError(f"statement subject {name!r} has a malformed {alg} digest")
-            value = value.lower()
-            alg = key
-        digests[alg] = value
-    return Subject(name=name, digests=digests)
+    return Subject(name=name, digests=normalise_digests(digest, f"statement subject {name or index!r}"))
 
 
-def parse_statement(payload: bytes) -> Statement:
-    """The statement in a DSSE payload; ``InputError`` if it is not one."""
-    try:
-        obj = json.loads(payload)
-    except (ValueError, RecursionError):
-        raise InputError("the signed payload is not valid JSON") from None
-    if not isinstance(obj, dict):
-        raise InputError("the signed payload is not a JSON object")
+def _check_subject_names(subjects: Sequence[Subject]) -> None:
+    """One name, one artifact: a name listed twice with digests that disagree says two things about it."""
+    by_name: dict[str, Subject] = {}
+    for subject in subjects:
+        if not subject.name:
+            continue
+        other = by_name.setdefault(subject.name, subject)
+        if other is not subject and any(
+            other.digests[alg] != subject.digests[alg] for alg in other.digests.keys() & subject.digests.keys()
+        ):
+            raise InputError(f"the statement lists subject {subject.name!r} twice, with different digests")
+
+
+def parse_statement(payload: bytes, source: str = "") -> Statement:
+    """The statement in a DSSE payload; ``InputError`` if it is not one, or could be read as another.
+
+    The payload is read with the strict reader (``attestations.strict_json``): a duplicate key anywhere, in
+    the statement or deep in its predicate, is bad input, since parsers would differ on what was signed.
+    """
+    obj = strict_json.loads_object(payload, f"{source}: the signed payload" if source else "the signed payload")
     statement_type = obj.get("_type")
     if statement_type not in (STATEMENT_V1, STATEMENT_V01):
         raise UnsupportedError(
@@ -130,6 +213,7 @@ def parse_statement(payload: bytes) -> Statement:
     if not isinstance(raw_subjects, list) or not raw_subjects:
         raise InputError("the statement has no subject")
     subjects = tuple(_parse_subject(raw, i) for i, raw in enumerate(raw_subjects))
+    _check_subject_names(subjects)
     predicate_type = obj.get("predicateType")
     if not isinstance(predicate_type, str) or not predicate_type:
         raise InputError("the statement has no predicateType")

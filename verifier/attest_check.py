@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestations import slsa
+from attestations import slsa, strict_json
 from attestations.documents import Document, MetablockDocument, SigstoreBundleDocument
 from attestations.dsse import Envelope, SignatureCheck, verify_many
-from attestations.errors import AttestationError, UnsupportedError
+from attestations.errors import AttestationError, InputError, UnsupportedError
 from attestations.keys import PublicKey
-from attestations.predicates import describe
+from attestations.predicates import INTOTO_PAYLOAD_TYPE, describe
 from attestations.statement import Statement, Subject, parse_statement, subject_matches
 from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
@@ -119,12 +119,10 @@ def verify_envelopes(
 
 def _artifact_for_bundle(raw: bytes, artifacts: Sequence[Artifact]) -> Artifact | None:
     """The artifact whose sha256 a message-signature bundle signed, if any was given."""
-    import json
-
     try:
-        obj = json.loads(raw)
+        obj = strict_json.loads(raw, "bundle")
         digest = obj["messageSignature"]["messageDigest"]["digest"]
-    except (ValueError, KeyError, TypeError):
+    except (InputError, KeyError, TypeError):
         return artifacts[0] if len(artifacts) == 1 else None
     import base64
 
@@ -197,7 +195,13 @@ def verify_sigstore_bundles(
                 warned("attest.sigstore.identity", f"any signer accepted (--insecure-skip-identity): {who}", doc.source)
             )
         if fact.kind == "dsse" and fact.payload is not None:
-            statement = parse_statement(fact.payload)
+            if fact.payload_type != INTOTO_PAYLOAD_TYPE:
+                # The signature covers the type too: a payload signed as something else is not a statement.
+                raise UnsupportedError(
+                    f"{doc.source}: the bundle's DSSE payloadType is {fact.payload_type!r}; provcheck verifies "
+                    f"{INTOTO_PAYLOAD_TYPE} statements only"
+                )
+            statement = parse_statement(fact.payload, doc.source)
             vouched.append(VouchedStatement(statement, doc.source, (who,)))
             findings.append(
                 passed(
@@ -223,11 +227,9 @@ def verify_sigstore_bundles(
 
 
 def _is_key_signed(raw: bytes) -> bool:
-    import json
-
     try:
-        material = json.loads(raw)["verificationMaterial"]
-    except (ValueError, KeyError, TypeError):
+        material = strict_json.loads(raw, "bundle")["verificationMaterial"]
+    except (InputError, KeyError, TypeError):
         return False
     return isinstance(material, dict) and "publicKey" in material and "certificate" not in material
 
@@ -337,12 +339,68 @@ def _builder_matches(expected: str, actual: str) -> bool:
     return "@" not in expected and actual.partition("@")[0] == expected
 
 
+def _expected_source(text: str) -> slsa.SourceLocation:
+    expected = slsa.parse_source(text.strip())
+    if expected is None:
+        raise UsageError(
+            f"source URI {text!r} (--source-uri / policy source_uri) is not one repository: give "
+            "host/owner/repo, optionally as git+https://… and with @refs/tags/… or @refs/heads/…"
+        )
+    return expected
+
+
+def _ref_hint(expected: slsa.SourceLocation, claims: Sequence[slsa.SourceClaim]) -> str:
+    """Why a repository that matched did not: the ref, written another way than the policy writes it."""
+    refs = [c.location.ref for c in claims if c.location and c.location.repository == expected.repository]
+    if not expected.ref or not refs or any(ref == expected.ref for ref in refs):
+        return ""
+    spelled = [ref for ref in refs if expected.ref in (ref.removeprefix("refs/tags/"), ref.removeprefix("refs/heads/"))]
+    if spelled:
+        return f"; refs are compared exactly: the provenance names {spelled[0]}, write that in the policy"
+    return ""
+
+
+def _check_source(item: VouchedStatement, provenance: slsa.Provenance, wanted: str) -> Finding:
+    """``attest.source``: every source the provenance names is the expected repository (and ref).
+
+    Only the fields that name the build's own source count (``externalParameters`` in v1, ``invocation.
+    configSource`` in v0.2). A repository in resolvedDependencies or materials is an input the build
+    fetched, not what it was built from; one that names two sources must name the expected one in both.
+    """
+    expected = _expected_source(wanted)
+    claims = provenance.sources
+    evidence: dict[str, Any] = {"sources": [{"uri": c.uri, "field": c.field} for c in claims]}
+    if not claims:
+        fetched = [d.uri for d in provenance.dependencies if d.uri]
+        also = f" (resolvedDependencies/materials list {', '.join(fetched[:3])}, which are inputs, not the source)"
+        return failed(
+            "attest.source",
+            f"the provenance names no source (externalParameters.workflow/source, invocation.configSource), "
+            f"so it cannot show it was built from {wanted}" + (also if fetched else ""),
+            item.source,
+            **evidence,
+        )
+    wrong = [c for c in claims if not slsa.source_matches(expected, c)]
+    if not wrong:
+        built = ", ".join(f"{c.uri} ({c.field})" for c in claims)
+        return passed("attest.source", f"built from {built}", item.source, **evidence)
+    named = ", ".join(f"{c.uri} ({c.field})" for c in wrong)
+    return failed(
+        "attest.source",
+        f"built from {named}, not {wanted}{_ref_hint(expected, claims)}",
+        item.source,
+        **evidence,
+    )
+
+
 def check_build_policy(
     vouched: Sequence[VouchedStatement], artifacts: Sequence[Artifact], policy: AttestPolicy
 ) -> list[Finding]:
     findings: list[Finding] = []
     if policy.builder_id is None and policy.source_uri is None:
         return findings
+    if policy.source_uri is not None:
+        _expected_source(policy.source_uri)  # a policy that names no repository is bad input, provenance or not
     targets = _targets(vouched, artifacts)
     if not targets:
         what = "the given artifacts" if artifacts else "any statement"
@@ -367,19 +425,7 @@ def check_build_policy(
                     )
                 )
         if policy.source_uri is not None:
-            hit = next((s for s in provenance.sources if slsa.source_matches(policy.source_uri, s)), None)
-            if hit:
-                findings.append(passed("attest.source", f"built from {hit}", item.source))
-            else:
-                found = ", ".join(provenance.sources) or "no source"
-                findings.append(
-                    failed(
-                        "attest.source",
-                        f"built from {found}, not {policy.source_uri}",
-                        item.source,
-                        sources=list(provenance.sources),
-                    )
-                )
+            findings.append(_check_source(item, provenance, policy.source_uri))
     return findings
 
 

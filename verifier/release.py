@@ -74,11 +74,15 @@ class SignedRelease:
 
 
 def _load_json(path: Path, what: str) -> Any:
+    from attestations import strict_json
+    from attestations.errors import InputError
+
     data = read_limited(path, limit=_JSON_LIMIT, what=what)
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        raise BadInputError(f"{what} {path} is not valid JSON") from None
+        # Strict: what is re-signed here must be what the builder's own tools read.
+        return strict_json.loads(data, f"{what} {path}")
+    except InputError as exc:
+        raise BadInputError(str(exc)) from None
 
 
 def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dict[str, Any]:

@@ -239,3 +239,25 @@ def test_layout_expired_fails(make_demo: Callable[..., Demo]) -> None:  # noqa: 
     code, report = verify(*layout_args(demo))
     assert code == 1
     assert "attest.layout" in checks(report, "fail")
+
+
+@pytest.mark.parametrize("target", ["layout", "link"])
+def test_layout_or_link_with_a_second_unsigned_reading_is_bad_input(
+    make_demo: Callable[..., Demo], target: str  # noqa: F811
+) -> None:
+    """A Metablock's signature covers "signed" as the parser kept it: with "signed" holding a key twice, Python
+    keeps the last (the signed one) and the signature verifies, while a first-wins reader sees the planted value.
+    provcheck refuses the file instead of choosing."""
+    demo = make_demo("metablock", inspections=False)
+    code, report = verify(*layout_args(demo))
+    assert code == 0, report
+    path = demo.layout if target == "layout" else demo.links / "package.2f89b927.link"
+    text = path.read_text()
+    planted = '"expires": "2099-12-31T00:00:00Z", ' if target == "layout" else '"products": {"foo.tar.gz": {}}, '
+    key = planted.split(":")[0]
+    forged = text.replace('"signed": {', '"signed": {' + planted, 1)
+    assert forged != text and forged.count(key) >= 2
+    path.write_text(forged)
+    result = run_cli(["attest", "verify", *layout_args(demo)])
+    assert_clean_error(result, 2)
+    assert "appears twice" in result.stderr, result.stderr

@@ -126,10 +126,15 @@ def test_builder_id_policy(chain: Chain) -> None:
 
 def test_source_uri_policy_with_ref(chain: Chain) -> None:
     release = chain.release_step()
-    ok = ("--source-uri", "git.example.com/acme/rtu-firmware@v1.4.0")
+    ok = ("--source-uri", "git.example.com/acme/rtu-firmware@refs/tags/v1.4.0")
     assert chain.verify(release, extra=ok)[0] == 0
-    code, report = chain.verify(release, extra=("--source-uri", "git.example.com/acme/rtu-firmware@v1.3.0"))
+    code, report = chain.verify(release, extra=("--source-uri", "git.example.com/acme/rtu-firmware@refs/tags/v1.3.0"))
     assert code == 1
+    # A bare name is not the tag: a branch may carry the same name. The failure says how to write it.
+    code, report = chain.verify(release, extra=("--source-uri", "git.example.com/acme/rtu-firmware@v1.4.0"))
+    assert code == 1
+    [finding] = findings(report, "attest.source")
+    assert finding["status"] == "fail" and "refs/tags/v1.4.0" in str(finding["message"])
     code, report = chain.verify(release, extra=("--source-uri", "git.example.com/mallory/rtu-firmware"))
     assert code == 1
     assert [f["status"] for f in findings(report, "attest.source")] == ["fail"]

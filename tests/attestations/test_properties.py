@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attestations.documents import parse_documents
 from attestations.dsse import Envelope, envelopes_to_jsonl, sign_envelope, verify_signatures
+from attestations.errors import InputError
 from attestations.keys import generate_private_key
 from attestations.predicates import INTOTO_PAYLOAD_TYPE
 from attestations.statement import Subject, build_statement, parse_statement
@@ -17,17 +19,27 @@ SIGNERS = [generate_private_key(kind) for kind in ("ed25519", "ecdsa-p256", "ecd
 
 names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
 digests = st.binary(min_size=32, max_size=32).map(bytes.hex)
+# JSON every parser reads alike (attestations.strict_json): keys without NUL, distinct under case folding, and
+# integers a double holds exactly. What falls outside is refused at signing (the test below).
+keys = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8)
+
+
+def distinct_folded(obj: dict[str, object]) -> bool:
+    return len({key.casefold() for key in obj}) == len(obj)
+
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(keys, children, max_size=4).filter(distinct_folded),
     max_leaves=12,
 )
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    subjects=st.lists(st.tuples(names, digests), min_size=1, max_size=4),
-    predicate=st.dictionaries(st.text(max_size=10), json_values, max_size=5),
+    subjects=st.lists(st.tuples(names, digests), min_size=1, max_size=4, unique_by=lambda s: s[0]),
+    predicate=st.dictionaries(keys, json_values, max_size=5).filter(distinct_folded),
     signer_index=st.integers(0, len(SIGNERS) - 1),
 )
 def test_sign_then_verify_round_trips(subjects: list[tuple[str, str]], predicate: dict[str, object],
@@ -41,6 +53,30 @@ def test_sign_then_verify_round_trips(subjects: list[tuple[str, str]], predicate
     statement = parse_statement(parsed.payload)
     assert [(s.name, s.digests["sha256"]) for s in statement.subjects] == [(n, d) for n, d in subjects]
     assert json.loads(parsed.payload)["predicate"] == predicate
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ambiguity=st.sampled_from(
+        [
+            {"n": 2**53},
+            {"n": -(2**53)},
+            {"n": float("nan")},
+            {"n": float("inf")},
+            {"Key": 1, "key": 2},
+            {"\u017fubject": 1, "subject": 2},
+            {"k\x00": 1},
+        ]
+    ),
+    depth=st.integers(0, 4),
+)
+def test_what_a_verifier_would_read_otherwise_is_never_signed(ambiguity: dict[str, object], depth: int) -> None:
+    """The failing twin of the round trip: provcheck refuses to sign a predicate its own reader would refuse."""
+    predicate: dict[str, object] = ambiguity
+    for _ in range(depth):
+        predicate = {"nested": [predicate]}
+    with pytest.raises(InputError, match="refusing to sign"):
+        build_statement([Subject("fw.bin", {"sha256": "ab" * 32})], "https://example.com/p/v1", predicate)
 
 
 @settings(max_examples=80, deadline=None)

@@ -65,10 +65,11 @@ def sign(
         raise UsageError(f"--predicate-type must be a URI, not {predicate_type!r}")
     predicate: Any = {}
     if predicate_path is not None:
-        try:
-            predicate = json.loads(read_limited(predicate_path, limit=_PREDICATE_LIMIT, what="predicate"))
-        except ValueError:
-            raise BadInputError(f"predicate {predicate_path} is not valid JSON") from None
+        from attestations import strict_json
+
+        # Strict: a predicate with a key twice would be signed as whichever one the parser kept.
+        raw = read_limited(predicate_path, limit=_PREDICATE_LIMIT, what="predicate")
+        predicate = strict_json.loads(raw, f"predicate {predicate_path}")
         if not isinstance(predicate, dict):
             raise BadInputError(f"predicate {predicate_path} must be a JSON object")
     password = passphrase_from_env(passphrase_env)
@@ -137,7 +138,9 @@ def sign(
 )
 @click.option("--builder-id", help="Required SLSA builder id (without @version: any version).")
 @click.option(
-    "--source-uri", help="Required source repository, optionally @ref (git+https://host/org/repo@refs/tags/v1)."
+    "--source-uri",
+    help="Required source repository, optionally with its exact ref (git+https://host/org/repo@refs/tags/v1); "
+    "only the provenance's own source fields count, never resolvedDependencies.",
 )
 @click.option("--layout", "layout_path", type=_existing_file, help="in-toto layout to verify.")
 @click.option("--layout-key", "layout_key_paths", multiple=True, type=_existing_file, help="Layout owner's public key.")
