@@ -25,6 +25,7 @@ from attestations.keys import Signer
 from attestations.statement import Subject, build_statement
 from verifier import __version__
 from verifier.model import Verdict
+from verifier.output.sanitize import storable
 
 VERIFIER_ID = "https://provcheck.dev/intake/v1"
 _LEVEL = {
@@ -76,7 +77,9 @@ def build_vsa(
     """The subjects and predicate of the VSA (unsigned)."""
     subjects = list(firmware)
     if device is not None and device.evidence_sha256:
-        subjects.append(Subject(f"device:{device.serial or 'unknown'}", {"sha256": device.evidence_sha256}))
+        # The serial is the device's word: a lone surrogate in it is written as text, or the statement is ambiguous.
+        name = storable(f"device:{device.serial or 'unknown'}")
+        subjects.append(Subject(name, {"sha256": device.evidence_sha256}))
     if not subjects:
         # A VSA about nothing identifiable would vouch for anything: bind it to the policy at least.
         subjects.append(Subject("policy", {"sha256": policy_sha256}))

@@ -90,7 +90,7 @@ def _summary(p: dict[str, Any], name: str) -> str:
               help="Declared firmware manifest: a plain predicate JSON, an in-toto Statement or DSSE envelope "
                    "carrying one, or a release's .intoto.jsonl (the statement whose subject is IMAGE by digest, "
                    "else by name). Its signature is checked only against --key; without it the report says the "
-                   "manifest is unverified.")
+                   "manifest is unverified (verify a whole release with 'provcheck attest verify').")
 @click.option("--key", "key_paths", type=_existing_file, multiple=True,
               help="Vendor public key the --manifest statement must be signed with; repeatable.")
 @click.option("--baseline", type=_existing_file, help="A known-good image to compare with.")
