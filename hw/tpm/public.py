@@ -57,7 +57,10 @@ class TpmPublic:
         from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
         if self.key_type == "rsa":
-            return rsa.RSAPublicNumbers(self.rsa_exponent, int.from_bytes(self.rsa_modulus, "big")).public_key()
+            try:
+                return rsa.RSAPublicNumbers(self.rsa_exponent, int.from_bytes(self.rsa_modulus, "big")).public_key()
+            except ValueError as exc:  # a modulus below 3, an even or out-of-range exponent
+                raise TpmFormatError(f"TPM public area: not a usable RSA public key ({exc})") from exc
         curve = {"secp256r1": ec.SECP256R1(), "secp384r1": ec.SECP384R1(), "secp521r1": ec.SECP521R1()}[self.ecc_curve]
         x, y = int.from_bytes(self.ecc_x, "big"), int.from_bytes(self.ecc_y, "big")
         numbers = ec.EllipticCurvePublicNumbers(x, y, curve)

@@ -52,3 +52,20 @@ def test_device_manifest_with_an_overflowing_regex_repetition_is_bad_input(tmp_p
 
     with pytest.raises(BadInputError, match="not a valid regular expression"):
         load_device_manifest(manifest)
+
+
+def test_tpm_public_area_with_an_rsa_modulus_below_3_is_bad_input(tmp_path: Path) -> None:
+    """An AK public area whose RSA modulus is < 3 made cryptography raise ValueError out of load_attestation_key."""
+    from hw.errors import EvidenceInputError
+    from hw.tpm.quote import load_attestation_key
+
+    body = (DATA / "tpm-public-rsa-modulus-below-3.bin").read_bytes()[1:]  # the harness's first byte selects
+    with pytest.raises(EvidenceInputError, match="RSA public key"):
+        load_attestation_key(body)
+    ak = tmp_path / "ak.pub"
+    ak.write_bytes(body)
+    junk = tmp_path / "quote.msg"
+    junk.write_bytes(b"\x00" * 8)
+    result = run_cli(["tpm", "verify-quote", "--message", junk, "--signature", junk, "--pcrs", junk,
+                      "--ak", ak, "--nonce", "00" * 32])
+    assert_clean_error(result, 2)
