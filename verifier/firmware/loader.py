@@ -15,11 +15,15 @@ from typing import Any
 from verifier.errors import BadInputError
 from verifier.firmware.limits import (
     DEFAULT_LIMITS,
+    MIB,
+    RELOCATION_COST,
+    SYMBOL_COST,
     DecompressionBudget,
     LimitEvent,
     Limits,
     range_charge,
     section_budget,
+    symbol_memory_budget,
 )
 
 EXECUTABLE_KINDS = ("elf", "pe", "macho")
@@ -163,6 +167,7 @@ def _parse_elf(data: bytes, path: Path | None, limits: Limits, events: list[Limi
     config.parse_symbol_versions = False
     config.parse_notes = False
     config.parse_overlay = False
+    _check_symbol_memory(data, limits, name)
     budget = section_budget(limits, len(data))
     if elf_name_bytes(data, budget) > budget:
         # LIEF copies every section and symbol name up to its NUL: thousands of headers naming the same long
@@ -178,6 +183,25 @@ def _parse_elf(data: bytes, path: Path | None, limits: Limits, events: list[Limi
     if not len(binary.segments) and not len(binary.sections):
         return None
     return "elf", binary
+
+
+def _check_symbol_memory(data: bytes, limits: Limits, name: str) -> None:
+    """Refuse (bad input, exit 2) an ELF whose symbol tables would cost more memory than its size allows.
+
+    LIEF builds every symbol a table or a hash/relocation count claims, ~20x the bytes they occupy; counted first
+    from the headers, so a hostile table is refused before anything is allocated.
+    """
+    from verifier.firmware.elf_counts import count_elf_objects
+
+    counts = count_elf_objects(data)
+    cost = counts.symbols * SYMBOL_COST + counts.relocations * RELOCATION_COST
+    budget = symbol_memory_budget(limits, len(data))
+    if cost > budget:
+        raise BadInputError(
+            f"{name or 'image'}: limit max-symbol-memory reached: its ELF symbol tables claim {counts.symbols} "
+            f"symbols and {counts.relocations} relocations, ~{cost // MIB} MiB to parse, over the budget of "
+            f"{budget // MIB} MiB ({limits.symbol_memory_ratio}x its {len(data)} bytes + "
+            f"{limits.symbol_memory_floor // MIB} MiB); not analysed")
 
 
 def _pe_signature_ok(data: bytes) -> bool:
