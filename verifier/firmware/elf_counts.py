@@ -47,7 +47,8 @@ class ElfCounts:
 
     @property
     def symbols(self) -> int:
-        return self.symtab_symbols + self.dynamic_symbols + self.relocation_symbols
+        """The symbols LIEF builds."""
+        return self.symtab_symbols + self.dynamic_symbols
 
 
 @dataclass(frozen=True)

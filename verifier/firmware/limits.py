@@ -60,8 +60,14 @@ def range_charge(size: int) -> int:
 #: peak memory one ELF symbol costs once LIEF has parsed it and the inventory has read it (measured: 3 million
 #: symbols took 1.9 GiB, 1.5 million 0.9 GiB of RSS over the import baseline, ~640 bytes each; rounded up)
 SYMBOL_COST = 700
+#: a symbol ``loaded.py`` re-reads for a relocatable object's relocation digests (one short string; measured ~72)
+RELOCATION_SYMBOL_COST = 128
 #: one relocation of a relocatable object while ``loaded.py`` digests its section (a line of text, joined, encoded)
 RELOCATION_COST = 300
+
+
+def symbol_memory_cost(symbols: int, relocation_symbols: int, relocations: int) -> int:
+    return symbols * SYMBOL_COST + relocation_symbols * RELOCATION_SYMBOL_COST + relocations * RELOCATION_COST
 
 
 def symbol_memory_budget(limits: Limits, image_size: int) -> int:

@@ -16,14 +16,13 @@ from verifier.errors import BadInputError
 from verifier.firmware.limits import (
     DEFAULT_LIMITS,
     MIB,
-    RELOCATION_COST,
-    SYMBOL_COST,
     DecompressionBudget,
     LimitEvent,
     Limits,
     range_charge,
     section_budget,
     symbol_memory_budget,
+    symbol_memory_cost,
 )
 
 EXECUTABLE_KINDS = ("elf", "pe", "macho")
@@ -194,12 +193,13 @@ def _check_symbol_memory(data: bytes, limits: Limits, name: str) -> None:
     from verifier.firmware.elf_counts import count_elf_objects
 
     counts = count_elf_objects(data)
-    cost = counts.symbols * SYMBOL_COST + counts.relocations * RELOCATION_COST
+    cost = symbol_memory_cost(counts.symbols, counts.relocation_symbols, counts.relocations)
     budget = symbol_memory_budget(limits, len(data))
     if cost > budget:
         raise BadInputError(
-            f"{name or 'image'}: limit max-symbol-memory reached: its ELF symbol tables claim {counts.symbols} "
-            f"symbols and {counts.relocations} relocations, ~{cost // MIB} MiB to parse, over the budget of "
+            f"{name or 'image'}: limit max-symbol-memory reached: its ELF symbol tables claim "
+            f"{counts.symbols + counts.relocation_symbols} symbols and {counts.relocations} relocations, "
+            f"~{cost // MIB} MiB to parse, over the budget of "
             f"{budget // MIB} MiB ({limits.symbol_memory_ratio}x its {len(data)} bytes + "
             f"{limits.symbol_memory_floor // MIB} MiB); not analysed")
 
