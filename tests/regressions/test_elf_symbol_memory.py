@@ -346,3 +346,20 @@ def test_real_binaries_still_inventory_with_their_symbols(tmp_path: Path) -> Non
         assert not manifest.get("limits"), manifest.get("limits")
         names = {f.get("name") for f in manifest["functions"]}
         assert {"f0", "f1999", "main"} <= names
+
+
+def test_embedded_images_share_one_budget() -> None:
+    """Images in one file (carved, modules) share the file's budget: each under its own floor, together over it."""
+    from verifier.errors import BadInputError
+    from verifier.firmware.limits import Limits
+    from verifier.firmware.loader import load_bytes
+
+    one = _symtab_and_dt_symtab_over_the_same_bytes(3000)  # 6000 symbols, 4.2 MB of budget at 700 B
+    counts = count_elf_objects(one)
+    cost = symbol_memory_cost(counts.symbols, counts.relocation_symbols, counts.relocations)
+    blob = b"\xff" * 64 + b"".join(one + b"\xff" * 64 for _ in range(8))
+    # A floor that fits three of the eight: the fourth is refused, though it fits a floor of its own.
+    limits = Limits(symbol_memory_ratio=0, symbol_memory_floor=3 * cost + cost // 2)
+    with pytest.raises(BadInputError, match="max-symbol-memory.*MiB left of"):
+        load_bytes("blob.bin", blob, limits)
+    assert load_bytes("one.bin", b"\xff" * 64 + one, limits).children

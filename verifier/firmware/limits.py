@@ -77,6 +77,21 @@ def symbol_memory_budget(limits: Limits, image_size: int) -> int:
     return limits.symbol_memory_ratio * image_size + limits.symbol_memory_floor
 
 
+class SymbolMemoryBudget:
+    """The symbol memory every ELF of one load may take together: 64 carved images or a volume of modules share
+    one budget, so that they cannot add up to 64 floors."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.remaining = total
+
+    def allow(self, cost: int) -> bool:
+        if cost > self.remaining:
+            return False
+        self.remaining -= cost
+        return True
+
+
 class DecompressionBudget:
     """Counts decompressed bytes across one load so that nested archives cannot add up to a bomb."""
 
