@@ -162,6 +162,10 @@ def _relocatable_with_aliased_symbol_tables(tables: int, symbols: int) -> bytes:
     return elf.build()
 
 
+def _without_class_and_byte_order(data: bytes) -> bytes:
+    return data[:4] + b"\0\0" + data[6:]
+
+
 def _run_measured(args: list[object]) -> tuple[Run, int]:
     """Run the CLI under a fresh wrapper process and return its result and peak RSS in bytes."""
     wrapper = ("import json, resource, subprocess, sys\n"
@@ -191,6 +195,9 @@ HOSTILE = {
     "relocation-claims-the-highest-symbol-index": lambda: _relocation_claims_the_highest_symbol_index(10 * MIB),
     # 9.6 MB: a 600,000-entry GNU hash chain, read as as many symbols
     "gnu-hash-chain-runs-long": lambda: _gnu_hash_chain_runs_long(600_000),
+    # the same with EI_CLASS and EI_DATA zeroed: LIEF guesses and builds them all the same
+    "invalid-class-and-byte-order": lambda: _without_class_and_byte_order(
+        _symtab_and_dt_symtab_over_the_same_bytes(300_000)),
     # 7.2 MB: 300,000 symbols LIEF builds, re-read through 3 aliased tables (more aliases hit max-name-bytes)
     "relocatable-with-aliased-symbol-tables": lambda: _relocatable_with_aliased_symbol_tables(3, 300_000),
 }
@@ -360,6 +367,31 @@ def test_embedded_images_share_one_budget() -> None:
     blob = b"\xff" * 64 + b"".join(one + b"\xff" * 64 for _ in range(8))
     # A floor that fits three of the eight: the fourth is refused, though it fits a floor of its own.
     limits = Limits(symbol_memory_ratio=0, symbol_memory_floor=3 * cost + cost // 2)
-    with pytest.raises(BadInputError, match="max-symbol-memory.*MiB left of"):
+    with pytest.raises(BadInputError, match=r"max-symbol-memory.*MiB left of"):
         load_bytes("blob.bin", blob, limits)
     assert load_bytes("one.bin", b"\xff" * 64 + one, limits).children
+
+
+def test_dynamic_tags_after_a_long_table_are_still_found() -> None:
+    """DT_SYMTAB and DT_HASH after 200,000 DT_DEBUG entries: LIEF reads to DT_NULL, so does the count."""
+    elf = _Elf(bits=32)
+    symbols = elf.blob(bytes(16 * 5000))
+    strings = elf.blob(b"\0")
+    hashed = elf.blob(struct.pack("<IIII", 1, 5000, 0, 0))
+    elf.dynamic([(21, 0)] * 200_000 + [(DT_HASH, BASE + hashed), (DT_SYMTAB, BASE + symbols),
+                                       (DT_STRTAB, BASE + strings), (DT_STRSZ, 1)])
+    elf.section(".dynsym", SHT_DYNSYM, symbols, 16 * 5000)
+    data = elf.build()
+    assert count_elf_objects(data).dynamic_symbols == 5000
+
+
+@pytest.mark.parametrize("ident", [b"\0\0", b"\x03\x01", b"\x01\x00", b"\x02\x03", b"\x02\x01", b"\x02\x02"])
+def test_invalid_class_or_byte_order_is_counted_as_lief_guesses(ident: bytes) -> None:
+    import lief
+
+    data = _symtab_and_dt_symtab_over_the_same_bytes(2000)
+    data = data[:4] + ident + data[6:]
+    binary = lief.ELF.parse(list(data))
+    counts = count_elf_objects(data)
+    built = (len(binary.symtab_symbols), len(binary.dynamic_symbols)) if binary is not None else (0, 0)
+    assert counts.symtab_symbols >= built[0] and counts.dynamic_symbols >= built[1], (counts, built)

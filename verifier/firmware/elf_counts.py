@@ -29,9 +29,9 @@ _DT_NULL, _DT_HASH, _DT_SYMTAB, _DT_RELA, _DT_RELASZ = 0, 4, 6, 7, 8
 _DT_REL, _DT_RELSZ, _DT_PLTRELSZ, _DT_JMPREL, _DT_PLTREL = 17, 18, 2, 23, 20
 _DT_GNU_HASH = 0x6FFFFEF5
 _ET_REL = 1
-#: a dynamic table longer than this is not a table LIEF reads to the end either (it stops at DT_NULL); the walk
-#: here is bounded so that the count stays a header pass
-_MAX_DYNAMIC_ENTRIES = 65536
+_MACHINE_IS_64 = {62: True, 183: True, 21: True, 43: True, 50: True, 3: False, 40: False, 20: False}
+_DYNAMIC_TAGS = (_DT_HASH, _DT_SYMTAB, _DT_RELA, _DT_RELASZ, _DT_REL, _DT_RELSZ, _DT_PLTRELSZ, _DT_JMPREL,
+                 _DT_PLTREL, _DT_GNU_HASH)
 _CHAIN_SLICE = 1 << 16
 
 
@@ -66,12 +66,32 @@ class _Layout:
 
 
 def count_elf_objects(data: bytes) -> ElfCounts:
-    """The counts for ``data`` (an ELF image; anything shorter than a header counts nothing)."""
-    if len(data) < 0x34 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+    """The counts for ``data`` (an ELF image; anything shorter than a header counts nothing).
+
+    LIEF takes neither EI_CLASS nor EI_DATA at its word: e_machine decides the class when the two disagree
+    (x86-64, AArch64, PPC64, SPARCv9 and IA-64 are 64-bit, i386, ARM and PPC 32-bit), and the byte order too
+    (an MSB header with a little-endian i386 e_machine is read little-endian). So a file is counted under both
+    byte orders and every class it could be read with, and the largest count of each kind is kept. Read in the
+    wrong byte order, a real file's header offsets land past its end and count nothing.
+    """
+    if len(data) < 0x40 or data[:4] != b"\x7fELF":
         return ElfCounts()
-    layout = _Layout(bits64=data[4] == 2, endian=">" if data[5] == 2 else "<")
-    if layout.bits64 and len(data) < 0x40:
-        return ElfCounts()
+    layouts = {_Layout(bits64, endian) for endian in ("<", ">") for bits64 in _classes(data, endian)}
+    counts = [_count(data, layout) for layout in layouts]
+    return ElfCounts(*(max(getattr(c, name) for c in counts)
+                       for name in ("symtab_symbols", "dynamic_symbols", "relocation_symbols", "relocations")))
+
+
+def _classes(data: bytes, endian: str) -> set[bool]:
+    """Whether the file may be read as 64-bit (True), 32-bit (False) or both, by EI_CLASS and by e_machine."""
+    (machine,) = struct.unpack_from(endian + "H", data, 18)
+    by_ident = {1: False, 2: True}.get(data[4])
+    by_machine = _MACHINE_IS_64.get(machine)
+    found = {c for c in (by_ident, by_machine) if c is not None}
+    return found or {False, True}
+
+
+def _count(data: bytes, layout: _Layout) -> ElfCounts:
     sections = _section_headers(data, layout)
     segments = _program_headers(data, layout)
 
@@ -151,13 +171,15 @@ def _offsets(address: int, segments: list[tuple[int, int, int, int, int]]) -> li
 
 def _dynamic_tables(data: bytes, layout: _Layout,
                     segments: list[tuple[int, int, int, int, int]]) -> list[dict[int, int]]:
-    """The first value of each tag, for every place a dynamic table could be read from.
+    """The first value of each tag this count reads, for every place a dynamic table could be read from.
 
-    LIEF reads PT_DYNAMIC through the LOAD segment that wraps it, else at its file offset; both are read here.
+    LIEF reads PT_DYNAMIC through the LOAD segment that wraps it, else at its file offset; both are read here, up
+    to DT_NULL or the end of the file, with numpy (a hostile table may hold millions of entries before DT_NULL).
     """
-    e = layout.endian
+    import numpy as np
+
     entry = 16 if layout.bits64 else 8
-    fmt = e + ("qQ" if layout.bits64 else "iI")
+    word = np.dtype(layout.endian + ("i8" if layout.bits64 else "i4"))
     starts: set[int] = set()
     for kind, offset, vaddr, _, _ in segments:
         if kind == _PT_DYNAMIC:
@@ -165,14 +187,21 @@ def _dynamic_tables(data: bytes, layout: _Layout,
             starts.update(_offsets(vaddr, segments))
     tables = []
     for start in sorted(starts):
-        tags: dict[int, int] = {}
-        end = min(len(data), start + _MAX_DYNAMIC_ENTRIES * entry)
-        for at in range(start, end - entry + 1, entry):
-            tag, value = struct.unpack_from(fmt, data, at)
-            if tag == _DT_NULL:
-                break
-            tags.setdefault(tag, value)
-        tables.append(tags)
+        count = _entries(data, start, len(data), entry)
+        if not count:
+            continue
+        table = np.frombuffer(data, dtype=word, count=2 * count, offset=start).reshape(count, 2)
+        tags = table[:, 0]
+        nulls = np.flatnonzero(tags == _DT_NULL)
+        tags = tags[: int(nulls[0])] if len(nulls) else tags
+        found: dict[int, int] = {}
+        for tag in _DYNAMIC_TAGS:
+            hits = np.flatnonzero(tags == tag)
+            if len(hits):
+                (value,) = struct.unpack_from(layout.endian + layout.word, data,
+                                              start + int(hits[0]) * entry + entry // 2)
+                found[tag] = value
+        tables.append(found)
     return tables
 
 
