@@ -395,3 +395,15 @@ def test_invalid_class_or_byte_order_is_counted_as_lief_guesses(ident: bytes) ->
     counts = count_elf_objects(data)
     built = (len(binary.symtab_symbols), len(binary.dynamic_symbols)) if binary is not None else (0, 0)
     assert counts.symtab_symbols >= built[0] and counts.dynamic_symbols >= built[1], (counts, built)
+
+
+def test_section_names_are_counted_whatever_the_ident_says(tmp_path: Path) -> None:
+    """max-name-bytes read the header by EI_CLASS alone: zeroing it skipped the count while LIEF, reading by
+    e_machine, still copied every name to the end of the file. Now the image is read from its segments."""
+    seed = Path(__file__).parent / "data" / "elf-section-names-run-to-end-of-file.bin"
+    data = seed.read_bytes()
+    path = tmp_path / "names-with-zeroed-ident.elf"
+    path.write_bytes(_without_class_and_byte_order(data))
+    result, _ = _run_measured(["firmware", "inventory", path])
+    assert result.returncode == 0, result.stderr
+    assert [e["limit"] for e in json.loads(result.stdout)["limits"]] == ["max-name-bytes"]

@@ -76,16 +76,18 @@ def count_elf_objects(data: bytes) -> ElfCounts:
     """
     if len(data) < 0x40 or data[:4] != b"\x7fELF":
         return ElfCounts()
-    layouts = {_Layout(bits64, endian) for endian in ("<", ">") for bits64 in _classes(data, endian)}
+    layouts = {_Layout(bits64, endian) for endian in ("<", ">") for bits64 in elf_classes(data, endian)}
     counts = [_count(data, layout) for layout in layouts]
     return ElfCounts(*(max(getattr(c, name) for c in counts)
                        for name in ("symtab_symbols", "dynamic_symbols", "relocation_symbols", "relocations")))
 
 
-def _classes(data: bytes, endian: str) -> set[bool]:
+def elf_classes(data: bytes, endian: str) -> set[bool]:
     """Whether the file may be read as 64-bit (True), 32-bit (False) or both, by EI_CLASS and by e_machine."""
     (machine,) = struct.unpack_from(endian + "H", data, 18)
     by_ident = {1: False, 2: True}.get(data[4])
+    if by_ident is False and machine in (62, 183):  # x32 and arm64ilp32: LIEF reads these by EI_CLASS alone
+        return {False}
     by_machine = _MACHINE_IS_64.get(machine)
     found = {c for c in (by_ident, by_machine) if c is not None}
     return found or {False, True}

@@ -295,11 +295,22 @@ def elf_name_bytes(data: bytes, cap: int) -> int:
     Read from the raw section headers the way LIEF reads them (standard entry sizes, names up to the next NUL
     anywhere in the file). Stops counting past ``cap``.
     """
-    layout = _ELF_LAYOUT.get(data[4]) if len(data) > 0x40 else None
-    if layout is None:
-        return 0
+    # LIEF trusts e_machine over EI_CLASS and guesses an invalid EI_CLASS or EI_DATA: every reading is counted.
+    return max((_name_bytes(data, cap, _ELF_LAYOUT[2 if bits64 else 1], endian)
+                for bits64, endian in _elf_readings(data)), default=0)
+
+
+def _elf_readings(data: bytes) -> set[tuple[bool, str]]:
+    """(64-bit, byte order) of every way LIEF could read this ELF header."""
+    from verifier.firmware.elf_counts import elf_classes
+
+    if len(data) <= 0x40:
+        return set()
+    return {(bits64, endian) for endian in ("<", ">") for bits64 in elf_classes(data, endian)}
+
+
+def _name_bytes(data: bytes, cap: int, layout: tuple[Any, ...], endian: str) -> int:
     offset_fmt, shoff_at, shentsize_at, entry, word, off_at, size_at, link_at, sym_entry = layout
-    endian = ">" if data[5] == 2 else "<"
     (shoff,) = struct.unpack_from(endian + offset_fmt, data, shoff_at)
     _, shnum, shstrndx = struct.unpack_from(endian + "HHH", data, shentsize_at)
     if not shoff or shoff >= len(data):
@@ -343,9 +354,9 @@ def elf_name_bytes(data: bytes, cap: int) -> int:
 
 def _without_section_table(data: bytes) -> bytes:
     """The ELF with its section header table unlinked (e_shoff, e_shnum, e_shstrndx zeroed)."""
-    layout = _ELF_LAYOUT[data[4]]
-    endian = ">" if data[5] == 2 else "<"
     patched = bytearray(data)
-    struct.pack_into(endian + layout[0], patched, layout[1], 0)
-    struct.pack_into(endian + "HHH", patched, layout[2], 0, 0, 0)
+    for bits64, endian in _elf_readings(data):  # a hostile ident may be read more than one way: unlink each
+        layout = _ELF_LAYOUT[2 if bits64 else 1]
+        struct.pack_into(endian + layout[0], patched, layout[1], 0)
+        struct.pack_into(endian + "HHH", patched, layout[2], 0, 0, 0)
     return bytes(patched)
