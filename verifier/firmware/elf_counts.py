@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _SHT_SYMTAB, _SHT_RELA, _SHT_REL, _SHT_DYNSYM = 2, 4, 9, 11
-_PT_DYNAMIC = 2
+_PT_LOAD, _PT_DYNAMIC = 1, 2
 _DT_NULL, _DT_HASH, _DT_SYMTAB, _DT_RELA, _DT_RELASZ = 0, 4, 6, 7, 8
 _DT_REL, _DT_RELSZ, _DT_PLTRELSZ, _DT_JMPREL, _DT_PLTREL = 17, 18, 2, 23, 20
 _DT_GNU_HASH = 0x6FFFFEF5
@@ -129,7 +129,9 @@ def _section_headers(data: bytes, layout: _Layout) -> list[tuple[int, int, int, 
     if not shoff or shoff >= len(data):
         return []
     if shnum == 0 and shoff + header <= len(data):  # extended numbering: the count is in section 0's sh_size
+        # LIEF 1.0 reads no section then; counted anyway, up to what e_shnum could say, so the pass stays small
         (shnum,) = struct.unpack_from(e + layout.word, data, shoff + (32 if layout.bits64 else 20))
+        shnum = min(shnum, 0xFFFF)
     shnum = min(shnum, (len(data) - shoff) // header)
     fmt = e + ("IIQQQQII" if layout.bits64 else "IIIIIIII")
     out = []
@@ -163,12 +165,23 @@ def _program_headers(data: bytes, layout: _Layout) -> list[tuple[int, int, int, 
 
 
 def _offsets(address: int, segments: list[tuple[int, int, int, int, int]]) -> list[int]:
-    """Every file offset a segment maps ``address`` to (overlapping segments may disagree; all are kept)."""
-    out = []
-    for _, offset, vaddr, filesz, memsz in segments:
-        if vaddr <= address < vaddr + max(filesz, memsz):
-            out.append(address - vaddr + offset)
-    return out
+    """The file offsets ``address`` may be read at: through the first LOAD segment that maps it (LIEF's address
+    translation) and through the first segment of any kind (LIEF's segment streams). At most two, so that a
+    table of 65535 overlapping segments costs one pass, not one per segment."""
+    out: list[int] = []
+    for wanted_load in (True, False):
+        for kind, offset, vaddr, filesz, memsz in segments:
+            if (kind == _PT_LOAD or not wanted_load) and vaddr <= address < vaddr + max(filesz, memsz):
+                out.append(address - vaddr + offset)
+                break
+    return sorted(set(out))
+
+
+def _wrapping_load_offset(address: int, segments: list[tuple[int, int, int, int, int]]) -> list[int]:
+    """Where LIEF reads the dynamic table: through the last LOAD segment that maps its address."""
+    found = [address - vaddr + offset for kind, offset, vaddr, filesz, memsz in segments
+             if kind == _PT_LOAD and vaddr <= address < vaddr + max(filesz, memsz)]
+    return found[-1:]
 
 
 def _dynamic_tables(data: bytes, layout: _Layout,
@@ -184,9 +197,11 @@ def _dynamic_tables(data: bytes, layout: _Layout,
     word = np.dtype(layout.endian + ("i8" if layout.bits64 else "i4"))
     starts: set[int] = set()
     for kind, offset, vaddr, _, _ in segments:
-        if kind == _PT_DYNAMIC:
+        if kind == _PT_DYNAMIC:  # LIEF reads the first PT_DYNAMIC only
             starts.add(offset)
             starts.update(_offsets(vaddr, segments))
+            starts.update(_wrapping_load_offset(vaddr, segments))
+            break
     tables = []
     for start in sorted(starts):
         count = _entries(data, start, len(data), entry)
