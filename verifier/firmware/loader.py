@@ -15,11 +15,15 @@ from typing import Any
 from verifier.errors import BadInputError
 from verifier.firmware.limits import (
     DEFAULT_LIMITS,
+    MIB,
     DecompressionBudget,
     LimitEvent,
     Limits,
+    SymbolMemoryBudget,
     range_charge,
     section_budget,
+    symbol_memory_budget,
+    symbol_memory_cost,
 )
 
 EXECUTABLE_KINDS = ("elf", "pe", "macho")
@@ -50,6 +54,7 @@ class Image:
 class _Context:
     limits: Limits
     budget: DecompressionBudget
+    symbol_memory: SymbolMemoryBudget
     events: list[LimitEvent] = field(default_factory=list)
 
 
@@ -73,14 +78,16 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> Image:
         )
         return Image(path.name, "too-large", b"", events=(event,), attributes={"size": size})
     data = path.read_bytes()
-    ctx = _Context(limits, DecompressionBudget(limits.max_decompressed_total))
+    ctx = _Context(limits, DecompressionBudget(limits.max_decompressed_total),
+                   SymbolMemoryBudget(symbol_memory_budget(limits, len(data))))
     image = _load(path.name, data, ctx, depth=0, path=path)
     return Image(image.name, image.kind, image.data, image.binary, image.children,
                  tuple(dict.fromkeys(ctx.events)), image.attributes)
 
 
 def load_bytes(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image:
-    ctx = _Context(limits, DecompressionBudget(limits.max_decompressed_total))
+    ctx = _Context(limits, DecompressionBudget(limits.max_decompressed_total),
+                   SymbolMemoryBudget(symbol_memory_budget(limits, len(data))))
     image = _load(name, data, ctx, depth=0)
     return Image(image.name, image.kind, image.data, image.binary, image.children,
                  tuple(dict.fromkeys(ctx.events)), image.attributes)
@@ -89,7 +96,8 @@ def load_bytes(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image
 def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | None = None,
           attributes: dict[str, Any] | None = None) -> Image:
     attrs = dict(attributes or {})
-    executable = parse_executable(data, path, limits=ctx.limits, events=ctx.events, name=name)
+    executable = parse_executable(data, path, limits=ctx.limits, events=ctx.events, name=name,
+                                  symbol_memory=ctx.symbol_memory)
     if executable is not None:
         kind, binary = executable
         declared = declared_section_bytes(kind, binary, len(data))
@@ -132,11 +140,18 @@ def _load(name: str, data: bytes, ctx: _Context, *, depth: int, path: Path | Non
 
 
 def parse_executable(data: bytes, path: Path | None = None, *, limits: Limits = DEFAULT_LIMITS,
-                     events: list[LimitEvent] | None = None, name: str = "") -> tuple[str, Any] | None:
-    """Parse ELF, PE or Mach-O with LIEF, configured to skip what no check reads (relocations, resources)."""
+                     events: list[LimitEvent] | None = None, name: str = "",
+                     symbol_memory: SymbolMemoryBudget | None = None) -> tuple[str, Any] | None:
+    """Parse ELF, PE or Mach-O with LIEF, configured to skip what no check reads (relocations, resources).
+
+    An ELF is charged to ``symbol_memory`` (a budget of its own size when not given) before LIEF parses it;
+    ``BadInputError`` when its symbols would not fit.
+    """
     magic = data[:4]
     if magic == b"\x7fELF":
-        return _parse_elf(data, path, limits, events if events is not None else [], name)
+        if symbol_memory is None:
+            symbol_memory = SymbolMemoryBudget(symbol_memory_budget(limits, len(data)))
+        return _parse_elf(data, path, limits, events if events is not None else [], name, symbol_memory)
     if data[:2] == b"MZ" and _pe_signature_ok(data):
         return _parse_pe(data, path)
     if magic in _MACHO_MAGICS:
@@ -156,13 +171,14 @@ def _quiet_lief() -> Any:
 
 
 def _parse_elf(data: bytes, path: Path | None, limits: Limits, events: list[LimitEvent],
-               name: str) -> tuple[str, Any] | None:
+               name: str, symbol_memory: SymbolMemoryBudget) -> tuple[str, Any] | None:
     lief = _quiet_lief()
     config = lief.ELF.ParserConfig()
     config.parse_relocations = False
     config.parse_symbol_versions = False
     config.parse_notes = False
     config.parse_overlay = False
+    _check_symbol_memory(data, limits, name, symbol_memory)
     budget = section_budget(limits, len(data))
     if elf_name_bytes(data, budget) > budget:
         # LIEF copies every section and symbol name up to its NUL: thousands of headers naming the same long
@@ -178,6 +194,27 @@ def _parse_elf(data: bytes, path: Path | None, limits: Limits, events: list[Limi
     if not len(binary.segments) and not len(binary.sections):
         return None
     return "elf", binary
+
+
+def _check_symbol_memory(data: bytes, limits: Limits, name: str, symbol_memory: SymbolMemoryBudget) -> None:
+    """Refuse (bad input, exit 2) an ELF whose symbol tables would cost more memory than its size allows.
+
+    LIEF builds every symbol a table or a hash/relocation count claims, ~20x the bytes they occupy; counted first
+    from the headers, so a hostile table is refused before anything is allocated.
+    """
+    from verifier.firmware.elf_counts import count_elf_objects
+
+    counts = count_elf_objects(data)
+    cost = symbol_memory_cost(counts.symbols, counts.relocation_symbols, counts.relocations)
+    if not symbol_memory.allow(cost):
+        left = "" if symbol_memory.remaining == symbol_memory.total else f"the {symbol_memory.remaining // MIB} " \
+            "MiB left of "
+        raise BadInputError(
+            f"{name or 'image'}: limit max-symbol-memory reached: its ELF symbol tables claim "
+            f"{counts.symbols + counts.relocation_symbols} symbols and {counts.relocations} relocations, "
+            f"~{cost // MIB} MiB to parse, over {left}the budget of {symbol_memory.total // MIB} MiB "
+            f"({limits.symbol_memory_ratio}x the file's bytes + {limits.symbol_memory_floor // MIB} MiB); "
+            "not analysed")
 
 
 def _pe_signature_ok(data: bytes) -> bool:
@@ -258,11 +295,22 @@ def elf_name_bytes(data: bytes, cap: int) -> int:
     Read from the raw section headers the way LIEF reads them (standard entry sizes, names up to the next NUL
     anywhere in the file). Stops counting past ``cap``.
     """
-    layout = _ELF_LAYOUT.get(data[4]) if len(data) > 0x40 else None
-    if layout is None:
-        return 0
+    # LIEF trusts e_machine over EI_CLASS and guesses an invalid EI_CLASS or EI_DATA: every reading is counted.
+    return max((_name_bytes(data, cap, _ELF_LAYOUT[2 if bits64 else 1], endian)
+                for bits64, endian in _elf_readings(data)), default=0)
+
+
+def _elf_readings(data: bytes) -> set[tuple[bool, str]]:
+    """(64-bit, byte order) of every way LIEF could read this ELF header."""
+    from verifier.firmware.elf_counts import elf_classes
+
+    if len(data) <= 0x40:
+        return set()
+    return {(bits64, endian) for endian in ("<", ">") for bits64 in elf_classes(data, endian)}
+
+
+def _name_bytes(data: bytes, cap: int, layout: tuple[Any, ...], endian: str) -> int:
     offset_fmt, shoff_at, shentsize_at, entry, word, off_at, size_at, link_at, sym_entry = layout
-    endian = ">" if data[5] == 2 else "<"
     (shoff,) = struct.unpack_from(endian + offset_fmt, data, shoff_at)
     _, shnum, shstrndx = struct.unpack_from(endian + "HHH", data, shentsize_at)
     if not shoff or shoff >= len(data):
@@ -306,9 +354,9 @@ def elf_name_bytes(data: bytes, cap: int) -> int:
 
 def _without_section_table(data: bytes) -> bytes:
     """The ELF with its section header table unlinked (e_shoff, e_shnum, e_shstrndx zeroed)."""
-    layout = _ELF_LAYOUT[data[4]]
-    endian = ">" if data[5] == 2 else "<"
     patched = bytearray(data)
-    struct.pack_into(endian + layout[0], patched, layout[1], 0)
-    struct.pack_into(endian + "HHH", patched, layout[2], 0, 0, 0)
+    for bits64, endian in _elf_readings(data):  # a hostile ident may be read more than one way: unlink each
+        layout = _ELF_LAYOUT[2 if bits64 else 1]
+        struct.pack_into(endian + layout[0], patched, layout[1], 0)
+        struct.pack_into(endian + "HHH", patched, layout[2], 0, 0, 0)
     return bytes(patched)
