@@ -78,5 +78,5 @@ def test_device_manifest_and_layout_with_a_5000_digit_integer(tmp_path: Path) ->
             load_device_manifest(manifest)
     layout = tmp_path / "root.layout"
     layout.write_text('{"signed": {"n": ' + number + "}}")
-    with pytest.raises(InputError, match="not valid JSON|ambiguous JSON"):
+    with pytest.raises(InputError, match=r"not valid JSON|ambiguous JSON"):
         layout_inspections(layout, tmp_path)
