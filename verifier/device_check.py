@@ -92,6 +92,14 @@ def _lower(label: str, ceiling: str) -> str:
     return label if _RANK.get(label, 0) and _RANK[label] <= _RANK[ceiling] else ceiling
 
 
+def _consume(signed: Counter[tuple[Any, ...]], key: tuple[Any, ...]) -> bool:
+    """Whether a signed copy of ``key`` is left, using it up: one signature covers one fact, not every duplicate."""
+    if signed[key] <= 0:
+        return False
+    signed[key] -= 1
+    return True
+
+
 def _component_key(c: Component) -> tuple[Any, ...]:
     return (c.cls, c.manufacturer, c.model, c.serial, c.revision)
 
@@ -153,19 +161,13 @@ def derive_strengths(
     signed_components = Counter(_component_key(c) for c in (signed.components if signed else ()))
     components = []
     for c in evidence.components:
-        key = _component_key(c)
-        same = signed_components[key] > 0
-        if same:
-            signed_components[key] -= 1
+        same = _consume(signed_components, _component_key(c))
         strength = note(f"component.{c.cls}", c.strength, _lower(c.strength, ceiling(same, "reported")))
         components.append(replace(c, strength=strength))
     signed_regions = Counter(_region_key(r) for r in (signed.regions if signed else ()))
     regions = []
     for r in evidence.regions:
-        key = _region_key(r)
-        same = signed_regions[key] > 0
-        if same:
-            signed_regions[key] -= 1
+        same = _consume(signed_regions, _region_key(r))
         # A digest the file says the attest protocol signed, but that no verified signature covers, is hearsay.
         unsigned = "reported" if r.method == "attest" else "measured"
         strength = note(f"region.{r.name}", r.strength, _lower(r.strength, ceiling(same, unsigned)))
