@@ -32,6 +32,8 @@ def _line_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - not POSIX
         pass
     return tuple(errors)
+
+
 _POLL_SECONDS = 0.01
 
 
@@ -116,7 +118,9 @@ class SerialTransport:
                 # Network ports reject write timeouts; the socket's own timeout bounds them instead.
                 port.write_timeout = open_timeout
             port.open()
-        except (serial.SerialException, ValueError, OSError) as exc:
+        except (*_line_errors(), ValueError) as exc:
+            # A pty whose other end just hung up fails tcsetattr with termios.error (not an OSError)
+            # inside open(): the line is gone, which is inconclusive, never a crash.
             raise TransportError(f"cannot open {self.url}: {_reason(exc)}") from exc
         self._port = port
 

@@ -79,3 +79,23 @@ def test_unopenable_port_is_a_transport_error(tmp_path: Path) -> None:
         open_transport(str(tmp_path / "no-such-tty"), baud=None, deadline=Deadline(5), transcript=Transcript())
     with pytest.raises(TransportError, match="cannot open"):
         open_transport("rfc2217://127.0.0.1:1", baud=None, deadline=Deadline(5), transcript=Transcript())
+
+
+def test_pty_hung_up_during_open_is_a_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI once saw a simulator hang up between pyserial's open() and its tcsetattr: termios.error
+    (not an OSError) escaped as a crash. The race cannot be timed, so the kernel's answer is
+    injected (a stand-in, not a peer): a real pty is opened and its line settings fail with EIO."""
+    import os
+    import termios
+
+    master, slave = os.openpty()
+    try:
+        def hung_up(*_args: object) -> None:
+            raise termios.error(5, "Input/output error")
+
+        monkeypatch.setattr(termios, "tcsetattr", hung_up)
+        with pytest.raises(TransportError, match="cannot open .*Input/output error"):
+            open_transport(os.ttyname(slave), baud=None, deadline=Deadline(5), transcript=Transcript())
+    finally:
+        os.close(master)
+        os.close(slave)
