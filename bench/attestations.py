@@ -54,7 +54,7 @@ def bench_dsse(kind: str, count: int, repeat: int) -> None:
     from securesystemslib.signer import SSlibKey
 
     from attestations.documents import parse_documents
-    from verifier.attest_check import verify_envelopes
+    from verifier.checks.attestations import verify_envelopes
 
     data, signer = make_jsonl(kind, count)
     public = signer.public  # type: ignore[attr-defined]

@@ -38,8 +38,8 @@ BOOKKEEPING = {"hw.evidence", "hw.self-reported"}
 def run_once(profile: str, baud: int, workdir: Path) -> dict[str, float]:
     from hw.reader import read_device
     from hw.simulator import DeviceConfig
-    from verifier.device_check import check_device, tpm_findings
-    from verifier.device_manifest import load_device_manifest
+    from verifier.checks.device import check_device, tpm_findings
+    from verifier.declared.device_manifest import load_device_manifest
     from verifier.model import Status
 
     # The device runs in its own process, as a real one would: it must not share our interpreter lock.

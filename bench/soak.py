@@ -3,7 +3,7 @@
 Each round starts ``--devices`` simulated attest devices on fresh ptys (the demo's honest device:
 every one of them matches its vendor's declaration), all with 0.5 % of their bytes dropped on the
 line and a random third of them hanging up mid-session, and runs the bench over them with
-``verifier.bench.run_bench`` (each device its own ``provcheck intake`` process). Rounds repeat
+``verifier.workflows.bench.run_bench`` (each device its own ``provcheck intake`` process). Rounds repeat
 until ``--duration`` has passed.
 
 Before the first round, after every round and at the end it counts what this process tree holds:
@@ -109,8 +109,8 @@ def holdings() -> Holdings:
 
 def prepare(root: Path) -> dict[str, Path]:
     from attestations.keys import load_signer
-    from verifier.demo import prepare as demo_prepare
-    from verifier.release import ReleaseRequest, sign_release
+    from verifier.workflows.demo import prepare as demo_prepare
+    from verifier.workflows.release import ReleaseRequest, sign_release
 
     paths = demo_prepare(root)
     sign_release(
@@ -141,8 +141,8 @@ def one_round(
     drop_rate: float = DROP_RATE,
 ) -> Round:
     from hw.simulator import Simulator
-    from verifier.bench import load_plan, run_bench
-    from verifier.demo import _device_config, demo_firmware
+    from verifier.workflows.bench import load_plan, run_bench
+    from verifier.workflows.demo import _device_config, demo_firmware
 
     config = _device_config(demo_firmware())
     sims = []
@@ -210,7 +210,7 @@ def soak(
         paths = prepare(work / "workspace")
         # Import everything the rounds use before the baseline, so module loading is not counted as growth.
         import hw.simulator  # noqa: F401
-        import verifier.bench  # noqa: F401
+        import verifier.workflows.bench  # noqa: F401
 
         before = holdings()
         rounds: list[Round] = []

@@ -32,8 +32,8 @@ from bench._timing import timed  # noqa: E402
 
 def workspace(root: Path) -> dict[str, Path]:
     from attestations.keys import load_signer
-    from verifier.demo import prepare
-    from verifier.release import ReleaseRequest, sign_release
+    from verifier.workflows.demo import prepare
+    from verifier.workflows.release import ReleaseRequest, sign_release
 
     paths = prepare(root)
     sign_release(
@@ -48,9 +48,9 @@ def workspace(root: Path) -> dict[str, Path]:
 def intake_against_session(root: Path, paths: dict[str, Path]) -> None:
     from hw.reader import read_device
     from hw.simulator import Simulator
-    from verifier.demo import _device_config, demo_firmware
-    from verifier.intake import IntakeRequest, run_intake
-    from verifier.policy import load_policy
+    from verifier.policy.model import load_policy
+    from verifier.workflows.demo import _device_config, demo_firmware
+    from verifier.workflows.intake import IntakeRequest, run_intake
 
     policy = load_policy(paths["policy"])
     with Simulator("attest", config=_device_config(demo_firmware()), baud_pacing=True) as sim:
@@ -84,7 +84,7 @@ def intake_against_session(root: Path, paths: dict[str, Path]) -> None:
 
 def bench_parallelism(root: Path, paths: dict[str, Path]) -> None:
     from hw.simulator import Simulator
-    from verifier.demo import _device_config, demo_firmware
+    from verifier.workflows.demo import _device_config, demo_firmware
 
     sims = [Simulator("attest", config=_device_config(demo_firmware()), baud_pacing=True) for _ in range(8)]
     for sim in sims:
@@ -150,7 +150,7 @@ def demo_budget(root: Path) -> None:
 
 
 def history_overhead(root: Path) -> None:
-    from verifier.history import History
+    from verifier.workflows.history import History
 
     report = {"findings": [{"check": "x", "status": "pass", "message": "m" * 200}] * 40}
     count = 200

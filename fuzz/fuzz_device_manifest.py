@@ -7,8 +7,8 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["verifier.device_manifest"]):
-    from verifier.device_manifest import load_device_manifest
+with atheris.instrument_imports(include=["verifier.declared.device_manifest"]):
+    from verifier.declared.device_manifest import load_device_manifest
     from verifier.errors import ProvcheckError
 
 from _harness import run

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["verifier.policy"]):
+with atheris.instrument_imports(include=["verifier.policy.model"]):
     from verifier.errors import ProvcheckError
-    from verifier.policy import parse_policy
+    from verifier.policy.model import parse_policy
 
 from _harness import run
 

@@ -6,12 +6,12 @@ Every fact carries a strength:
 - ``measured``: computed on the device (a digest, a PCR) but not signed;
 - ``reported``: a string the device printed.
 
-``read_device`` writes it; ``verifier.device_check`` judges it. ``from_json`` is strict so
+``read_device`` writes it; ``verifier.checks.device`` judges it. ``from_json`` is strict so
 that a hand-edited or truncated file is rejected with ``EvidenceInputError``, never a crash.
 
 The strengths (and ``signature_verified``) recorded here are what the reader saw, a claim of the
 file about itself: the verifier re-derives every strength from what it can verify again
-(``verifier.device_check.derive_strengths``), and a label can only lower the result. Labels are
+(``verifier.checks.device.derive_strengths``), and a label can only lower the result. Labels are
 exact lowercase words; "Signed" or "SIGNED" is rejected, not read as a strength.
 """
 

@@ -107,6 +107,7 @@ class SerialTransport:
     ) -> None:
         import serial
 
+        open_errors: tuple[type[BaseException], ...] = (*_line_errors(), ValueError)
         self.url = normalise_url(url)
         self.deadline = deadline
         self.transcript = transcript
@@ -118,7 +119,7 @@ class SerialTransport:
                 # Network ports reject write timeouts; the socket's own timeout bounds them instead.
                 port.write_timeout = open_timeout
             port.open()
-        except (*_line_errors(), ValueError) as exc:
+        except open_errors as exc:
             # A pty whose other end just hung up fails tcsetattr with termios.error (not an OSError)
             # inside open(): the line is gone, which is inconclusive, never a crash.
             raise TransportError(f"cannot open {self.url}: {_reason(exc)}") from exc

@@ -3,5 +3,5 @@
 Every parser here is bounded: it reads from a length-checked buffer, never
 allocates more than the input it was given, and raises ``TpmFormatError`` (an
 ``hw.errors.EvidenceInputError``) on anything truncated or inconsistent. The
-functions return facts; ``verifier.measured_boot`` judges them.
+functions return facts; ``verifier.checks.measured_boot`` judges them.
 """

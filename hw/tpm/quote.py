@@ -2,7 +2,7 @@
 
 Inputs are the three files ``tpm2_quote`` writes (``-m`` TPMS_ATTEST, ``-s``
 TPMT_SIGNATURE, ``-o`` with ``-F values``) and the attestation key as PEM or
-TPM2B_PUBLIC. Nothing here decides pass or fail; ``verifier.measured_boot`` does.
+TPM2B_PUBLIC. Nothing here decides pass or fail; ``verifier.checks.measured_boot`` does.
 """
 
 from __future__ import annotations

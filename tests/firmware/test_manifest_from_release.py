@@ -16,7 +16,7 @@ import pytest
 from attestations.keys import generate_private_key, load_signer, private_pem, public_pem
 from tests.firmware.conftest import ElfBuild
 from tests.helpers import assert_clean_error, run_cli
-from verifier.release import ReleaseRequest, sign_release
+from verifier.workflows.release import ReleaseRequest, sign_release
 
 
 @pytest.fixture(scope="module")

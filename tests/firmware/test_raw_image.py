@@ -144,7 +144,7 @@ def test_dropped_data_section_warns_without_a_pin_and_fails_with_one(raw_build: 
     assert data_offset > shorter.stat().st_size
     unpinned = [f for f in scan_firmware(shorter, manifest=raw_build.manifest) if f.check == "firmware.raw-layout"]
     assert [f.status for f in unpinned] == [Status.WARN] and ".data" in unpinned[0].message
-    from verifier.release import firmware_manifest_predicate
+    from verifier.workflows.release import firmware_manifest_predicate
 
     pinned = firmware_manifest_predicate(raw_build.elf, raw_build.raw)
     assert pinned["raw_image"]["image_size"] == raw_build.raw.stat().st_size
@@ -284,7 +284,7 @@ def test_blanked_uboot_section_warns_without_a_pin_and_fails_in_a_release(tmp_pa
                      data[:start] + b"\xff" * hash_section["size"] + data[start + hash_section["size"] :])
     unpinned = {f.check: f for f in scan_firmware(blanked, manifest=manifest)}
     assert unpinned["firmware.raw-layout"].status is Status.WARN and ".hash" in unpinned["firmware.raw-layout"].message
-    from verifier.release import firmware_manifest_predicate
+    from verifier.workflows.release import firmware_manifest_predicate
 
     pinned = firmware_manifest_predicate(elf, raw)
     failure = _failed(scan_firmware(blanked, manifest=pinned), "firmware.raw-layout")

@@ -9,8 +9,8 @@ from hw.errors import HardwareError
 from hw.evidence import DeviceEvidence
 from hw.reader import read_device
 from hw.simulator import Simulator
-from verifier.device_check import check_device, tpm_findings
-from verifier.device_manifest import manifest_from_predicate
+from verifier.checks.device import check_device, tpm_findings
+from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Finding, Verdict, judge
 
 

@@ -12,8 +12,8 @@ import pytest
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
 from hw.reader import read_device
 from hw.simulator import Simulator
-from verifier.device_check import check_device
-from verifier.device_manifest import manifest_from_predicate
+from verifier.checks.device import check_device
+from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Finding, Status, Verdict, judge
 
 

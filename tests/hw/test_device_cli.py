@@ -62,7 +62,7 @@ def test_simulate_lists_its_knobs() -> None:
 def test_reported_facts_fail_a_signed_requirement(tmp_path: Path) -> None:
     from hw.reader import read_device
     from hw.simulator import Simulator
-    from verifier.device_manifest import manifest_from_predicate
+    from verifier.declared.device_manifest import manifest_from_predicate
 
     with Simulator("uboot") as sim:
         declared = sim.declared_manifest()

@@ -11,8 +11,8 @@ import pytest
 
 from hw.reader import read_device
 from hw.simulator import Simulator
-from verifier.device_check import check_device
-from verifier.device_manifest import DEVICE_MANIFEST_TYPE, load_device_manifest, manifest_from_predicate
+from verifier.checks.device import check_device
+from verifier.declared.device_manifest import DEVICE_MANIFEST_TYPE, load_device_manifest, manifest_from_predicate
 from verifier.errors import BadInputError
 from verifier.model import Status, Verdict, judge
 

@@ -16,8 +16,8 @@ from hw.errors import HardwareError, TransportError
 from hw.reader import read_device
 from hw.simulator import DeviceConfig, Simulator
 from tests.hw.hostile import PtyDevice
-from verifier.device_check import check_device
-from verifier.device_manifest import manifest_from_predicate
+from verifier.checks.device import check_device
+from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Status
 
 Write = Callable[[bytes], None]

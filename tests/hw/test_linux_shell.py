@@ -163,7 +163,7 @@ def shell_with_tpm(tmp_path: Path) -> Iterator[str]:
 def test_linux_profile_fetches_a_quote_on_our_nonce(shell_with_tpm: str, tmp_path: Path) -> None:
     import base64
 
-    from verifier.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import check_measured_boot
     from verifier.model import Status
 
     nonce = os.urandom(32)

@@ -22,8 +22,8 @@ from hw.reader import read_device
 from tests.helpers import run_cli
 from tests.hw.conftest import PCR7_EXTEND, REGION_SIZE, BootedUBoot, Flash
 from tests.hw.peers import start_ser2net
-from verifier.device_check import check_device
-from verifier.device_manifest import manifest_from_predicate
+from verifier.checks.device import check_device
+from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Status, Verdict, judge
 
 pytestmark = pytest.mark.slow
@@ -207,7 +207,7 @@ def test_reads_whole_debian_uboot_bin_with_md_b(qemu_uboot: BootedUBoot, uboot_f
 @pytest.mark.parametrize(("quantity", "status"), [("2", Status.PASS), ("1", Status.FAIL), ("3", Status.FAIL)])
 def test_hbom_quantity_of_identical_flash_chips(qemu_evidence: DeviceEvidence, quantity: str, status: Status) -> None:
     """QEMU's virt board has two identical CFI flash banks: an HBOM declares them once with quantity 2."""
-    from verifier.device_manifest import manifest_from_cyclonedx
+    from verifier.declared.device_manifest import manifest_from_cyclonedx
 
     bom = {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,

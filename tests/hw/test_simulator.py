@@ -97,8 +97,8 @@ def test_linux_login_with_credentials() -> None:
     from hw.errors import DeviceProtocolError
     from hw.reader import read_device
     from hw.simulator import DeviceConfig
-    from verifier.device_check import check_device
-    from verifier.device_manifest import manifest_from_predicate
+    from verifier.checks.device import check_device
+    from verifier.declared.device_manifest import manifest_from_predicate
     from verifier.model import judge
 
     config = DeviceConfig(username="operator", password="s3cret")

@@ -94,7 +94,7 @@ def test_pty_hung_up_during_open_is_a_transport_error(monkeypatch: pytest.Monkey
             raise termios.error(5, "Input/output error")
 
         monkeypatch.setattr(termios, "tcsetattr", hung_up)
-        with pytest.raises(TransportError, match="cannot open .*Input/output error"):
+        with pytest.raises(TransportError, match=r"cannot open .*Input/output error"):
             open_transport(os.ttyname(slave), baud=None, deadline=Deadline(5), transcript=Transcript())
     finally:
         os.close(master)

@@ -397,7 +397,7 @@ def test_a_sigstore_dsse_payload_of_another_type_is_not_vouched_for(
     from attestations import sigstore_bundle as sb
     from attestations.documents import SigstoreBundleDocument
     from attestations.errors import UnsupportedError
-    from verifier import attest_check as judge
+    from verifier.checks import attestations as judge
 
     fact = sb.VerifiedBundle(
         source="mock.json", bundle_version="v0.3", kind="dsse", payload=statement(subject(vendor.sha256)).encode(),

@@ -66,7 +66,7 @@ def test_device_manifest_and_layout_with_a_5000_digit_integer(tmp_path: Path) ->
 
     from attestations.errors import InputError
     from attestations.layout import layout_inspections
-    from verifier.device_manifest import load_device_manifest
+    from verifier.declared.device_manifest import load_device_manifest
     from verifier.errors import BadInputError
 
     number = "7" * 5000

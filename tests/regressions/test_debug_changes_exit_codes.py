@@ -17,7 +17,7 @@ from tests.helpers import run_cli
 
 
 def _history_with_an_edited_row(path: Path) -> Path:
-    from verifier.history import History
+    from verifier.workflows.history import History
 
     history = History(path)
     for serial in ("SN-1", "SN-2"):

@@ -16,8 +16,8 @@ import pytest
 from hw.errors import TransportError
 from hw.evidence import DeviceEvidence, RegionDigest
 from hw.uboot import parse_md_b
-from verifier.device_check import check_regions
-from verifier.device_manifest import manifest_from_predicate
+from verifier.checks.device import check_regions
+from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.errors import BadInputError
 from verifier.model import Status
 
@@ -247,8 +247,8 @@ def component_evidence(profile: str, *components: tuple[str, str, str]) -> Devic
 
 @pytest.mark.parametrize("profile", ["uboot", "linux", "attest"])
 def test_cdx_quantity_honoured_for_every_profile(profile: str) -> None:
-    from verifier.device_check import check_components
-    from verifier.device_manifest import manifest_from_cyclonedx
+    from verifier.checks.device import check_components
+    from verifier.declared.device_manifest import manifest_from_cyclonedx
 
     cls = {"uboot": "flash", "linux": "nic", "attest": "flash"}[profile]
     bom = hbom()
@@ -264,14 +264,14 @@ def test_cdx_quantity_honoured_for_every_profile(profile: str) -> None:
 
 @pytest.mark.parametrize("quantity", ["0", "-1", "two", "1.5", "99999999", "²"])
 def test_cdx_quantity_that_is_not_a_count_is_bad_input(quantity: str) -> None:
-    from verifier.device_manifest import manifest_from_cyclonedx
+    from verifier.declared.device_manifest import manifest_from_cyclonedx
 
     with pytest.raises(BadInputError, match="quantity"):
         manifest_from_cyclonedx(hbom(quantity))
 
 
 def test_predicate_quantity_round_trips_and_is_checked() -> None:
-    from verifier.device_manifest import manifest_from_cyclonedx
+    from verifier.declared.device_manifest import manifest_from_cyclonedx
 
     predicate = manifest_from_cyclonedx(hbom()).to_predicate()
     assert predicate["components"][0]["quantity"] == 2
@@ -281,8 +281,8 @@ def test_predicate_quantity_round_trips_and_is_checked() -> None:
 
 
 def test_cdx_suppliers_and_countries_are_kept() -> None:
-    from verifier.device_manifest import manifest_from_cyclonedx
-    from verifier.suppliers import parties_from_device_manifest
+    from verifier.checks.suppliers import parties_from_device_manifest
+    from verifier.declared.device_manifest import manifest_from_cyclonedx
 
     predicate = manifest_from_cyclonedx(hbom()).to_predicate()
     assert predicate["supplier"] == {"name": "Emulation Inc", "country": "FI"}
@@ -303,9 +303,9 @@ def test_hbom_itself_is_signed_in_the_release(tmp_path: Any) -> None:
 
     from attestations.dsse import parse_envelope, verify_signatures
     from attestations.keys import generate_private_key
-    from verifier.policy import SupplierRule
-    from verifier.release import ReleaseRequest, sign_release
-    from verifier.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+    from verifier.checks.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+    from verifier.policy.model import SupplierRule
+    from verifier.workflows.release import ReleaseRequest, sign_release
 
     firmware = tmp_path / "fw.bin"
     firmware.write_bytes(IMAGE)

@@ -130,8 +130,8 @@ def attest_evidence() -> Any:
 
 def test_evidence_whose_signed_nonce_is_a_shared_value_bomb_is_malformed(attest_evidence: Any) -> None:
     # The evidence file is hostile input too: hw.nonce once printed repr() of whatever the payload's nonce was.
-    from verifier.device_check import check_device
-    from verifier.device_manifest import manifest_from_predicate
+    from verifier.checks.device import check_device
+    from verifier.declared.device_manifest import manifest_from_predicate
     from verifier.model import Status
 
     evidence, manifest = attest_evidence

@@ -30,7 +30,7 @@ def test_bundle_whose_certificate_has_an_invalid_x509_version_is_bad_input() -> 
 def test_policy_naming_a_key_file_whose_name_is_too_long_is_a_policy_error(tmp_path: Path) -> None:
     """pathlib's is_file() raised ENAMETOOLONG through the policy parser; now it is a PolicyError naming the key."""
     from verifier.errors import PolicyError
-    from verifier.policy import parse_policy
+    from verifier.policy.model import parse_policy
 
     text = (DATA / "policy-key-file-name-too-long.toml").read_bytes().decode("utf-8", errors="replace")
     with pytest.raises(PolicyError, match="not a readable file"):
@@ -47,7 +47,7 @@ def test_device_manifest_with_an_overflowing_regex_repetition_is_bad_input(tmp_p
     manifest = DATA / "device-manifest-serial-pattern-repetition-overflow.json"
     result = run_cli(["device", "verify", "--evidence", evidence, "--manifest", manifest])
     assert_clean_error(result, 2)
-    from verifier.device_manifest import load_device_manifest
+    from verifier.declared.device_manifest import load_device_manifest
     from verifier.errors import BadInputError
 
     with pytest.raises(BadInputError, match="not a valid regular expression"):

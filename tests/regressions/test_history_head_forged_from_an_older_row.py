@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from verifier.history import GENESIS, History, row_hash
+from verifier.workflows.history import GENESIS, History, row_hash
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_intact_history_verifies_and_appends_go_on(tmp_path: Path, key: Path) ->
 
 
 def test_appending_to_a_forged_head_is_refused(tmp_path: Path, key: Path) -> None:
-    from verifier.history import HistoryTamperedError
+    from verifier.workflows.history import HistoryTamperedError
 
     db = tmp_path / "h.sqlite3"
     store = _fill(db)

@@ -63,7 +63,7 @@ def honest_evidence(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Evidence read from the simulated attest device running the demo firmware."""
     from hw.reader import read_device
     from hw.simulator import Simulator
-    from verifier.demo import _device_config, demo_firmware
+    from verifier.workflows.demo import _device_config, demo_firmware
 
     with Simulator("attest", config=_device_config(demo_firmware())) as sim:
         evidence = read_device(sim.port, profile="attest", timeout=30)

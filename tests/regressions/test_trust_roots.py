@@ -21,7 +21,7 @@ from attestations.keys import load_signer
 from tests.helpers import assert_clean_error, run_cli
 from tests.workflows.conftest import Workspace, policy_text
 from tests.workflows.conftest import workspace as workspace
-from verifier.release import ReleaseRequest, sign_release
+from verifier.workflows.release import ReleaseRequest, sign_release
 
 NONCE_A = bytes(range(32))
 NONCE_B = bytes(range(100, 132))
@@ -48,8 +48,8 @@ def reads(tmp_path_factory: pytest.TempPathFactory) -> Reads:
 
     from hw.reader import read_device
     from hw.simulator import Simulator
-    from verifier.demo import _device_config, declared_device_manifest, demo_firmware
-    from verifier.device_manifest import manifest_from_predicate
+    from verifier.declared.device_manifest import manifest_from_predicate
+    from verifier.workflows.demo import _device_config, declared_device_manifest, demo_firmware
 
     honest = _device_config(demo_firmware())
     other = replace(honest, serial="ACME-000124", key_seed="another-unit")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier.bench import BenchDevice
-from verifier.release import locate_release
+from verifier.workflows.bench import BenchDevice
+from verifier.workflows.release import locate_release
 
 HOSTILE_NAMES = ["../../outside.sigstore.json", "/etc/passwd", "..", "sub/../../x.json", "./../x.json"]
 

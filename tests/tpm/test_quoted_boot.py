@@ -110,7 +110,7 @@ def test_log_that_differs_from_the_quote_fails(quoted_boot: QuotedBoot, boot_rec
 def test_check_measured_boot_on_device_evidence(quoted_boot: QuotedBoot, boot_record: BootRecord) -> None:
     """The API the device and intake workflows call, on the DeviceEvidence ``tpm`` object."""
     from hw.evidence import TpmEvidence, TpmQuote
-    from verifier.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import check_measured_boot
     from verifier.model import Verdict, judge
 
     q = quoted_boot

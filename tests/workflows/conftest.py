@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from attestations.keys import load_signer
-from verifier.demo import DEMO_POLICY, _device_config, demo_firmware, prepare
-from verifier.release import ReleaseRequest, sign_release
+from verifier.workflows.demo import DEMO_POLICY, _device_config, demo_firmware, prepare
+from verifier.workflows.release import ReleaseRequest, sign_release
 
 
 @dataclass(frozen=True)

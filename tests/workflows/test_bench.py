@@ -196,7 +196,7 @@ def test_intake_that_outlives_its_deadline_is_killed_and_inconclusive(
     workspace: Workspace, simulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real intake always ends at its own deadline, so the hang is made here: the one stand-in in these tests."""
-    from verifier import bench
+    from verifier.workflows import bench
 
     real = bench._intake_command
 
@@ -218,7 +218,7 @@ def test_intake_that_outlives_its_deadline_is_killed_and_inconclusive(
 
 
 def test_plan_dump_options_and_relative_ports(workspace: Workspace, tmp_path: Path) -> None:
-    from verifier.bench import _intake_command, load_plan
+    from verifier.workflows.bench import _intake_command, load_plan
 
     (tmp_path / "bench").mkdir()
     plan = tmp_path / "bench" / "plan.toml"
@@ -263,8 +263,8 @@ def test_uboot_devices_get_the_dump_size_the_plan_gives(workspace: Workspace, si
     the option that intake now has); with room to dump it, md.b + sha256 passes. Ports are links beside the plan."""
     from attestations.keys import load_signer
     from tests.workflows.conftest import policy_text
-    from verifier.demo import declared_device_manifest
-    from verifier.release import ReleaseRequest, sign_release
+    from verifier.workflows.demo import declared_device_manifest
+    from verifier.workflows.release import ReleaseRequest, sign_release
 
     sims = [simulator("missing-commands", profile="uboot") for _ in range(2)]
     (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sims[0])))

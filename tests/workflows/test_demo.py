@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.helpers import run_cli
-from verifier.demo import demo_firmware
+from verifier.workflows.demo import demo_firmware
 
 
 def test_demo_runs_end_to_end_in_a_temporary_directory(tmp_path: Path) -> None:

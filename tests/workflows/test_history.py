@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, assert_clean_error, run_cli
-from verifier.history import History, check_chain, default_history_path
 from verifier.model import Status
+from verifier.workflows.history import History, check_chain, default_history_path
 
 
 def _fill(path: Path, count: int = 4) -> History:
@@ -87,7 +87,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from verifier.history import History
+    from verifier.workflows.history import History
     store = History(Path(sys.argv[1]))
     n = 0
     for _go in sys.stdin:

@@ -15,8 +15,8 @@ from attestations.keys import load_signer
 from tests.helpers import REPO, assert_clean_error, run_cli
 from tests.workflows.chromium import render
 from tests.workflows.conftest import Workspace, load_json_lines, policy_text
-from verifier.history import History
-from verifier.release import ReleaseRequest, sign_release
+from verifier.workflows.history import History
+from verifier.workflows.release import ReleaseRequest, sign_release
 
 SARIF_SCHEMA = REPO / "tests" / "firmware" / "data" / "sarif-schema-2.1.0.json"
 
@@ -531,9 +531,9 @@ def test_required_device_field_missing_fails(workspace: Workspace, simulator: An
 
 
 def test_firmware_policy_allows_raises_and_lowers() -> None:
-    from verifier.intake import apply_firmware_policy
     from verifier.model import Status, failed, warned
-    from verifier.policy import parse_policy
+    from verifier.policy.model import parse_policy
+    from verifier.workflows.intake import apply_firmware_policy
 
     policy = parse_policy(
         'version = 1\n[firmware]\nrequired = true\nfail = ["firmware.import"]\nwarn = ["firmware.rwx"]\n'
@@ -572,7 +572,7 @@ def test_console_profiles_through_the_simulator(
     workspace: Workspace, simulator: Any, tmp_path: Path, profile: str, tamper: tuple[str, ...], code: int
 ) -> None:
     """U-Boot and Linux consoles prove less than the attest protocol: the policy asks for what they can give."""
-    from verifier.demo import declared_device_manifest
+    from verifier.workflows.demo import declared_device_manifest
 
     sim = simulator(*tamper, profile=profile)
     (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sim)))
@@ -714,7 +714,7 @@ def test_strict_policy_fails_on_what_a_console_only_reports(
     workspace: Workspace, simulator: Any, tmp_path: Path
 ) -> None:
     """The U-Boot profile passes the lenient policy (tested above) but its self-reported facts fail strict mode."""
-    from verifier.demo import declared_device_manifest
+    from verifier.workflows.demo import declared_device_manifest
 
     sim = simulator(profile="uboot")
     (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sim)))

@@ -17,7 +17,7 @@ import pytest
 from attestations.keys import load_signer
 from tests.helpers import REPO
 from tests.workflows.conftest import Workspace
-from verifier.release import ReleaseRequest, sign_release
+from verifier.workflows.release import ReleaseRequest, sign_release
 
 pytestmark = pytest.mark.slow
 

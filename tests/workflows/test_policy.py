@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import REPO, assert_clean_error, run_cli
 from verifier.errors import PolicyError
 from verifier.model import Strength
-from verifier.policy import all_of, load_policy, parse_policy
+from verifier.policy.model import all_of, load_policy, parse_policy
 
 EXAMPLE = REPO / "docs" / "policy.example.toml"
 
@@ -98,8 +98,8 @@ def test_firmware_disposition(example: Path) -> None:
 
 def test_allowed_deviation_never_covers_what_a_finding_could_not_name(example: Path) -> None:
     """A finding listing 50 of 51 exports, or an item without a name, is not allowed by the names it shows."""
-    from verifier.intake import apply_firmware_policy
     from verifier.model import Status, failed
+    from verifier.workflows.intake import apply_firmware_policy
 
     policy = load_policy(example)
     listed = failed("firmware.export", "1 new export", "fw", exports=[{"name": "diag_selftest"}], count=1)
@@ -263,7 +263,7 @@ def test_tpm_ak_binding_errors_name_the_key(example: Path, old: str, new: str, w
 
 
 def test_tpm_ak_binding_all_of_keeps_the_stronger_binding(example: Path, tmp_path: Path) -> None:
-    from verifier.policy import all_of
+    from verifier.policy.model import all_of
 
     weak = load_policy(example)
     strong_path = tmp_path / "strong.toml"

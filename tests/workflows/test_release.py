@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import assert_clean_error, run_cli
 from tests.workflows.conftest import Workspace, load_json_lines
-from verifier.demo import demo_firmware
+from verifier.workflows.demo import demo_firmware
 
 PROVENANCE = {
     "buildDefinition": {

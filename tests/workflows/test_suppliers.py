@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from verifier.checks.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
 from verifier.model import Status
-from verifier.policy import SupplierRule
-from verifier.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+from verifier.policy.model import SupplierRule
 
 MANIFEST = {
     "manufacturer": "Acme Industrial",

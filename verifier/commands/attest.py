@@ -177,7 +177,7 @@ def verify(
     output_format: str,
 ) -> int:
     """Verify attestations for ARTIFACTS: signatures, thresholds, subjects, SLSA build policy, the build chain."""
-    from verifier.attest_workflow import VerifyRequest, run_verify
+    from verifier.workflows.attest_verify import VerifyRequest, run_verify
 
     if not bundle_paths and layout_path is None:
         raise UsageError("give at least one --bundle, or a --layout")

@@ -49,10 +49,10 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from attestations.files import write_atomic
-    from verifier.bench import DeviceOutcome, load_plan, run_bench
     from verifier.model import Verdict
     from verifier.output.junit import render_suites
     from verifier.output.sanitize import display
+    from verifier.workflows.bench import DeviceOutcome, load_plan, run_bench
 
     plan = load_plan(plan_path)
     if report_dir is None:

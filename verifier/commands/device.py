@@ -98,7 +98,7 @@ def read_cmd(
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     if manifest is not None:
-        from verifier.device_manifest import load_device_manifest
+        from verifier.declared.device_manifest import load_device_manifest
 
         specs += load_device_manifest(manifest).region_specs()
     password = _password(password_env, ask_password, password_argument, default_env="PROVCHECK_DEVICE_PASSWORD")
@@ -200,8 +200,8 @@ def verify_cmd(
     """Compare DeviceEvidence with the device manifest; print which facts were only self-reported."""
     from hw.errors import HardwareError
     from hw.evidence import DeviceEvidence
-    from verifier.device_check import check_device, tpm_findings
-    from verifier.device_manifest import load_device_manifest
+    from verifier.checks.device import check_device, tpm_findings
+    from verifier.declared.device_manifest import load_device_manifest
 
     required = _strength_requirements(requirements)
     expected = _hex_nonce(nonce)

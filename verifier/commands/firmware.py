@@ -109,8 +109,8 @@ def scan(image: Path, manifest: Path | None, key_paths: tuple[Path, ...], baseli
     changed UEFI modules. Always: Authenticode integrity (and trust with --trust-anchor), entry point.
     Exit 0 clean, 1 a finding failed, 2 bad input, 3 inconclusive (e.g. a size or decompression limit).
     """
+    from verifier.declared.firmware_manifest import provenance_findings, read_declared_firmware
     from verifier.errors import UsageError
-    from verifier.firmware.declared import provenance_findings, read_declared_firmware
     from verifier.firmware.scan import scan_firmware
 
     if key_paths and manifest is None:

@@ -24,8 +24,8 @@ from verifier.commands.common import emit, format_option
 @format_option()
 def history(serial: str | None, verify: bool, full: bool, history_db: Path | None, output_format: str) -> int:
     """List intake records, newest last, and optionally verify that none was edited or deleted."""
-    from verifier.history import History, check_chain
     from verifier.model import Report
+    from verifier.workflows.history import History, check_chain
 
     store = History(history_db)
     if verify:

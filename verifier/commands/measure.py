@@ -35,8 +35,8 @@ def baseline_command(evidence: Path, output: Path, nonce: str | None, bank: str,
     from attestations.files import write_atomic
     from hw.evidence import DeviceEvidence
     from hw.tpm.eventlog import parse_event_log
+    from verifier.checks.measured_boot import baseline, check_measured_boot, tpm_inputs
     from verifier.commands.tpm import _nonce
-    from verifier.measured_boot import baseline, check_measured_boot, tpm_inputs
 
     if not output.parent.is_dir():
         raise UsageError(f"directory {output.parent} does not exist")

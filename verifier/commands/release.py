@@ -84,7 +84,7 @@ def sign(
     """
     from attestations.keys import load_signer
     from verifier.commands.keys import passphrase_from_env
-    from verifier.release import ReleaseRequest, sign_release
+    from verifier.workflows.release import ReleaseRequest, sign_release
 
     password = passphrase_from_env(passphrase_env)
     signers = [load_signer(path, password) for path in key_paths]

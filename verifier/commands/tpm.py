@@ -99,7 +99,7 @@ def load_declared(
     device_manifest: Path | None, firmware_manifests: Sequence[Path], extra: Sequence[str]
 ) -> tuple[Any, set[str]]:
     """The device manifest (boot_measurements) and the Authenticode hashes the release declares."""
-    from verifier.measured_boot import declared_authenticode
+    from verifier.checks.measured_boot import declared_authenticode
 
     manifest: Any = None
     if device_manifest is not None:
@@ -231,7 +231,7 @@ def verify_quote_command(
     """Verify a quote made by tpm2_quote: signature, nonce, PCR digest, signer; then the log and the declared boot."""
     import base64
 
-    from verifier.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import check_measured_boot
 
     expected_nonce = _nonce(nonce)
     ek_pub, ek_certificate, platform, bundle = load_trust(ek_public, ek_cert, platform_cert, tpm_ca, tcti)
@@ -312,7 +312,12 @@ def eventlog_command(
     authenticode: tuple[str, ...], require_secure_boot: bool, output_format: str,
 ) -> int:
     """Decode a TCG binary event log, replay every bank, and compare with PCR values."""
-    from verifier.measured_boot import boot_reference, declared_findings, event_log_findings, reference_pcr_findings
+    from verifier.checks.measured_boot import (
+        boot_reference,
+        declared_findings,
+        event_log_findings,
+        reference_pcr_findings,
+    )
 
     parsed = load_event_log(log)
     pcrs = parse_pcr_file(_read(pcr_file, "PCR file"), f"PCR file {pcr_file}") if pcr_file else None

@@ -35,10 +35,10 @@ def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
     """A firmware manifest from a plain predicate, a Statement, a DSSE envelope or a release ``.intoto.jsonl``.
 
     With several statements, the one declaring ``image`` (by digest, else by name); see
-    ``verifier.firmware.declared``. No signature is checked here: ``firmware scan --key``, ``attest verify``
+    ``verifier.declared.firmware_manifest``. No signature is checked here: ``firmware scan --key``, ``attest verify``
     and ``intake`` do that.
     """
-    from verifier.firmware.declared import read_declared_firmware
+    from verifier.declared.firmware_manifest import read_declared_firmware
 
     return dict(read_declared_firmware(path, image).predicate)
 

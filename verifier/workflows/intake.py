@@ -29,13 +29,13 @@ from verifier.errors import PolicyError, ProvcheckError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
 from verifier.output.report_set import ReportSet
 from verifier.output.sanitize import storable
-from verifier.policy import Policy
+from verifier.policy.model import Policy
 
 if TYPE_CHECKING:
     from attestations.dsse import Envelope
     from hw.evidence import DeviceEvidence
-    from verifier.attest_check import VouchedStatement
-    from verifier.device_check import DerivedEvidence
+    from verifier.checks.attestations import VouchedStatement
+    from verifier.checks.device import DerivedEvidence
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,9 @@ def verify_release(release: Path, policy: Policy, artifacts: Sequence[Any]) -> _
     was met by a signature that verified with a trusted key (or a bundle a trusted identity signed).
     """
     from attestations.documents import read_documents
-    from verifier import attest_check as judge
-    from verifier.attest_workflow import load_keys
-    from verifier.release import locate_release
+    from verifier.checks import attestations as judge
+    from verifier.workflows.attest_verify import load_keys
+    from verifier.workflows.release import locate_release
 
     if not policy.signers:
         raise _no_signers_error(policy)
@@ -194,7 +194,7 @@ def _verify_bundle(
 
     A bundle carries one signature, so it cannot meet a rule that asks for more than one signer.
     """
-    from verifier import attest_check as judge
+    from verifier.checks import attestations as judge
 
     findings: list[Finding] = []
     signers: list[str] = []
@@ -244,7 +244,7 @@ def _verify_bundle(
 
 def _sigstore_options(identity: Any) -> Any:
     from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice
-    from verifier.attest_check import SigstoreOptions
+    from verifier.checks.attestations import SigstoreOptions
 
     if identity.trusted_root is not None:
         trust = TrustConfigChoice.from_file(identity.trusted_root)
@@ -464,7 +464,7 @@ def _device_manifest(vouched: Sequence[VouchedStatement]) -> Mapping[str, Any] |
 
 
 def _manifest_object(predicate: Mapping[str, Any], policy: Policy) -> Any:
-    from verifier.device_manifest import manifest_from_predicate
+    from verifier.declared.device_manifest import manifest_from_predicate
 
     data = dict(predicate)
     if policy.device.component_serials == "ignore":
@@ -630,7 +630,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     artifacts: list[Any] = []
     digests: dict[str, str] = {}
     if request.firmware is not None:
-        from verifier.attest_check import Artifact
+        from verifier.checks.attestations import Artifact
 
         digests = digest_file(request.firmware, ("sha256", "sha384", "sha512"))
         artifacts.append(Artifact(request.firmware, digests))
@@ -643,7 +643,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     findings += check_required(vouched, policy)
     findings += check_age(vouched, policy, started)
     if policy.attestations.builder_id or policy.attestations.source_uri:
-        from verifier.attest_check import AttestPolicy, check_build_policy
+        from verifier.checks.attestations import AttestPolicy, check_build_policy
 
         findings += check_build_policy(
             vouched,
@@ -654,7 +654,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
 
     # 2. firmware
     if request.firmware is not None:
-        from verifier.attest_check import check_subjects
+        from verifier.checks.attestations import check_subjects
 
         findings += check_subjects(artifacts, vouched, attested.covered)
         fw = request.firmware
@@ -716,7 +716,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
             # binding its signed facts have); whether that read was fresh is hw.nonce's finding, not the quote's.
             quote_nonce = nonce
             if request.evidence is not None:
-                from verifier.device_check import recorded_nonce
+                from verifier.checks.device import recorded_nonce
 
                 quote_nonce = recorded_nonce(judged) or nonce
             findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, quote_nonce))
@@ -727,7 +727,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
 
     # 4. suppliers
     if policy.suppliers:
-        from verifier.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+        from verifier.checks.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
 
         parties = parties_from_device_manifest(predicate) if predicate is not None else []
         for item in vouched:
@@ -775,7 +775,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         files.update(reports.commit(report))
     seq = None
     if request.record_history:
-        from verifier.history import History
+        from verifier.workflows.history import History
 
         record = History(request.history_db).append(
             serial=storable(serial or "unknown"), verdict=report.verdict.value, report=report.to_json(), vsa=vsa_json
@@ -792,7 +792,7 @@ def _serial(evidence: DeviceEvidence | None) -> str | None:
 
 
 def _vouch_findings(vouched: Sequence[VouchedStatement]) -> list[Finding]:
-    from verifier.attest_check import vouch_list
+    from verifier.checks.attestations import vouch_list
 
     return vouch_list(vouched)
 
@@ -801,7 +801,7 @@ def _derived(
     evidence: DeviceEvidence, predicate: Mapping[str, Any] | None, policy: Policy, nonce: bytes, request: IntakeRequest
 ) -> DerivedEvidence:
     """The evidence with each strength re-derived: signed only over this run's nonce (or, for a file, its own)."""
-    from verifier.device_check import derive_strengths, recorded_nonce
+    from verifier.checks.device import derive_strengths, recorded_nonce
 
     identity = None
     if predicate is not None:
@@ -815,7 +815,7 @@ def _derived(
 
 def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
     """The evidence with nothing verified: every fact counts as the device's word."""
-    from verifier.device_check import derive_strengths
+    from verifier.checks.device import derive_strengths
 
     return derive_strengths(replace(evidence, attestation=None, tpm=None), None, nonce=None).evidence
 
@@ -823,7 +823,7 @@ def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
 def _check_device(
     evidence: DeviceEvidence, predicate: Mapping[str, Any], policy: Policy, nonce: bytes, request: IntakeRequest
 ) -> list[Finding]:
-    from verifier.device_check import check_device
+    from verifier.checks.device import check_device
 
     manifest = _manifest_object(predicate, policy)
     findings = check_device(
@@ -876,7 +876,7 @@ def _check_tpm(
     wanted = policy.tpm.require_quote or policy.tpm.require_secure_boot or policy.tpm.ak_binding != "none"
     if evidence.tpm is None and not wanted and not declares_boot:
         return []
-    from verifier.measured_boot import check_measured_boot, declared_authenticode
+    from verifier.checks.measured_boot import check_measured_boot, declared_authenticode
 
     declared = declared_authenticode(
         v.statement.predicate for v in vouched if v.statement.predicate_type == predicates.FIRMWARE_MANIFEST
@@ -903,7 +903,7 @@ def _sign_vsa(
     evidence: DeviceEvidence | None,
     firmware: Sequence[Subject],
 ) -> dict[str, Any]:
-    from verifier.vsa import DeviceIdentity, build_vsa, input_attestations, sign_vsa
+    from verifier.workflows.vsa import DeviceIdentity, build_vsa, input_attestations, sign_vsa
 
     device = None
     if evidence is not None:

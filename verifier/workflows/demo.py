@@ -258,9 +258,9 @@ def prepare(directory: Path) -> dict[str, Path]:
 def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = print) -> DemoResult:
     from attestations.keys import load_signer
     from hw.simulator import Simulator
-    from verifier.intake import IntakeRequest, run_intake
-    from verifier.policy import load_policy
-    from verifier.release import ReleaseRequest, sign_release
+    from verifier.policy.model import load_policy
+    from verifier.workflows.intake import IntakeRequest, run_intake
+    from verifier.workflows.release import ReleaseRequest, sign_release
 
     root = Path(tempfile.mkdtemp(prefix="provcheck-demo-")) if directory is None else directory
     root.mkdir(parents=True, exist_ok=True)

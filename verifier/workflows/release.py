@@ -133,7 +133,7 @@ def _sha256(data: bytes) -> str:
 
 def device_manifest_predicate(path: Path) -> tuple[dict[str, Any], str]:
     """The device-manifest predicate from the project's predicate, a Statement carrying it, or a CycloneDX HBOM."""
-    from verifier.device_manifest import load_device_manifest
+    from verifier.declared.device_manifest import load_device_manifest
 
     manifest = load_device_manifest(path)
     raw = _load_json(path, "device manifest")

@@ -13,7 +13,7 @@ from pathlib import Path
 from attestations.documents import Document, read_documents
 from attestations.keys import PublicKey, load_public_keys
 from attestations.statement import digest_file
-from verifier import attest_check as judge
+from verifier.checks import attestations as judge
 from verifier.errors import UsageError
 from verifier.model import Finding, Status, failed, skipped
 
@@ -116,7 +116,7 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
 
 
 def _verify_layout(request: VerifyRequest) -> list[Finding]:
-    from verifier.layout_check import check_layout
+    from verifier.checks.layout import check_layout
 
     assert request.layout is not None and request.link_dir is not None
     return check_layout(

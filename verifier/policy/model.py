@@ -43,7 +43,7 @@ DEVICE_FIELDS = (
     "tpm",
 )
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-#: Weakest first; the same names as verifier.measured_boot.AK_BINDINGS.
+#: Weakest first; the same names as verifier.checks.measured_boot.AK_BINDINGS.
 AK_BINDINGS = ("none", "pinned", "ek", "activated")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.model import Finding, failed, passed, skipped, warned
-from verifier.policy import SupplierRule
+from verifier.policy.model import SupplierRule
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Checks (ids): ``hw.evidence``, ``hw.manufacturer``, ``hw.model``, ``hw.board-rev
 The evidence file is not trusted either: for the attest profile every signed fact is
 re-derived from the signed payload, the signature is re-verified with the leaf of the
 chain the device presented, and the chain is walked to the manifest's CA here.
-TPM quotes and event logs are judged by ``verifier.measured_boot``.
+TPM quotes and event logs are judged by ``verifier.checks.measured_boot``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
-from verifier.device_manifest import DeclaredComponent, DeclaredIdentity, DeclaredRegion, DeviceManifest
+from verifier.declared.device_manifest import DeclaredComponent, DeclaredIdentity, DeclaredRegion, DeviceManifest
 from verifier.model import Finding, Status, Strength, errored, failed, passed, skipped, warned
 
 # Which component classes each console profile can see; attest states whatever the device declares.
@@ -127,7 +127,7 @@ def derive_strengths(
     or ``reported``.
     """
     from hw.profile import ProfileFacts
-    from verifier.measured_boot import quoted_strength
+    from verifier.checks.measured_boot import quoted_strength
 
     findings: list[Finding] = []
     signed: ProfileFacts | None = None
@@ -757,7 +757,7 @@ def tpm_findings(evidence: DeviceEvidence, manifest: DeviceManifest, expected_no
     predicate = manifest.to_predicate()
     if evidence.tpm is None or (evidence.tpm.quote is None and not predicate.get("boot_measurements")):
         return []
-    from verifier.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import check_measured_boot
 
     nonce = expected_nonce
     if nonce is None and evidence.nonce:

@@ -28,7 +28,7 @@ from hw.tpm.eventlog import EventLog, parse_event_log
 from hw.tpm.replay import Comparison, compare, replay
 from verifier.errors import BadInputError
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
-from verifier.policy import AK_BINDINGS
+from verifier.policy.model import AK_BINDINGS
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate

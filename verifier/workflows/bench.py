@@ -42,7 +42,7 @@ from typing import Any
 
 from verifier.errors import PolicyError, UsageError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed
-from verifier.policy import TomlReader
+from verifier.policy.model import TomlReader
 
 MAX_PLAN_BYTES = 1 << 20
 KILL_GRACE_SECONDS = 30.0

@@ -1,0 +1,1 @@
+"""What the vendor declared, parsed once at the boundary into typed objects the judges take."""

@@ -1,0 +1,1 @@
+"""The intake policy: its model, the strict TOML reader, and how policies combine."""

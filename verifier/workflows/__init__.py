@@ -1,0 +1,1 @@
+"""Workflows: the sequences of steps behind each command (intake, attest verify, release, bench, demo)."""
