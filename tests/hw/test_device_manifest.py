@@ -12,7 +12,12 @@ import pytest
 from hw.reader import read_device
 from hw.simulator import Simulator
 from verifier.checks.device import check_device
-from verifier.declared.device_manifest import DEVICE_MANIFEST_TYPE, load_device_manifest, manifest_from_predicate
+from verifier.declared.device_manifest import (
+    DEVICE_MANIFEST_TYPE,
+    DeclaredParty,
+    load_device_manifest,
+    manifest_from_predicate,
+)
 from verifier.errors import BadInputError
 from verifier.model import Status, Verdict, judge
 
@@ -40,7 +45,7 @@ def test_predicate_round_trip(tmp_path: Path) -> None:
     manifest = load_device_manifest(path)
     assert manifest.source == "predicate"
     assert manifest.serial is not None and manifest.serial.pattern == "^ACME-[0-9]{6}$"
-    assert manifest.components[0].supplier == {"name": "Intel", "country": "US"}
+    assert manifest.components[0].supplier == DeclaredParty("Intel", "US")
     assert manifest_from_predicate(manifest.to_predicate()) == manifest
 
 

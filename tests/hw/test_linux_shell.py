@@ -163,19 +163,19 @@ def shell_with_tpm(tmp_path: Path) -> Iterator[str]:
 def test_linux_profile_fetches_a_quote_on_our_nonce(shell_with_tpm: str, tmp_path: Path) -> None:
     import base64
 
-    from verifier.checks.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import check_measured_boot, tpm_inputs
     from verifier.model import Status
 
     nonce = os.urandom(32)
     evidence = read_device(shell_with_tpm, profile="linux", timeout=120, read_timeout=15, nonce=nonce)
     assert evidence.tpm is not None and evidence.tpm.quote is not None, evidence.notes
     assert evidence.tpm.ak_public_pem is not None and "BEGIN PUBLIC KEY" in evidence.tpm.ak_public_pem
-    findings = check_measured_boot(evidence.tpm.to_json(), declared_authenticode=set(), manifest={}, nonce=nonce)
+    findings = check_measured_boot(tpm_inputs(evidence.tpm), declared_authenticode=set(), boot=None, nonce=nonce)
     status = {f.check: f.status for f in findings}
     assert status["tpm.quote.signature"] is Status.PASS
     assert status["tpm.quote.nonce"] is Status.PASS
     assert status["tpm.quote.pcr-digest"] is Status.PASS
-    stale = check_measured_boot(evidence.tpm.to_json(), declared_authenticode=set(), manifest={}, nonce=bytes(32))
+    stale = check_measured_boot(tpm_inputs(evidence.tpm), declared_authenticode=set(), boot=None, nonce=bytes(32))
     assert {f.check: f.status for f in stale}["tpm.quote.nonce"] is Status.FAIL
     # tpm2-tools' own verifier agrees on the message and signature that crossed the serial line (its -f
     # wants the serialised PCR format, not the -F values one the evidence carries, so PCRs are ours alone).

@@ -288,7 +288,7 @@ def test_cdx_suppliers_and_countries_are_kept() -> None:
     assert predicate["supplier"] == {"name": "Emulation Inc", "country": "FI"}
     assert predicate["components"][0]["supplier"] == {"name": "Flash Distribution Ltd", "country": "GB"}
     assert predicate["components"][0]["manufacturer"] == "Intel"
-    parties = {(p.name, p.country, p.role) for p in parties_from_device_manifest(predicate)}
+    parties = {(p.name, p.country, p.role) for p in parties_from_device_manifest(manifest_from_predicate(predicate))}
     assert parties >= {("Emulation Inc", "FI", "vendor"), ("Flash Distribution Ltd", "GB", "supplier")}
     # Without a supplier, the manufacturer is who supplies it, with its country.
     maker_only = hbom(supplier=None, manufacturer={"name": "Intel", "address": {"country": "US"}})
@@ -323,7 +323,7 @@ def test_hbom_itself_is_signed_in_the_release(tmp_path: Any) -> None:
     device = statements["https://provcheck.dev/device-manifest/v1"]
     assert device["components"][0]["quantity"] == 2
     # The supplier rules see the HBOM's countries, and each party is judged once though named twice.
-    parties = parties_from_device_manifest(device) + parties_from_cyclonedx(statements["https://cyclonedx.org/bom"])
+    parties = parties_from_device_manifest(manifest_from_predicate(device)) + parties_from_cyclonedx(statements["https://cyclonedx.org/bom"])
     findings = check_suppliers(parties, [SupplierRule(blocked_countries=frozenset({"GB"}))])
     blocked = [f for f in findings if f.check == "supply.blocked-country"]
     assert [f.status for f in blocked] == [Status.FAIL]

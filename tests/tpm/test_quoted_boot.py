@@ -110,25 +110,26 @@ def test_log_that_differs_from_the_quote_fails(quoted_boot: QuotedBoot, boot_rec
 def test_check_measured_boot_on_device_evidence(quoted_boot: QuotedBoot, boot_record: BootRecord) -> None:
     """The API the device and intake workflows call, on the DeviceEvidence ``tpm`` object."""
     from hw.evidence import TpmEvidence, TpmQuote
-    from verifier.checks.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import check_measured_boot, tpm_inputs
+    from verifier.declared.boot import BootReference
     from verifier.model import Verdict, judge
 
     q = quoted_boot
     b64 = lambda p: base64.b64encode(p.read_bytes()).decode()  # noqa: E731
-    evidence = TpmEvidence(pcrs={}, event_log_b64=b64(boot_record.eventlog),
-                           quote=TpmQuote(b64(q.message), b64(q.signature), b64(q.pcrs)),
-                           ak_public_pem=q.ak_pem.read_text())
+    evidence = tpm_inputs(TpmEvidence(pcrs={}, event_log_b64=b64(boot_record.eventlog),
+                                      quote=TpmQuote(b64(q.message), b64(q.signature), b64(q.pcrs)),
+                                      ak_public_pem=q.ak_pem.read_text()))
     declared = {authenticode(boot_record.release / n) for n in ("shimx64.efi", "grubx64.efi", "vmlinuz")}
-    manifest = {"boot_measurements": {"secure_boot": True, "kernel_cmdline": "console=ttyS0 quiet"}}
-    findings = check_measured_boot(evidence, declared_authenticode=declared, manifest=manifest,
+    manifest = BootReference.from_json({"secure_boot": True, "kernel_cmdline": "console=ttyS0 quiet"})
+    findings = check_measured_boot(evidence, declared_authenticode=declared, boot=manifest,
                                    nonce=bytes.fromhex(q.nonce))
     assert judge(findings) is Verdict.PASS, [f.to_json() for f in findings if f.status.value != "pass"]
     # Twins: a replayed nonce, and a release that does not declare the kernel.
-    stale = check_measured_boot(evidence, declared_authenticode=declared, manifest=manifest, nonce=bytes(16))
+    stale = check_measured_boot(evidence, declared_authenticode=declared, boot=manifest, nonce=bytes(16))
     assert judge(stale) is Verdict.FAIL
     assert any(f.check == "tpm.quote.nonce" and f.status.value == "fail" for f in stale)
     partial = check_measured_boot(evidence, declared_authenticode=declared - {authenticode(
-        boot_record.release / "vmlinuz")}, manifest=manifest, nonce=bytes.fromhex(q.nonce))
+        boot_record.release / "vmlinuz")}, boot=manifest, nonce=bytes.fromhex(q.nonce))
     assert judge(partial) is Verdict.FAIL
     assert any(f.check == "tpm.boot.application" and f.status.value == "fail" for f in partial)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from verifier.checks.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+from verifier.checks.suppliers import Party, check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
+from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Status
 from verifier.policy.model import SupplierRule
 
@@ -33,6 +34,13 @@ MANIFEST = {
         },
     ],
 }
+
+
+def _declared_parties(predicate: dict) -> list[Party]:
+    """The parties of a device-manifest predicate, parsed as intake parses it."""
+    return parties_from_device_manifest(manifest_from_predicate(predicate))
+
+
 ALLOWED = frozenset({"acme industrial", "board assembly gmbh", "intel", "winbond", "microchip"})
 
 
@@ -41,7 +49,7 @@ def _statuses(findings: list, check: str) -> list[Status]:
 
 
 def test_parties_cover_vendor_subcontractors_and_components() -> None:
-    parties = parties_from_device_manifest(MANIFEST)
+    parties = _declared_parties(MANIFEST)
     roles = {(p.name, p.role) for p in parties}
     assert ("Acme Industrial", "vendor") in roles
     assert ("Board Assembly GmbH", "subcontractor") in roles
@@ -50,17 +58,17 @@ def test_parties_cover_vendor_subcontractors_and_components() -> None:
 
 
 def test_allowed_suppliers_pass_and_an_unlisted_one_fails() -> None:
-    parties = parties_from_device_manifest(MANIFEST)
+    parties = _declared_parties(MANIFEST)
     ok = check_suppliers(parties, [SupplierRule(allowed=ALLOWED, allowed_countries=frozenset({"DE", "US", "TW"}))])
     assert [f.status for f in ok] == [Status.PASS]
     swapped = json.loads(json.dumps(MANIFEST))
     swapped["components"][1]["supplier"] = {"name": "Unknown Flash Co", "country": "TW"}
-    bad = check_suppliers(parties_from_device_manifest(swapped), [SupplierRule(allowed=ALLOWED)])
+    bad = check_suppliers(_declared_parties(swapped), [SupplierRule(allowed=ALLOWED)])
     assert _statuses(bad, "supply.supplier-not-allowed") == [Status.FAIL]
 
 
 def test_blocked_subcontractor_and_blocked_country_fail() -> None:
-    parties = parties_from_device_manifest(MANIFEST)
+    parties = _declared_parties(MANIFEST)
     blocked = check_suppliers(parties, [SupplierRule(blocked=frozenset({"board assembly gmbh"}))])
     assert _statuses(blocked, "supply.blocked-supplier") == [Status.FAIL]
     country = check_suppliers(parties, [SupplierRule(blocked_countries=frozenset({"TW"}))])
@@ -70,18 +78,18 @@ def test_blocked_subcontractor_and_blocked_country_fail() -> None:
 
 
 def test_concentration_warning() -> None:
-    parties = parties_from_device_manifest(MANIFEST)
+    parties = _declared_parties(MANIFEST)
     assert _statuses(check_suppliers(parties, [SupplierRule(concentration_warning=0.5)]), "supply.concentration") == []
     mono = json.loads(json.dumps(MANIFEST))
     for component in mono["components"][:2]:
         component["supplier"] = {"name": "Microchip", "country": "US"}
-    warned = check_suppliers(parties_from_device_manifest(mono), [SupplierRule(concentration_warning=0.5)])
+    warned = check_suppliers(_declared_parties(mono), [SupplierRule(concentration_warning=0.5)])
     assert _statuses(warned, "supply.concentration") == [Status.WARN]
 
 
 def test_unknown_origin_warns_or_fails() -> None:
     anon = {"manufacturer": "Acme Industrial", "components": []}
-    parties = parties_from_device_manifest(anon)
+    parties = _declared_parties(anon)
     rule = SupplierRule(allowed_countries=frozenset({"DE"}))
     assert _statuses(check_suppliers(parties, [rule]), "supply.unknown-origin") == [Status.WARN]
     strict = SupplierRule(require_origin=True)

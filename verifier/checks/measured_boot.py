@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hw.errors import HardwareError
 from hw.tpm.bootstate import SECURE_BOOT_VARIABLES, BootFacts, boot_facts
 from hw.tpm.eventlog import EventLog, parse_event_log
 from hw.tpm.replay import Comparison, compare, replay
+from verifier.declared.boot import BootReference, hex_text
+from verifier.declared.fields import JsonValue
 from verifier.errors import BadInputError
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
 from verifier.policy.model import AK_BINDINGS
@@ -33,82 +36,17 @@ from verifier.policy.model import AK_BINDINGS
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
+    from hw.evidence import TpmEvidence
     from hw.tpm.credential import ActivationCheck
     from hw.tpm.public import TpmPublic
     from hw.tpm.quote import QuoteVerification
 
 PcrBanks = dict[str, dict[int, bytes]]
+_PCR_INDEX = re.compile(r"[0-9]+")
 FIRMWARE_PCRS = range(8)
 
 
-@dataclass(frozen=True)
-class BootReference:
-    """``boot_measurements`` of a device manifest (docs/predicates.md)."""
-
-    pcrs: Mapping[str, Mapping[int, bytes]] = field(default_factory=dict)
-    allowed_event_digests: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    secure_boot: bool | None = None
-    secure_boot_variables: Mapping[str, str] = field(default_factory=dict)
-    kernel_cmdline: str | None = None
-
-    @property
-    def declared(self) -> bool:
-        return bool(self.pcrs or self.allowed_event_digests or self.secure_boot is not None
-                    or self.secure_boot_variables or self.kernel_cmdline is not None)
-
-
-def _hex(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise BadInputError(f"boot_measurements: {where} must be a hex string")
-    text = value.lower().removeprefix("0x")
-    try:
-        bytes.fromhex(text)
-    except ValueError as exc:
-        raise BadInputError(f"boot_measurements: {where} is not hex") from exc
-    return text
-
-
-def boot_reference(manifest: Any) -> BootReference:
-    """Accept a DeviceManifest-like object, a device-manifest dict, or a bare ``boot_measurements`` dict."""
-    if manifest is None:
-        return BootReference()
-    raw: Any = getattr(manifest, "boot_measurements", None)
-    if raw is None and isinstance(manifest, Mapping):
-        raw = manifest.get("boot_measurements", manifest if "pcrs" in manifest or "secure_boot" in manifest else None)
-    if raw is None:
-        return BootReference()
-    if isinstance(raw, BootReference):
-        return raw
-    if not isinstance(raw, Mapping):
-        to_json = getattr(raw, "to_json", None)
-        raw = to_json() if callable(to_json) else vars(raw)
-    if not isinstance(raw, Mapping):
-        raise BadInputError("boot_measurements must be an object")
-    pcrs: dict[str, dict[int, bytes]] = {}
-    for bank, values in (raw.get("pcrs") or {}).items():
-        if not isinstance(values, Mapping):
-            raise BadInputError(f"boot_measurements.pcrs.{bank} must be an object of index -> hex")
-        for index, value in values.items():
-            if not str(index).isdigit() or int(index) > 31:
-                raise BadInputError(f"boot_measurements.pcrs.{bank}: {index!r} is not a PCR index")
-            pcrs.setdefault(str(bank), {})[int(index)] = bytes.fromhex(_hex(value, f"pcrs.{bank}.{index}"))
-    allowed: dict[str, frozenset[str]] = {}
-    for bank, digests in (raw.get("allowed_event_digests") or {}).items():
-        if not isinstance(digests, list):
-            raise BadInputError(f"boot_measurements.allowed_event_digests.{bank} must be a list")
-        allowed[str(bank)] = frozenset(_hex(d, f"allowed_event_digests.{bank}") for d in digests)
-    secure_boot = raw.get("secure_boot")
-    if secure_boot is not None and not isinstance(secure_boot, bool):
-        raise BadInputError("boot_measurements.secure_boot must be true or false")
-    raw_vars = raw.get("secure_boot_variables") or {}
-    variables = {str(k): _hex(v, f"secure_boot_variables.{k}") for k, v in raw_vars.items()}
-    cmdline = raw.get("kernel_cmdline")
-    if cmdline is not None and not isinstance(cmdline, str):
-        raise BadInputError("boot_measurements.kernel_cmdline must be a string")
-    return BootReference(pcrs, allowed, secure_boot, variables, cmdline)
-
-
-def declared_authenticode(predicates: Iterable[Mapping[str, Any]]) -> set[str]:
+def declared_authenticode(predicates: Iterable[object]) -> set[str]:
     """The ``authenticode.sha256`` of every firmware-manifest predicate (or statement carrying one)."""
     out: set[str] = set()
     for item in predicates:
@@ -125,7 +63,7 @@ def declared_authenticode(predicates: Iterable[Mapping[str, Any]]) -> set[str]:
 
 @dataclass(frozen=True)
 class TpmInputs:
-    """The DeviceEvidence ``tpm`` object, decoded."""
+    """The DeviceEvidence ``tpm`` object, decoded: what the measured-boot judge reads."""
 
     reported_pcrs: PcrBanks
     event_log: bytes | None
@@ -134,7 +72,7 @@ class TpmInputs:
     strength: str = "measured"
 
 
-def _b64(value: Any, where: str) -> bytes:
+def _b64(value: object, where: str) -> bytes:
     if not isinstance(value, str):
         raise BadInputError(f"evidence tpm.{where} must be a base64 string")
     try:
@@ -143,37 +81,29 @@ def _b64(value: Any, where: str) -> bytes:
         raise BadInputError(f"evidence tpm.{where} is not valid base64") from exc
 
 
-def tpm_inputs(evidence_tpm: Any) -> TpmInputs:
-    """Read the ``tpm`` object of DeviceEvidence (the dataclass or its JSON)."""
-    to_json = getattr(evidence_tpm, "to_json", None)
-    raw = to_json() if callable(to_json) else evidence_tpm
-    if not isinstance(raw, Mapping):
-        raise BadInputError("evidence tpm must be an object")
+def tpm_inputs(tpm: TpmEvidence) -> TpmInputs:
+    """Decode the ``tpm`` object of DeviceEvidence; a value that does not decode is bad input naming it."""
     pcrs: PcrBanks = {}
-    for bank, values in (raw.get("pcrs") or {}).items():
-        if not isinstance(values, Mapping):
-            raise BadInputError(f"evidence tpm.pcrs.{bank} must be an object")
+    for bank, values in tpm.pcrs.items():
         for index, value in values.items():
-            if not str(index).isdigit():
+            if not _PCR_INDEX.fullmatch(index):
                 raise BadInputError(f"evidence tpm.pcrs.{bank}: {index!r} is not a PCR index")
-            pcrs.setdefault(str(bank), {})[int(index)] = bytes.fromhex(_hex(value, f"evidence pcrs.{bank}.{index}"))
-    log = _b64(raw["event_log_b64"], "event_log_b64") if raw.get("event_log_b64") else None
+            pcrs.setdefault(bank, {})[int(index)] = bytes.fromhex(hex_text(value, f"evidence pcrs.{bank}.{index}"))
+    log = _b64(tpm.event_log_b64, "event_log_b64") if tpm.event_log_b64 else None
     quote = None
-    if raw.get("quote"):
-        q = raw["quote"]
-        if not isinstance(q, Mapping):
-            raise BadInputError("evidence tpm.quote must be an object")
-        quote = (_b64(q.get("message_b64"), "quote.message_b64"), _b64(q.get("signature_b64"), "quote.signature_b64"),
-                 _b64(q.get("pcrs_b64"), "quote.pcrs_b64"))
-    ak_pem = raw.get("ak_public_pem")
-    ak = ak_pem.encode() if isinstance(ak_pem, str) and ak_pem.strip() else None
-    return TpmInputs(pcrs, log, quote, ak, str(raw.get("strength", "measured")))
+    if tpm.quote is not None:
+        q = tpm.quote
+        quote = (_b64(q.message_b64, "quote.message_b64"), _b64(q.signature_b64, "quote.signature_b64"),
+                 _b64(q.pcrs_b64, "quote.pcrs_b64"))
+    ak_pem = tpm.ak_public_pem
+    ak = ak_pem.encode() if ak_pem is not None and ak_pem.strip() else None
+    return TpmInputs(pcrs, log, quote, ak, tpm.strength)
 
 
 # -- strength ------------------------------------------------------------------------------------------------------
 
 
-def quoted_strength(evidence_tpm: Any, nonce: bytes | None) -> tuple[str, str]:
+def quoted_strength(evidence_tpm: TpmEvidence, nonce: bytes | None) -> tuple[str, str]:
     """How strongly provcheck itself can vouch for the TPM object's PCR values, and why not more.
 
     ``signed`` only when the quote verifies with the AK the evidence carries, carries ``nonce``
@@ -306,7 +236,7 @@ def _activation_finding(
     ak_public: TpmPublic | None,
     ek_chain: Finding | None,
     activation: ActivationCheck | None,
-    facts: dict[str, Any],
+    facts: dict[str, object],
 ) -> Finding:
     """Credential activation: the device released a secret only the TPM with the certified EK and this AK could."""
     subject = "attestation key"
@@ -538,10 +468,10 @@ def reference_pcr_findings(reference: BootReference, pcrs: PcrBanks | None, sour
 
 
 def check_measured_boot(
-    evidence_tpm: Any,
+    inputs: TpmInputs | None,
     *,
     declared_authenticode: set[str],
-    manifest: Any,
+    boot: BootReference | None,
     nonce: bytes | None,
     require_quote: bool = False,
     require_secure_boot: bool = False,
@@ -554,16 +484,16 @@ def check_measured_boot(
     ak: bytes | None = None,
     activation: Callable[[TpmPublic], ActivationCheck] | None = None,
 ) -> list[Finding]:
-    """Judge the DeviceEvidence ``tpm`` object: quote, AK binding, log replay and the declared boot."""
+    """Judge the decoded TPM evidence: quote, AK binding, log replay and the declared boot (``boot``; None
+    when no device manifest is given)."""
     from hw.tpm.quote import load_attestation_key, verify_quote
 
-    if evidence_tpm is None:
+    if inputs is None:
         return [skipped("tpm.evidence", "the device gave no TPM evidence", "TPM",
                         required=require_quote or require_secure_boot)]
-    inputs = tpm_inputs(evidence_tpm)
     if ak is not None:  # an AK the operator holds (PEM or TPM2B_PUBLIC) overrides the one the device printed
         inputs = TpmInputs(inputs.reported_pcrs, inputs.event_log, inputs.quote, ak, inputs.strength)
-    reference = boot_reference(manifest)
+    reference = boot or BootReference()
     out: list[Finding] = []
     verification: QuoteVerification | None = None
     ak_public: TpmPublic | None = None
@@ -620,8 +550,34 @@ def check_measured_boot(
 # -- reference state -----------------------------------------------------------------------------------------------
 
 
-def baseline(log: EventLog, pcrs: PcrBanks | None, *, bank: str = "sha256") -> dict[str, Any]:
-    """A ``boot_measurements`` fragment from a known-good boot, for the operator to review and the vendor to sign."""
+@dataclass(frozen=True)
+class BootBaseline:
+    """The boot measurements of a known-good boot in one bank: what ``measure baseline`` records."""
+
+    bank: str
+    pcrs: Mapping[int, bytes]
+    allowed_event_digests: tuple[str, ...]
+    secure_boot: bool | None
+    secure_boot_variables: Mapping[str, str]
+    kernel_cmdline: str | None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """A ``boot_measurements`` fragment, for the operator to review and the vendor to sign."""
+        out: dict[str, JsonValue] = {
+            "pcrs": {self.bank: {str(i): v.hex() for i, v in sorted(self.pcrs.items())}},
+            "allowed_event_digests": {self.bank: list(self.allowed_event_digests)},
+        }
+        if self.secure_boot is not None:
+            out["secure_boot"] = self.secure_boot
+        if self.secure_boot_variables:
+            out["secure_boot_variables"] = dict(sorted(self.secure_boot_variables.items()))
+        if self.kernel_cmdline is not None:
+            out["kernel_cmdline"] = self.kernel_cmdline
+        return {"boot_measurements": out}
+
+
+def baseline(log: EventLog, pcrs: PcrBanks | None, *, bank: str = "sha256") -> BootBaseline:
+    """The boot measurements of a known-good boot, replayed from its log (and the device's PCRs when given)."""
     facts = boot_facts(log)
     replayed = replay(log).pcrs.get(bank, {})
     values = {i: v for i, v in replayed.items() if i in FIRMWARE_PCRS or (pcrs and i in pcrs.get(bank, {}))}
@@ -629,16 +585,9 @@ def baseline(log: EventLog, pcrs: PcrBanks | None, *, bank: str = "sha256") -> d
         values = {i: pcrs[bank][i] for i in values if i in pcrs[bank]}
     digests = sorted({i.sha256 for i in facts.images if i.sha256}
                      | {e.digests[bank].hex() for e in facts.firmware_blobs if bank in e.digests})
-    out: dict[str, Any] = {
-        "pcrs": {bank: {str(i): v.hex() for i, v in sorted(values.items())}},
-        "allowed_event_digests": {bank: digests},
-    }
-    if facts.secure_boot is not None:
-        out["secure_boot"] = facts.secure_boot
-    if facts.variables:
-        out["secure_boot_variables"] = dict(sorted(facts.variables.items()))
+    cmdline = None
     if facts.kernel_cmdlines:
         line = facts.kernel_cmdlines[-1][1]
         head, _, tail = line.partition(" ")
-        out["kernel_cmdline"] = tail if head.startswith(("/", "BOOT_IMAGE=")) else line
-    return {"boot_measurements": out}
+        cmdline = tail if head.startswith(("/", "BOOT_IMAGE=")) else line
+    return BootBaseline(bank, values, tuple(digests), facts.secure_boot, dict(facts.variables), cmdline)

@@ -8,10 +8,11 @@ policy asks operators to enforce high-risk-supplier restrictions; this is where 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from verifier.declared.device_model import DeviceManifest
+from verifier.declared.parties import DeclaredParty
 from verifier.model import Finding, failed, passed, skipped, warned
 from verifier.policy.model import SupplierRule
 
@@ -31,11 +32,11 @@ def _normal(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _country(entity: Mapping[str, Any]) -> str | None:
+def _country(entity: Mapping[str, object]) -> str | None:
     country = _text(entity.get("country"))
     address = entity.get("address")
     if country is None and isinstance(address, Mapping):
@@ -43,38 +44,51 @@ def _country(entity: Mapping[str, Any]) -> str | None:
     return country.upper() if country else None
 
 
-def _entity(value: Any, role: str, source: str, component: str | None) -> list[Party]:
+def _entity(value: object, role: str, source: str, component: str | None) -> list[Party]:
+    """A CycloneDX organizationalEntity (or a bare name) and whoever it names as subcontractors."""
     if isinstance(value, str) and value.strip():
         return [Party(value.strip(), None, role, source, component)]
     if isinstance(value, Mapping):
         name = _text(value.get("name"))
         if name:
             out = [Party(name, _country(value), role, source, component)]
-            for sub in value.get("subcontractors") or []:
+            subs = value.get("subcontractors")
+            for sub in subs if isinstance(subs, list) else []:
                 out += _entity(sub, "subcontractor", f"{source} subcontractor", component)
             return out
     return []
 
 
-def parties_from_device_manifest(predicate: Mapping[str, Any]) -> list[Party]:
+def _declared(party: DeclaredParty, role: str, source: str, component: str | None) -> list[Party]:
+    """A declared party and, under it, its subcontractors (the declaration bounds their depth)."""
+    out = [Party(party.name, party.country.upper() if party.country else None, role, source, component)]
+    for sub in party.subcontractors:
+        out += _declared(sub, "subcontractor", f"{source} subcontractor", component)
+    return out
+
+
+def _named(name: str | None, role: str, source: str, component: str | None) -> list[Party]:
+    """A party known only by name (a manufacturer string): no country."""
+    return [Party(name.strip(), None, role, source, component)] if name and name.strip() else []
+
+
+def parties_from_device_manifest(manifest: DeviceManifest) -> list[Party]:
     """The vendor, subcontractors and component suppliers and manufacturers a device manifest names."""
     out: list[Party] = []
-    vendor = _entity(predicate.get("supplier"), "vendor", "device manifest", None)
-    if not vendor:
-        vendor = _entity(predicate.get("manufacturer"), "vendor", "device manifest", None)
-    out += vendor
-    for sub in predicate.get("subcontractors") or []:
-        out += _entity(sub, "subcontractor", "device manifest subcontractors", None)
-    for index, component in enumerate(predicate.get("components") or []):
-        if not isinstance(component, Mapping):
-            continue
+    if manifest.supplier is not None:
+        out += _declared(manifest.supplier, "vendor", "device manifest", None)
+    else:
+        out += _named(manifest.manufacturer, "vendor", "device manifest", None)
+    for sub in manifest.subcontractors:
+        out += _declared(sub, "subcontractor", "device manifest subcontractors", None)
+    for index, component in enumerate(manifest.components):
         label = (
-            " ".join(str(component.get(k)) for k in ("class", "manufacturer", "model") if _text(component.get(k)))
+            " ".join(x for x in (component.cls, component.manufacturer, component.model) if x and x.strip())
             or f"component {index}"
         )
         source = f"device manifest component {label}"
-        supplier = _entity(component.get("supplier"), "supplier", source, label)
-        maker = _entity(component.get("manufacturer"), "manufacturer", source, label)
+        supplier = _declared(component.supplier, "supplier", source, label) if component.supplier else []
+        maker = _named(component.manufacturer, "manufacturer", source, label)
         # A manufacturer named only by name inherits the country of a supplier of the same name.
         if supplier and maker and _normal(supplier[0].name) == _normal(maker[0].name):
             maker = []
@@ -82,11 +96,11 @@ def parties_from_device_manifest(predicate: Mapping[str, Any]) -> list[Party]:
     return out
 
 
-def parties_from_cyclonedx(bom: Mapping[str, Any]) -> list[Party]:
+def parties_from_cyclonedx(bom: Mapping[str, object]) -> list[Party]:
     """The organisations a CycloneDX SBOM or HBOM names: metadata supplier/manufacturer and each component's."""
     out: list[Party] = []
-    metadata = bom.get("metadata") if isinstance(bom.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
+    metadata = bom.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
     for key in ("supplier", "manufacturer", "manufacture"):
         out += _entity(metadata.get(key), "vendor", f"SBOM metadata {key}", None)
     top = metadata.get("component")
@@ -94,8 +108,8 @@ def parties_from_cyclonedx(bom: Mapping[str, Any]) -> list[Party]:
         for key in ("supplier", "manufacturer"):
             out += _entity(top.get(key), "vendor", f"SBOM metadata component {key}", None)
 
-    def walk(components: Iterable[Any]) -> None:
-        for component in components:
+    def walk(components: object) -> None:
+        for component in components if isinstance(components, list) else []:
             if not isinstance(component, Mapping):
                 continue
             label = _text(component.get("name")) or _text(component.get("bom-ref")) or "unnamed component"
@@ -107,9 +121,9 @@ def parties_from_cyclonedx(bom: Mapping[str, Any]) -> list[Party]:
             out.extend(supplier + maker)
             if not supplier and not maker:
                 out.extend(_entity(component.get("publisher"), "supplier", source, label))
-            walk(component.get("components") or [])
+            walk(component.get("components"))
 
-    walk(bom.get("components") or [])
+    walk(bom.get("components"))
     return out
 
 

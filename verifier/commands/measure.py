@@ -48,7 +48,7 @@ def baseline_command(evidence: Path, output: Path, nonce: str | None, bank: str,
         raise InconclusiveError(f"evidence {evidence} has no TPM event log: nothing to record")
     log = parse_event_log(inputs.event_log)
     expected = _nonce(nonce) if nonce else (bytes.fromhex(record.nonce) if record.nonce else None)
-    findings = check_measured_boot(record.tpm, declared_authenticode=set(), manifest=None, nonce=expected)
+    findings = check_measured_boot(inputs, declared_authenticode=set(), boot=None, nonce=expected)
     # Only the checks that say whether this boot is internally consistent decide; the declared-boot checks have
     # nothing to compare with yet, which is the point of recording a baseline.
     deciding = [f for f in findings if f.check.startswith(("tpm.quote", "tpm.eventlog"))]
@@ -64,7 +64,7 @@ def baseline_command(evidence: Path, output: Path, nonce: str | None, bank: str,
         # Not a known-good boot, or not shown to be one: record nothing.
         return emit(report, output_format)
     fragment = baseline(log, pcrs, bank=bank)
-    write_atomic(output, (json.dumps(fragment, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(output, (json.dumps(fragment.to_json(), indent=2, sort_keys=True) + "\n").encode())
     summary: Finding = passed("measure.baseline", f"wrote {output}: review it, then sign it in a device manifest",
-                              str(output), pcrs=sorted(fragment["boot_measurements"]["pcrs"].get(bank, {})))
+                              str(output), pcrs=sorted(str(i) for i in fragment.pcrs))
     return emit(report.with_findings([summary]), output_format)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from hw.tpm.eventlog import EventLog
     from hw.tpm.public import TpmPublic
+    from verifier.declared.boot import BootReference
 
 MAX_INPUT = 1024 * 1024
 MAX_LOG = 16 * 1024 * 1024
@@ -97,17 +98,19 @@ def _load_json(path: Path, what: str) -> Any:
 
 def load_declared(
     device_manifest: Path | None, firmware_manifests: Sequence[Path], extra: Sequence[str]
-) -> tuple[Any, set[str]]:
-    """The device manifest (boot_measurements) and the Authenticode hashes the release declares."""
+) -> tuple[BootReference | None, set[str]]:
+    """The declared boot (None without a device manifest) and the Authenticode hashes the release declares."""
     from verifier.checks.measured_boot import declared_authenticode
+    from verifier.declared.boot import BootReference, boot_reference_from_document
 
-    manifest: Any = None
+    reference: BootReference | None = None
     if device_manifest is not None:
         manifest = _load_json(device_manifest, "device manifest")
         if isinstance(manifest, dict) and isinstance(manifest.get("predicate"), dict):
             manifest = manifest["predicate"]
         if not isinstance(manifest, dict):
             raise BadInputError(f"device manifest {device_manifest} must be a JSON object")
+        reference = boot_reference_from_document(manifest) or BootReference()
     items: list[Any] = []
     for path in firmware_manifests:
         doc = _load_json(path, "firmware manifest")
@@ -118,7 +121,7 @@ def load_declared(
         if not re.fullmatch(r"[0-9a-f]{64}", text):
             raise UsageError(f"--authenticode {value!r} is not a sha256 hex digest")
         digests.add(text)
-    return manifest, digests
+    return reference, digests
 
 
 def load_trust(
@@ -229,13 +232,11 @@ def verify_quote_command(
     output_format: str,
 ) -> int:
     """Verify a quote made by tpm2_quote: signature, nonce, PCR digest, signer; then the log and the declared boot."""
-    import base64
-
-    from verifier.checks.measured_boot import check_measured_boot
+    from verifier.checks.measured_boot import TpmInputs, check_measured_boot
 
     expected_nonce = _nonce(nonce)
     ek_pub, ek_certificate, platform, bundle = load_trust(ek_public, ek_cert, platform_cert, tpm_ca, tcti)
-    manifest, digests = load_declared(device_manifest, firmware_manifests, authenticode)
+    reference, digests = load_declared(device_manifest, firmware_manifests, authenticode)
     from hw.tpm.quote import load_attestation_key, verify_quote
 
     # Malformed local files are bad input (exit 2), checked before judging.
@@ -247,13 +248,7 @@ def verify_quote_command(
         from hw.tpm.eventlog import parse_event_log
 
         parse_event_log(log_bytes)
-    evidence = {
-        "pcrs": {},
-        "event_log_b64": base64.b64encode(log_bytes).decode() if log_bytes else None,
-        "quote": {"message_b64": base64.b64encode(msg).decode(), "signature_b64": base64.b64encode(sig).decode(),
-                  "pcrs_b64": base64.b64encode(values).decode()},
-        "ak_public_pem": None,
-    }
+    evidence = TpmInputs({}, log_bytes or None, (msg, sig, values), None)
     activation = None
     if ak_binding == "activated" or credential_record or activated_secret:
         if not (credential_record and activated_secret):
@@ -264,7 +259,7 @@ def verify_quote_command(
         returned = _read(activated_secret, "activated secret")
         activation = lambda ak_public: check_activation(record, returned, ak_public, ek_pub)  # noqa: E731
     findings = check_measured_boot(
-        evidence, declared_authenticode=digests, manifest=manifest, nonce=expected_nonce, require_quote=True,
+        evidence, declared_authenticode=digests, boot=reference, nonce=expected_nonce, require_quote=True,
         require_secure_boot=require_secure_boot, ak_binding=ak_binding, pinned_ak_keyids=pinned,
         ek_public=ek_pub, ek_cert=ek_certificate, tpm_ca=bundle, platform_cert=platform, ak=ak_bytes,
         activation=activation,
@@ -312,20 +307,16 @@ def eventlog_command(
     authenticode: tuple[str, ...], require_secure_boot: bool, output_format: str,
 ) -> int:
     """Decode a TCG binary event log, replay every bank, and compare with PCR values."""
-    from verifier.checks.measured_boot import (
-        boot_reference,
-        declared_findings,
-        event_log_findings,
-        reference_pcr_findings,
-    )
+    from verifier.checks.measured_boot import declared_findings, event_log_findings, reference_pcr_findings
+    from verifier.declared.boot import BootReference
 
     parsed = load_event_log(log)
     pcrs = parse_pcr_file(_read(pcr_file, "PCR file"), f"PCR file {pcr_file}") if pcr_file else None
-    manifest, digests = load_declared(device_manifest, firmware_manifests, authenticode)
-    reference = boot_reference(manifest)
+    declared, digests = load_declared(device_manifest, firmware_manifests, authenticode)
+    reference = declared or BootReference()
     findings: list[Finding] = event_log_findings(parsed, pcrs, "given", replay_required=False)
     findings += reference_pcr_findings(reference, pcrs, "given")
-    if manifest is not None or digests or require_secure_boot:
+    if declared is not None or digests or require_secure_boot:
         findings += declared_findings(parsed, reference, digests, require_secure_boot=require_secure_boot)
     from hw.tpm.replay import replay
 

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 from attestations import predicates
 from attestations.errors import AttestationError
 from attestations.statement import Subject, digest_file, parse_statement, subject_matches
-from verifier.errors import PolicyError, ProvcheckError
+from verifier.checks.components import component_diff
+from verifier.declared.device_manifest import DeviceManifest, manifest_from_predicate
+from verifier.errors import BadInputError, PolicyError, ProvcheckError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed, skipped
 from verifier.output.report_set import ReportSet
 from verifier.output.sanitize import storable
@@ -463,19 +465,25 @@ def _device_manifest(vouched: Sequence[VouchedStatement]) -> Mapping[str, Any] |
     return None
 
 
-def _manifest_object(predicate: Mapping[str, Any], policy: Policy) -> Any:
-    from verifier.declared.device_manifest import manifest_from_predicate
+def _declared_device(predicate: Mapping[str, Any] | None) -> DeviceManifest | BadInputError | None:
+    """The release's device manifest, parsed once. A malformed one is kept as its error: each step that needs
+    the manifest reports it as that step's bad input."""
+    if predicate is None:
+        return None
+    try:
+        return manifest_from_predicate(predicate)
+    except BadInputError as exc:
+        return exc
 
-    data = dict(predicate)
-    if policy.device.component_serials == "ignore":
-        data["components"] = [
-            {**c, "serial": None} if isinstance(c, Mapping) else c for c in data.get("components") or []
-        ]
-    return manifest_from_predicate(data)
+
+def _manifest(declared: DeviceManifest | BadInputError) -> DeviceManifest:
+    if isinstance(declared, BadInputError):
+        raise BadInputError(str(declared))
+    return declared
 
 
 def read_evidence(
-    request: IntakeRequest, predicate: Mapping[str, Any] | None, nonce: bytes, transcript_dir: Path | None
+    request: IntakeRequest, declared: DeviceManifest | BadInputError | None, nonce: bytes, transcript_dir: Path | None
 ) -> DeviceEvidence:
     from hw.evidence import DeviceEvidence
     from hw.reader import read_device
@@ -490,7 +498,7 @@ def read_evidence(
         timeout=request.timeout,
         nonce=nonce,
         transcript_dir=transcript_dir,
-        regions=_manifest_object(predicate, request.policy).region_specs() if predicate is not None else [],
+        regions=_manifest(declared).region_specs() if declared is not None else [],
         username=request.username,
         password=request.password,
         read_timeout=request.read_timeout,
@@ -541,50 +549,6 @@ def device_identity(evidence: DeviceEvidence) -> dict[str, Any]:
         out["identity key sha256"] = evidence.identity_key.fingerprint_sha256
     out["nonce"] = evidence.nonce
     out["transcript sha256"] = evidence.transcript.get("sha256")
-    return out
-
-
-def component_diff(predicate: Mapping[str, Any] | None, evidence: DeviceEvidence) -> list[dict[str, Any]]:
-    """Declared against observed components, matched by class, manufacturer and model."""
-    declared = [c for c in (predicate or {}).get("components") or [] if isinstance(c, Mapping)]
-    observed = list(evidence.components)
-    keys = ("manufacturer", "model", "serial", "revision")
-    out: list[dict[str, Any]] = []
-    used: set[int] = set()
-    for item in declared:
-        shown = {k: item.get(k) for k in keys}
-        match = next(
-            (
-                i
-                for i, c in enumerate(observed)
-                if i not in used
-                and c.cls == item.get("class")
-                and (c.model, c.manufacturer) == (item.get("model"), item.get("manufacturer"))
-            ),
-            None,
-        )
-        if match is None:
-            match = next((i for i, c in enumerate(observed) if i not in used and c.cls == item.get("class")), None)
-        if match is None:
-            out.append({"change": "removed", "class": item.get("class"), "declared": shown, "observed": None})
-            continue
-        used.add(match)
-        seen = observed[match]
-        seen_shown = {k: getattr(seen, k) for k in keys}
-        differs = any(shown[k] not in (None, "") and shown[k] != seen_shown[k] for k in keys)
-        out.append(
-            {
-                "change": "changed" if differs else "matched",
-                "class": item.get("class"),
-                "declared": shown,
-                "observed": seen_shown,
-            }
-        )
-    for i, c in enumerate(observed):
-        if i not in used:
-            out.append(
-                {"change": "added", "class": c.cls, "declared": None, "observed": {k: getattr(c, k) for k in keys}}
-            )
     return out
 
 
@@ -664,6 +628,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
 
     # 3. device
     predicate = _device_manifest(vouched)
+    manifest = _declared_device(predicate)
     evidence: DeviceEvidence | None = None
     judged: DeviceEvidence | None = None
     nonce = os.urandom(NONCE_BYTES)
@@ -672,7 +637,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         holder: list[DeviceEvidence] = []
 
         def read() -> list[Finding]:
-            holder.append(read_evidence(request, predicate, nonce, reports.staging if reports else None))
+            holder.append(read_evidence(request, manifest, nonce, reports.staging if reports else None))
             return []
 
         findings += _guard("hw.read", where, read)
@@ -686,7 +651,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
             raw = evidence
 
             def derive() -> list[Finding]:
-                result = _derived(raw, predicate, policy, nonce, request)
+                result = _derived(raw, manifest, policy, nonce, request)
                 derived.append(result.evidence)
                 # The signature findings come with the comparison; here, only what the evidence overstated.
                 return [f for f in result.findings if f.check == "hw.strength"]
@@ -701,12 +666,12 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
                     transcript_sha256=evidence.transcript.get("sha256"),
                 )
             )
-            if predicate is None:
+            if manifest is None:
                 findings.append(
                     failed("hw.manifest", "the release declares no verified device manifest to compare with", "device")
                 )
             else:
-                seen, declared = judged, predicate
+                seen, declared = judged, manifest
                 findings += _guard(
                     "hw.compare", "device", lambda: _check_device(seen, declared, policy, nonce, request)
                 )
@@ -719,7 +684,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
                 from verifier.checks.device import recorded_nonce
 
                 quote_nonce = recorded_nonce(judged) or nonce
-            findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, predicate, vouched, policy, quote_nonce))
+            findings += _guard("tpm", "tpm", lambda: _check_tpm(read_ok, manifest, vouched, policy, quote_nonce))
     elif policy.device.required:
         findings.append(skipped("hw.read", "the policy requires reading the device; give --port", "device"))
     if evidence is None and (policy.tpm.require_quote or policy.tpm.require_secure_boot) and not policy.device.required:
@@ -729,11 +694,14 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     if policy.suppliers:
         from verifier.checks.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
 
-        parties = parties_from_device_manifest(predicate) if predicate is not None else []
-        for item in vouched:
-            if item.statement.predicate_type.startswith(predicates.CYCLONEDX):
-                parties += parties_from_cyclonedx(item.statement.predicate)
-        findings += check_suppliers(parties, policy.suppliers)
+        def suppliers() -> list[Finding]:
+            parties = parties_from_device_manifest(_manifest(manifest)) if manifest is not None else []
+            for item in vouched:
+                if item.statement.predicate_type.startswith(predicates.CYCLONEDX):
+                    parties += parties_from_cyclonedx(item.statement.predicate)
+            return check_suppliers(parties, policy.suppliers)
+
+        findings += _guard("supply.suppliers", "suppliers", suppliers)
 
     findings += _vouch_findings(vouched)
     serial = _serial(evidence)
@@ -752,7 +720,8 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     }
     if evidence is not None and judged is not None:
         metadata["device"] = device_identity(judged)
-        metadata["component_diff"] = component_diff(predicate, judged)
+        if not isinstance(manifest, BadInputError):
+            metadata["component_diff"] = component_diff(manifest, judged.components)
     report = Report(
         title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata
     )
@@ -798,17 +767,17 @@ def _vouch_findings(vouched: Sequence[VouchedStatement]) -> list[Finding]:
 
 
 def _derived(
-    evidence: DeviceEvidence, predicate: Mapping[str, Any] | None, policy: Policy, nonce: bytes, request: IntakeRequest
+    evidence: DeviceEvidence,
+    declared: DeviceManifest | BadInputError | None,
+    policy: Policy,
+    nonce: bytes,
+    request: IntakeRequest,
 ) -> DerivedEvidence:
     """The evidence with each strength re-derived: signed only over this run's nonce (or, for a file, its own)."""
     from verifier.checks.device import derive_strengths, recorded_nonce
 
-    identity = None
-    if predicate is not None:
-        try:
-            identity = _manifest_object(predicate, policy).identity
-        except ProvcheckError:
-            identity = None  # an unreadable manifest is judged (and reported) by the comparison itself
+    # An unreadable manifest declares no identity here; the comparison itself judges (and reports) it.
+    identity = declared.identity if isinstance(declared, DeviceManifest) else None
     binding = recorded_nonce(evidence) if request.evidence is not None else nonce
     return derive_strengths(evidence, identity, nonce=binding, ak_bound=policy.tpm.ak_binding != "none")
 
@@ -821,16 +790,22 @@ def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
 
 
 def _check_device(
-    evidence: DeviceEvidence, predicate: Mapping[str, Any], policy: Policy, nonce: bytes, request: IntakeRequest
+    evidence: DeviceEvidence,
+    declared: DeviceManifest | BadInputError,
+    policy: Policy,
+    nonce: bytes,
+    request: IntakeRequest,
 ) -> list[Finding]:
+    from verifier.checks.components import ComponentSerials
     from verifier.checks.device import check_device
 
-    manifest = _manifest_object(predicate, policy)
+    manifest = _manifest(declared)
     findings = check_device(
         evidence,
         manifest,
         required_strength={k: v.value for k, v in policy.device.required_strength.items()},
         expected_nonce=nonce if request.evidence is None else None,
+        component_serials=ComponentSerials(policy.device.component_serials),
     )
     if not policy.device.region_digests:
         # The policy accepts a device that cannot measure a region; a region that was measured and differs still fails.
@@ -867,24 +842,26 @@ def _check_device(
 
 def _check_tpm(
     evidence: DeviceEvidence,
-    predicate: Mapping[str, Any] | None,
+    declared: DeviceManifest | BadInputError | None,
     vouched: Sequence[VouchedStatement],
     policy: Policy,
     nonce: bytes,
 ) -> list[Finding]:
-    declares_boot = isinstance(predicate, Mapping) and bool(predicate.get("boot_measurements"))
+    declares_boot = isinstance(declared, DeviceManifest) and declared.declares_boot_measurements
     wanted = policy.tpm.require_quote or policy.tpm.require_secure_boot or policy.tpm.ak_binding != "none"
     if evidence.tpm is None and not wanted and not declares_boot:
         return []
-    from verifier.checks.measured_boot import check_measured_boot, declared_authenticode
+    from verifier.checks.measured_boot import check_measured_boot, declared_authenticode, tpm_inputs
 
-    declared = declared_authenticode(
+    boot = _manifest(declared).boot if declared is not None else None
+
+    authenticode = declared_authenticode(
         v.statement.predicate for v in vouched if v.statement.predicate_type == predicates.FIRMWARE_MANIFEST
     )
     findings: list[Finding] = check_measured_boot(
-        evidence.tpm.to_json() if evidence.tpm is not None else None,
-        declared_authenticode=declared,
-        manifest=predicate,
+        tpm_inputs(evidence.tpm) if evidence.tpm is not None else None,
+        declared_authenticode=authenticode,
+        boot=boot,
         nonce=nonce,
         # Binding an AK means nothing without a quote made by it: a binding rule requires the quote.
         require_quote=policy.tpm.require_quote or policy.tpm.ak_binding != "none",
