@@ -191,3 +191,34 @@ def test_evidence_round_trips(attest_read: tuple[DeviceEvidence, dict[str, Any]]
     evidence, _ = attest_read
     again = DeviceEvidence.from_json(json.loads(evidence.to_bytes()))
     assert again == evidence
+
+
+def test_ignored_component_serials_are_not_compared_and_the_manifest_is_not_rewritten(
+    attest_read: tuple[DeviceEvidence, dict[str, Any]],
+) -> None:
+    """Policy ``component_serials = "ignore"`` reaches the judge as a rule; intake once rewrote the declaration."""
+    from verifier.checks.components import ComponentSerials
+
+    evidence, manifest = attest_read
+    found = evidence.components[0]
+    declared = {"class": found.cls, "manufacturer": found.manufacturer, "model": found.model,
+                "serial": "NOT-THE-SERIAL", "required": True}
+    others = [c for c in manifest["components"] if c["class"] != found.cls]
+    typed = manifest_from_predicate({**manifest, "components": [declared, *others]})
+    matched = check_device(evidence, typed)
+    (component,) = [f for f in matched if f.check == "hw.components"]
+    assert component.status is Status.FAIL and component.evidence["diff"]["changed"][0]["fields"] == ["serial"]
+    ignored = check_device(evidence, typed, component_serials=ComponentSerials.IGNORE)
+    assert statuses(ignored, "hw.components") == {Status.PASS}
+    assert typed.components[0].serial == "NOT-THE-SERIAL"
+
+
+def test_tpm_evidence_with_a_non_ascii_digit_pcr_index_is_bad_input() -> None:
+    """'²'.isdigit() is True but int('²') raises: the index check is ASCII digits only, a clean bad input."""
+    from hw.evidence import TpmEvidence
+    from verifier.checks.measured_boot import tpm_inputs
+    from verifier.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="not a PCR index"):
+        tpm_inputs(TpmEvidence(pcrs={"sha256": {"\u00b2": "00" * 32}}, event_log_b64=None, quote=None,
+                               ak_public_pem=None))

@@ -76,11 +76,72 @@ def test_wrapped_predicate(tmp_path: Path, wrap: str) -> None:
         ({"firmware_regions": [{"name": "a", "sha256": "zz"}]}, "64 hex"),
         ({"firmware_regions": [{"name": "a", "size": -1}]}, "non-negative"),
         ({"components": "nic"}, "list"),
+        # Fields the supplier rules and the TPM checks read are parsed here too, once, and as strictly.
+        ({"supplier": {"country": "DE"}}, r"'supplier.name' is required"),
+        ({"supplier": 7}, "'supplier' must be a name or an object"),
+        ({"supplier": {"name": "Acme", "country": 49}}, "'supplier.country' must be a string"),
+        ({"subcontractors": "Board Assembly"}, "'subcontractors' must be a list"),
+        ({"components": [{"class": "nic", "supplier": {"name": " "}}]}, r"'components\[0\].supplier.name'"),
+        ({"boot_measurements": {"secure_boot": "yes"}}, "secure_boot must be true or false"),
+        ({"boot_measurements": {"pcrs": {"sha256": {"32": "00"}}}}, "not a PCR index"),
+        ({"boot_measurements": {"pcrs": {"sha256": {"\u00b2": "00"}}}}, "not a PCR index"),
+        ({"boot_measurements": {"pcrs": ["00"]}}, "pcrs must be an object"),
+        ({"boot_measurements": {"allowed_event_digests": {"sha256": ["zz"]}}}, "is not hex"),
     ],
 )
 def test_malformed_predicate_is_bad_input(mutation: dict[str, Any], message: str) -> None:
     with pytest.raises(BadInputError, match=message):
         manifest_from_predicate({**PREDICATE, **mutation})
+
+
+def test_subcontractors_nested_without_end_are_bad_input() -> None:
+    """A supplier chain is bounded: a manifest is not a recursion bomb for the supplier rules."""
+    party: dict[str, Any] = {"name": "last"}
+    for level in range(40):
+        party = {"name": f"level {level}", "subcontractors": [party]}
+    with pytest.raises(BadInputError, match="deeper than"):
+        manifest_from_predicate({**PREDICATE, "supplier": party})
+
+
+def test_a_key_written_twice_is_bad_input(tmp_path: Path) -> None:
+    """Two values for one field: provcheck would judge the last, another reader (the signer's) the first."""
+    path = tmp_path / "twice.json"
+    text = json.dumps(PREDICATE)
+    path.write_text(text.replace('"model": "RTU-9"', '"model": "RTU-9", "model": "RTU-1"'))
+    with pytest.raises(BadInputError, match="'model' is written twice"):
+        load_device_manifest(path)
+    path.write_text(json.dumps(statement(PREDICATE)).replace('"model": "RTU-9"', '"model": "RTU-9", "model": "X"')
+                    + "\n")
+    with pytest.raises(BadInputError, match="written twice"):
+        load_device_manifest(path)
+
+
+def test_cyclonedx_serial_pattern_and_region_binding_are_checked_like_the_predicate() -> None:
+    """An HBOM's serial pattern must compile and a region's address must be an integer: ignoring either
+    (as the HBOM reader once did) left the serial check to crash, or the region bound to no address."""
+    from verifier.declared.device_manifest import manifest_from_cyclonedx
+
+    def bom(top_props: list[dict[str, str]], region_props: list[dict[str, str]]) -> dict[str, Any]:
+        return {"bomFormat": "CycloneDX", "specVersion": "1.6",
+                "metadata": {"component": {"type": "device", "name": "RTU-9", "properties": top_props}},
+                "components": [{"type": "firmware", "name": "boot", "properties": region_props,
+                                "hashes": [{"alg": "SHA-256", "content": "ab" * 32}]}]}
+
+    good = manifest_from_cyclonedx(bom([], [{"name": "provcheck:region:address", "value": "0x1000"}]))
+    assert good.firmware_regions[0].address == 0x1000
+    with pytest.raises(BadInputError, match="not a valid regular expression"):
+        manifest_from_cyclonedx(bom([{"name": "provcheck:serial:pattern", "value": "(["}], []))
+    with pytest.raises(BadInputError, match="must be an integer"):
+        manifest_from_cyclonedx(bom([], [{"name": "provcheck:region:address", "value": "0xZZ"}]))
+    with pytest.raises(BadInputError, match="must not be negative"):
+        manifest_from_cyclonedx(bom([], [{"name": "provcheck:region:size", "value": "-16"}]))
+
+
+def test_the_manifest_says_what_it_declares_not_where_it_came_from() -> None:
+    """A predicate cannot label its own source (or anything the parser decides): those fields are ignored."""
+    manifest = manifest_from_predicate({**PREDICATE, "source": "cyclonedx", "boot": {"secure_boot": False}})
+    assert manifest.source == "predicate"
+    assert manifest.boot.secure_boot is None
 
 
 def test_not_a_manifest(tmp_path: Path) -> None:
