@@ -5,14 +5,11 @@ Accepted inputs (``load_device_manifest``):
 - the predicate itself (docs/predicates.md, ``https://provcheck.dev/device-manifest/v1``);
 - an in-toto Statement carrying it, or a DSSE envelope / .intoto.jsonl line holding such a
   Statement. Signatures are not checked here: ``attest verify`` and ``intake`` do that;
-- a CycloneDX 1.4-1.6 BOM whose components describe hardware (``cdx:device:*`` properties).
+- a CycloneDX 1.4-1.6 BOM whose components describe hardware (``verifier.declared.hbom``).
 
-From CycloneDX: ``metadata.component`` gives manufacturer (``manufacturer.name``, ``supplier.name``
-or ``group``), model (``name``) and board revision (``version``); a ``cdx:device:serialNumber``
-property on it gives the serial. Each component of type ``device`` becomes a component: class
-from ``cdx:device:function`` (else ``cdx:device:deviceType``), manufacturer from ``manufacturer``
-or ``supplier``, model from ``name``, revision from ``version``, required unless ``scope`` is
-``optional``. Components of type ``firmware`` with a SHA-256 hash become firmware regions.
+Whatever the input, the result is one ``DeviceManifest`` (``verifier.declared.device_model``), parsed
+here once: the device judges, the measured-boot judge (its ``boot``), the supplier rules (its parties)
+and the intake report's component diff all read that object, never the JSON.
 """
 
 from __future__ import annotations
