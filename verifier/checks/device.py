@@ -23,8 +23,8 @@ from verifier.checks.components import (
     describe_found,
     differing,
     matches,
-    norm,
 )
+from verifier.checks.components import norm as _norm
 from verifier.checks.device_signature import check_attestation, check_identity_key, check_nonce
 from verifier.checks.measured_boot import check_measured_boot, tpm_inputs
 from verifier.checks.strength import (
@@ -118,7 +118,7 @@ def check_identity_fields(evidence: DeviceEvidence, manifest: DeviceManifest) ->
         label = name.replace("_", " ")
         if fact is None or not fact.value:
             out.append(skipped(check, f"the {label} is declared but the device did not give one", label))
-        elif norm(fact.value) == norm(declared):
+        elif _norm(fact.value) == _norm(declared):
             out.append(passed(check, f"{label} is {fact.value!r} ({fact.strength})", label, strength=fact.strength))
         else:
             out.append(
@@ -174,7 +174,7 @@ def check_components(
     if not declared and not evidence.components:
         return []
     out: list[Finding] = []
-    unseen = [c for c in declared if visible is not None and norm(c.cls) not in visible]
+    unseen = [c for c in declared if visible is not None and _norm(c.cls) not in visible]
     for component in unseen:
         out.append(
             skipped(
@@ -197,7 +197,7 @@ def check_components(
             remaining.remove(hit)
     changed, removed = [], []
     for component in unmatched:
-        same_class = next((f for f in remaining if norm(f.cls) == norm(component.cls)), None)
+        same_class = next((f for f in remaining if _norm(f.cls) == _norm(component.cls)), None)
         if same_class is not None:
             remaining.remove(same_class)
             changed.append((component, same_class))
