@@ -7,7 +7,7 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["verifier.declared.device_manifest"]):
+with atheris.instrument_imports(include=["verifier.declared"]):
     from verifier.declared.device_manifest import load_device_manifest
     from verifier.errors import ProvcheckError
 
