@@ -222,3 +222,25 @@ def test_tpm_evidence_with_a_non_ascii_digit_pcr_index_is_bad_input() -> None:
     with pytest.raises(BadInputError, match="not a PCR index"):
         tpm_inputs(TpmEvidence(pcrs={"sha256": {"\u00b2": "00" * 32}}, event_log_b64=None, quote=None,
                                ak_public_pem=None))
+
+
+def test_component_diff_reads_the_typed_manifest() -> None:
+    """The intake report's diff (once built from the predicate's JSON in intake.py): matched, changed, removed,
+    added, each declared component paired once."""
+    from verifier.checks.components import component_diff
+
+    manifest = manifest_from_predicate({"components": [
+        {"class": "nic", "manufacturer": "Intel", "model": "I210"},
+        {"class": "flash", "manufacturer": "Winbond", "model": "W25Q", "serial": "S1"},
+        {"class": "tpm", "manufacturer": "Infineon", "model": "SLB9670"},
+    ]})
+    found = (
+        Component("nic", "Intel", "I210", None, None, "reported", "test"),
+        Component("flash", "Winbond", "W25Q", "S2", None, "reported", "test"),
+        Component("modem", "Quectel", "EG25", None, None, "reported", "test"),
+    )
+    diff = component_diff(manifest, found)
+    assert [(d["change"], d["class"]) for d in diff] == [
+        ("matched", "nic"), ("changed", "flash"), ("removed", "tpm"), ("added", "modem")]
+    assert diff[1]["declared"] == {"manufacturer": "Winbond", "model": "W25Q", "serial": "S1", "revision": None}
+    assert [d["change"] for d in component_diff(None, found)] == ["added"] * 3
