@@ -19,13 +19,15 @@ import time
 
 from hw.console import MarkedConsole, prompt_at_end, without_escapes
 from hw.errors import DeviceProtocolError, TransportError
-from hw.evidence import Component, Fact, RegionDigest, TpmEvidence, TpmQuote
+from hw.evidence import Component, Fact, Observable, RegionDigest, TpmEvidence, TpmQuote
 from hw.profile import ProfileFacts, ReadOptions
 from hw.transport import Transport
 
 SHELL_PROMPT = prompt_at_end(rb"[#$] ?")
 LOGIN = re.compile(rb"login: ?$", re.IGNORECASE)
 PASSWORD = re.compile(rb"[Pp]assword: ?$")
+# What a Linux console shows when idle: a getty's login prompt or a shell prompt.
+_SIGNS = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
 OUR_PROMPT = "pcsh# "
 _DMI = {
     "sys_vendor": "manufacturer",
@@ -100,7 +102,7 @@ class LinuxReader:
     def __init__(self, console: MarkedConsole, options: ReadOptions) -> None:
         self.console = console
         self.options = options
-        self.facts = ProfileFacts("linux")
+        self.facts = ProfileFacts(LinuxProfile.name)
 
     def _twice(self, command: str, timeout: float = 30.0) -> tuple[str, int]:
         first = self.console.run(command, timeout=timeout)
@@ -285,3 +287,23 @@ class LinuxReader:
 
 def read_linux(transport: Transport, options: ReadOptions) -> ProfileFacts:
     return LinuxReader(reach_shell(transport, options), options).read()
+
+
+class LinuxProfile:
+    """The Linux shell's binding of ``hw.profile.ConsoleProfile``."""
+
+    name = "linux"
+    # Among components the shell identifies only network controllers (their PCI ids in sysfs).
+    observable = Observable.of("nic")
+
+    def recognizes(self, console_tail: bytes) -> bool:
+        return _SIGNS.search(console_tail) is not None
+
+    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
+        return False
+
+    def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
+        return read_linux(transport, options)
+
+
+LINUX = LinuxProfile()

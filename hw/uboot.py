@@ -23,7 +23,7 @@ import zlib
 
 from hw.console import MarkedConsole, prompt_at_end
 from hw.errors import DeviceProtocolError, TransportError
-from hw.evidence import Component, Fact, RegionDigest, TpmEvidence
+from hw.evidence import Component, Fact, Observable, RegionDigest, TpmEvidence
 from hw.profile import ProfileFacts, ReadOptions, RegionSpec
 from hw.transport import Transport
 
@@ -37,6 +37,8 @@ _MD_ADDRESS = re.compile(r"([0-9a-fA-F]{8,16}):")
 _MD_BYTES_PER_LINE = 16
 _DIGEST_TAIL = re.compile(r"==>\s*([0-9a-fA-F]{8,128})\s*$", re.MULTILINE)
 _PCR_INDICES = tuple(range(8))
+# What a U-Boot console shows: its banner, the autoboot countdown, an interrupted command, a prompt.
+_SIGNS = re.compile(rb"U-Boot|autoboot|Hit any key|<INTERRUPT>|(?:^|\n)[^\n]{0,20}=> ?$")
 
 
 def reach_prompt(
@@ -70,7 +72,7 @@ class UBootReader:
         self.console = console
         self.options = options
         self.deadline_seconds = deadline_seconds
-        self.facts = ProfileFacts("uboot")
+        self.facts = ProfileFacts(UBootProfile.name)
         self._available: dict[str, bool] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -281,6 +283,26 @@ def read_uboot(transport: Transport, options: ReadOptions, deadline_seconds: flo
         transport, read_timeout=options.read_timeout, prompt=options.prompt, max_output=options.max_output
     )
     return UBootReader(console, options, deadline_seconds).read()
+
+
+class UBootProfile:
+    """The U-Boot console's binding of ``hw.profile.ConsoleProfile``."""
+
+    name = "uboot"
+    # Among components U-Boot identifies only flash chips (flinfo's JEDEC ids).
+    observable = Observable.of("flash")
+
+    def recognizes(self, console_tail: bytes) -> bool:
+        return _SIGNS.search(console_tail) is not None
+
+    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
+        return False
+
+    def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
+        return read_uboot(transport, options, session_seconds)
+
+
+UBOOT = UBootProfile()
 
 
 def _ascii_column(chunk: bytes) -> str:
