@@ -251,7 +251,7 @@ def simulate_cmd(
     list_tampers: bool,
 ) -> int:
     """Run a simulated device on a pty and print its path; stop with Ctrl-C."""
-    from hw.simulator import TAMPERS, DeviceConfig, Simulator
+    from hw.sim import TAMPERS, DeviceConfig, Simulator
 
     if list_tampers:
         for name, (profiles, what) in TAMPERS.items():
