@@ -17,7 +17,7 @@ import re
 import shlex
 import time
 
-from hw.console import MarkedConsole, prompt_at_end, without_escapes
+from hw.console import MarkedConsole, TextConsole, prompt_at_end, without_escapes
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import Component, Fact, Observable, RegionDigest, TpmEvidence, TpmQuote
 from hw.profile import ProfileFacts, ReadOptions
@@ -26,8 +26,6 @@ from hw.transport import Transport
 SHELL_PROMPT = prompt_at_end(rb"[#$] ?")
 LOGIN = re.compile(rb"login: ?$", re.IGNORECASE)
 PASSWORD = re.compile(rb"[Pp]assword: ?$")
-# What a Linux console shows when idle: a getty's login prompt or a shell prompt.
-_SIGNS = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
 OUR_PROMPT = "pcsh# "
 _DMI = {
     "sys_vendor": "manufacturer",
@@ -289,18 +287,14 @@ def read_linux(transport: Transport, options: ReadOptions) -> ProfileFacts:
     return LinuxReader(reach_shell(transport, options), options).read()
 
 
-class LinuxProfile:
+class LinuxProfile(TextConsole):
     """The Linux shell's binding of ``hw.profile.ConsoleProfile``."""
 
     name = "linux"
     # Among components the shell identifies only network controllers (their PCI ids in sysfs).
     observable = Observable.of("nic")
-
-    def recognizes(self, console_tail: bytes) -> bool:
-        return _SIGNS.search(console_tail) is not None
-
-    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
-        return False
+    # What an idle Linux console shows: a getty's login prompt or a shell prompt.
+    signs = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
 
     def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
         return read_linux(transport, options)

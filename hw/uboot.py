@@ -21,7 +21,7 @@ import re
 import time
 import zlib
 
-from hw.console import MarkedConsole, prompt_at_end
+from hw.console import MarkedConsole, TextConsole, prompt_at_end
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import Component, Fact, Observable, RegionDigest, TpmEvidence
 from hw.profile import ProfileFacts, ReadOptions, RegionSpec
@@ -37,8 +37,6 @@ _MD_ADDRESS = re.compile(r"([0-9a-fA-F]{8,16}):")
 _MD_BYTES_PER_LINE = 16
 _DIGEST_TAIL = re.compile(r"==>\s*([0-9a-fA-F]{8,128})\s*$", re.MULTILINE)
 _PCR_INDICES = tuple(range(8))
-# What a U-Boot console shows: its banner, the autoboot countdown, an interrupted command, a prompt.
-_SIGNS = re.compile(rb"U-Boot|autoboot|Hit any key|<INTERRUPT>|(?:^|\n)[^\n]{0,20}=> ?$")
 
 
 def reach_prompt(
@@ -285,18 +283,14 @@ def read_uboot(transport: Transport, options: ReadOptions, deadline_seconds: flo
     return UBootReader(console, options, deadline_seconds).read()
 
 
-class UBootProfile:
+class UBootProfile(TextConsole):
     """The U-Boot console's binding of ``hw.profile.ConsoleProfile``."""
 
     name = "uboot"
     # Among components U-Boot identifies only flash chips (flinfo's JEDEC ids).
     observable = Observable.of("flash")
-
-    def recognizes(self, console_tail: bytes) -> bool:
-        return _SIGNS.search(console_tail) is not None
-
-    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
-        return False
+    # Its banner, the autoboot countdown, an interrupted command, a prompt.
+    signs = re.compile(rb"U-Boot|autoboot|Hit any key|<INTERRUPT>|(?:^|\n)[^\n]{0,20}=> ?$")
 
     def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
         return read_uboot(transport, options, session_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from hw.sim.config import DeviceConfig
@@ -117,18 +118,18 @@ class UBootDevice(ConsoleDevice):
         return address, size, self._region(address, size)
 
     def hash_sha256(self, m: re.Match[str]) -> tuple[str, int]:
-        address, size, data = self._range(m)
-        if data is None:
-            return "bad address\n", 1
-        self.busy(size / self.cfg.hash_rate)
-        return f"sha256 for {address:08x} ... {address + size - 1:08x} ==> {hashlib.sha256(data).hexdigest()}\n", 0
+        return self._digest(m, "sha256", lambda data: hashlib.sha256(data).hexdigest())
 
     def crc32(self, m: re.Match[str]) -> tuple[str, int]:
+        return self._digest(m, "crc32", lambda data: f"{zlib.crc32(data):08x}")
+
+    def _digest(self, m: re.Match[str], algorithm: str, digest: Callable[[bytes], str]) -> tuple[str, int]:
+        """What ``hash sha256`` and ``crc32`` print, after the time the device takes to compute it."""
         address, size, data = self._range(m)
         if data is None:
             return "bad address\n", 1
         self.busy(size / self.cfg.hash_rate)
-        return f"crc32 for {address:08x} ... {address + size - 1:08x} ==> {zlib.crc32(data):08x}\n", 0
+        return f"{algorithm} for {address:08x} ... {address + size - 1:08x} ==> {digest(data)}\n", 0
 
     def md_b(self, m: re.Match[str]) -> tuple[str, int]:
         address, _size, data = self._range(m)
