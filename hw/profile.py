@@ -105,4 +105,3 @@ class ConsoleProfile(Protocol):
     def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
         """Read the device over ``transport``; ``session_seconds`` is the whole session's deadline."""
         ...
-
