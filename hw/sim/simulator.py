@@ -31,9 +31,10 @@ from hw.sim.linux import LinuxDevice
 from hw.sim.uboot import UBootDevice
 
 # The device side of each registered profile; one missing here fails tests/hw/test_profile_registry.py.
-_DEVICES: dict[str, type[SimulatedDevice]] = {device.profile.name: device for device in (
-    UBootDevice, LinuxDevice, AttestDevice
-)}
+_DEVICES: dict[str, type[SimulatedDevice]] = {
+    device.profile.name: device for device in (UBootDevice, LinuxDevice, AttestDevice)
+}
+# In the registry's order.
 SIM_PROFILES = tuple(name for name in NAMES if name in _DEVICES)
 # Every knob, the profiles it applies to, and what it does.
 TAMPERS: dict[str, tuple[tuple[str, ...], str]] = {
