@@ -17,14 +17,15 @@ import re
 from collections.abc import Mapping
 
 from hw.evidence import DeviceEvidence, RegionDigest
+from hw.registry import beyond_profile, observed
 from verifier.checks.components import (
     ComponentSerials,
     describe_declared,
     describe_found,
     differing,
     matches,
+    norm,
 )
-from verifier.checks.components import norm as _norm
 from verifier.checks.device_signature import check_attestation, check_identity_key, check_nonce
 from verifier.checks.measured_boot import check_measured_boot, tpm_inputs
 from verifier.checks.strength import (
@@ -53,13 +54,6 @@ __all__ = [
     "self_reported",
     "tpm_findings",
 ]
-
-# Which component classes each console profile can see; attest states whatever the device declares.
-VISIBLE_CLASSES: dict[str, frozenset[str] | None] = {
-    "uboot": frozenset({"flash"}),
-    "linux": frozenset({"nic"}),
-    "attest": None,
-}
 
 
 def check_device(
@@ -118,7 +112,7 @@ def check_identity_fields(evidence: DeviceEvidence, manifest: DeviceManifest) ->
         label = name.replace("_", " ")
         if fact is None or not fact.value:
             out.append(skipped(check, f"the {label} is declared but the device did not give one", label))
-        elif _norm(fact.value) == _norm(declared):
+        elif norm(fact.value) == norm(declared):
             out.append(passed(check, f"{label} is {fact.value!r} ({fact.strength})", label, strength=fact.strength))
         else:
             out.append(
@@ -169,19 +163,22 @@ def check_components(
 ) -> list[Finding]:
     """Each declared component (as many as its quantity) against those the device showed, under the policy's
     serial rule; the finding carries the diff (added, removed, changed)."""
-    visible = VISIBLE_CLASSES.get(evidence.profile)
+    visible = observed(evidence)
     declared = list(manifest.components)
     if not declared and not evidence.components:
         return []
     out: list[Finding] = []
-    unseen = [c for c in declared if visible is not None and _norm(c.cls) not in visible]
+    unseen = [c for c in declared if not visible.sees(c.cls)]
     for component in unseen:
+        # Only a class the profile cannot see may go unchecked without a word; the file's own say-so may not.
+        excused = beyond_profile(evidence, component.cls)
         out.append(
             skipped(
                 "hw.components",
-                f"the {evidence.profile} profile cannot see {component.cls} components",
+                f"the {evidence.profile} profile cannot see {component.cls} components" if excused else
+                f"the {evidence.profile} evidence does not state that it observed {component.cls} components",
                 component.label(),
-                required=False,
+                required=not excused,
             )
         )
     checkable = [c for c in declared if c not in unseen]
@@ -197,7 +194,7 @@ def check_components(
             remaining.remove(hit)
     changed, removed = [], []
     for component in unmatched:
-        same_class = next((f for f in remaining if _norm(f.cls) == _norm(component.cls)), None)
+        same_class = next((f for f in remaining if norm(f.cls) == norm(component.cls)), None)
         if same_class is not None:
             remaining.remove(same_class)
             changed.append((component, same_class))
