@@ -12,7 +12,8 @@ import pytest
 from tests.helpers import REPO, assert_clean_error, run_cli
 from verifier.errors import PolicyError
 from verifier.model import Strength
-from verifier.policy.model import all_of, load_policy, parse_policy
+from verifier.policy.combine import all_of
+from verifier.policy.loading import load_policy, parse_policy
 
 EXAMPLE = REPO / "docs" / "policy.example.toml"
 
@@ -193,7 +194,7 @@ def test_all_of_is_the_strictest_reading_and_empty_fails(tmp_path: Path) -> None
     key.write_text("x")
     a = parse_policy(
         'version = 1\n[signers]\nkeys = ["k.pub"]\n[attestations]\nrequired = ["https://a.example/x"]\n'
-        'max_age_days = 30\n[[firmware.allow]]\ncheck = "firmware.new-export"\nname = "a"\nreason = "ok"\n'
+        'max_age_days = 30\n[[firmware.allow]]\ncheck = "firmware.export"\nname = "a"\nreason = "ok"\n'
         '[device.required_strength]\nserial = "measured"\n',
         tmp_path / "a.toml",
     )
@@ -263,7 +264,7 @@ def test_tpm_ak_binding_errors_name_the_key(example: Path, old: str, new: str, w
 
 
 def test_tpm_ak_binding_all_of_keeps_the_stronger_binding(example: Path, tmp_path: Path) -> None:
-    from verifier.policy.model import all_of
+    from verifier.policy.combine import all_of
 
     weak = load_policy(example)
     strong_path = tmp_path / "strong.toml"
