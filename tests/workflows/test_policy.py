@@ -272,3 +272,42 @@ def test_tpm_ak_binding_all_of_keeps_the_stronger_binding(example: Path, tmp_pat
     strong = load_policy(strong_path)
     assert all_of([weak, strong]).tpm.ak_binding == "ek"
     assert all_of([strong, weak]).tpm.ak_binding == "ek"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "nearest"),
+    [
+        (
+            'fail = ["firmware.hidden-function"',
+            'fail = ["firmware.hiden-*"',
+            "firmware.fail",
+            "firmware.hidden-function",
+        ),
+        ('warn = ["firmware.entropy"]', 'warn = ["firmware.entropie"]', "firmware.warn", "firmware.entropy"),
+        ('check = "firmware.export"', 'check = "firmware.exprt"', "firmware.allow[0].check", "firmware.export"),
+    ],
+)
+def test_policy_pattern_that_names_no_check_is_exit_2_naming_the_nearest(
+    example: Path, tmp_path: Path, old: str, new: str, key: str, nearest: str
+) -> None:
+    """A typo in a check-id pattern matched nothing and was accepted silently: the rule it meant never applied."""
+    assert old in example.read_text()
+    example.write_text(example.read_text().replace(old, new, 1))
+    release = tmp_path / "release"
+    release.mkdir()
+    result = run_cli(["intake", "--release", release, "--policy", example])
+    assert_clean_error(result, 2)
+    assert f"key '{key}'" in result.stderr
+    assert f"did you mean '{nearest}'?" in result.stderr
+
+
+def test_firmware_pattern_naming_only_other_checks_is_refused(example: Path) -> None:
+    """[firmware] fail/warn/allow act on firmware findings only: "hw.*" there would never apply."""
+    example.write_text(example.read_text().replace('warn = ["firmware.entropy"]', 'warn = ["hw.*"]', 1))
+    with pytest.raises(PolicyError, match=r"key 'firmware.warn': 'hw.\*': names no firmware check"):
+        load_policy(example)
+
+
+def test_firmware_globs_that_match_catalogued_checks_load(example: Path) -> None:
+    example.write_text(example.read_text().replace('warn = ["firmware.entropy"]', 'warn = ["firmware.authenticode*"]'))
+    assert load_policy(example).firmware.warn == ("firmware.authenticode*",)

@@ -56,6 +56,8 @@ def _check_pattern(value: str) -> str | None:
         return "is not a check id or glob such as 'firmware.*'"
     if catalogue.matching(value, within=_FIRMWARE_CHECKS):
         return None
+    if catalogue.matching(value):
+        return f"names no firmware check; [firmware] rules act on {_FIRMWARE_CHECKS}* checks only"
     near = catalogue.nearest(value, within=_FIRMWARE_CHECKS)
     hint = f" (did you mean '{near}'?)" if near else ""
     return f"names no firmware check provcheck has{hint}; see 'provcheck checks'"
