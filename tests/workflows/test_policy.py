@@ -311,3 +311,22 @@ def test_firmware_pattern_naming_only_other_checks_is_refused(example: Path) -> 
 def test_firmware_globs_that_match_catalogued_checks_load(example: Path) -> None:
     example.write_text(example.read_text().replace('warn = ["firmware.entropy"]', 'warn = ["firmware.authenticode*"]'))
     assert load_policy(example).firmware.warn == ("firmware.authenticode*",)
+
+
+def test_bench_plan_errors_are_plan_errors_not_policy_errors(tmp_path: Path) -> None:
+    """The TOML reader is shared, but a bad plan once raised PolicyError: the plan is not a policy."""
+    from verifier.errors import PlanError
+    from verifier.workflows.bench import load_plan
+
+    plan = tmp_path / "plan.toml"
+    for text, words in (
+        ("version = 1\n[defaults]\ntimeout = = 3\n", "plan.toml:3: key 'timeout': not valid TOML"),
+        ("version = 1\n[[device]]\nname = 'a'\nprot = 'x'\n", "plan.toml:4: key 'device[0].prot': unknown key"),
+        ("version = 1\n", "lists no [[device]]"),
+    ):
+        plan.write_text(text)
+        with pytest.raises(PlanError) as info:
+            load_plan(plan)
+        assert not isinstance(info.value, PolicyError) and words in str(info.value)
+    with pytest.raises(PlanError, match="no such plan file"):
+        load_plan(tmp_path / "absent.toml")

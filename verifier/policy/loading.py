@@ -146,13 +146,8 @@ def _signers(r: TomlReader, value: object) -> SignerRule:
         count = r.integer(thresholds_table, ptype, (*where, "thresholds"), minimum=1, default=None)
         assert count is not None
         thresholds[ptype] = count
-    raw_sigstore = t.get("sigstore", [])
-    if not isinstance(raw_sigstore, list):
-        raise r.error((*where, "sigstore"), "must be an array of tables: [[signers.sigstore]]")
     identities = []
-    for index, item in enumerate(raw_sigstore):
-        at: Where = (*where, "sigstore", index)
-        it = r.table(item, at, ("identity", "issuer", "trusted_root", "staging"))
+    for at, it in r.tables(t, "sigstore", where, ("identity", "issuer", "trusted_root", "staging")):
         identity = r.required_string(it, "identity", at)
         issuer = r.required_string(it, "issuer", at)
         root = r.string(it, "trusted_root", at)
@@ -186,13 +181,8 @@ def _attestations(r: TomlReader, value: object) -> AttestationRules:
 def _firmware(r: TomlReader, value: object) -> FirmwareRules:
     where: Where = ("firmware",)
     t = r.table(value, where, ("required", "fail", "warn", "allow"))
-    raw_allow = t.get("allow", [])
-    if not isinstance(raw_allow, list):
-        raise r.error((*where, "allow"), "must be an array of tables: [[firmware.allow]]")
     allow = []
-    for index, item in enumerate(raw_allow):
-        at: Where = (*where, "allow", index)
-        it = r.table(item, at, ("check", "name", "reason"))
+    for at, it in r.tables(t, "allow", where, ("check", "name", "reason")):
         check = r.required_string(it, "check", at)
         name = r.required_string(it, "name", at)
         reason = r.required_string(it, "reason", at)

@@ -51,7 +51,15 @@ def merge_rule(how: Merge) -> Mapping[str, Merge]:
     return {MERGE_KEY: how}
 
 
-class AkBinding(enum.StrEnum):
+class _Ordered(enum.StrEnum):
+    """Members declared weakest first; ``rank`` orders them for Merge.STRONGEST."""
+
+    @property
+    def rank(self) -> int:
+        return list(type(self)).index(self)
+
+
+class AkBinding(_Ordered):
     """What must bind the quoting AK to a real TPM (docs/tpm-trust-model.md), weakest first."""
 
     NONE = "none"
@@ -59,25 +67,17 @@ class AkBinding(enum.StrEnum):
     EK = "ek"
     ACTIVATED = "activated"
 
-    @property
-    def rank(self) -> int:
-        return list(AkBinding).index(self)
-
 
 #: The binding names, weakest first; verifier.checks.measured_boot validates against them.
 AK_BINDINGS = tuple(b.value for b in AkBinding)
 
 
-class ComponentSerials(enum.StrEnum):
+class ComponentSerials(_Ordered):
     """How component serials are compared, weakest first."""
 
     IGNORE = "ignore"
     MATCH = "match"
     REQUIRE = "require"
-
-    @property
-    def rank(self) -> int:
-        return list(ComponentSerials).index(self)
 
 
 class FirmwareDisposition(enum.StrEnum):

@@ -149,6 +149,16 @@ class TomlReader:
                 raise self.error((*where, key), f"unknown key{hint}")
         return value
 
+    def tables(
+        self, table: Mapping[str, object], key: str, where: Where, allowed: Iterable[str]
+    ) -> list[tuple[Where, dict[str, object]]]:
+        """An array of tables (``[[where.key]]``): each element's key path and its checked table."""
+        raw = table.get(key, [])
+        if not isinstance(raw, list):
+            raise self.error((*where, key), f"must be an array of tables: [[{_dotted((*where, key))}]]")
+        names = tuple(allowed)
+        return [((*where, key, i), self.table(item, (*where, key, i), names)) for i, item in enumerate(raw)]
+
     def boolean(self, table: Mapping[str, object], key: str, where: Where, default: bool) -> bool:
         value = table.get(key, default)
         if not isinstance(value, bool):
