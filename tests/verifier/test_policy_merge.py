@@ -27,6 +27,7 @@ from verifier.policy.model import (
     Merge,
     Policy,
     TpmRules,
+    merge_rule,
 )
 
 
@@ -141,6 +142,11 @@ def test_a_rule_field_without_a_merge_rule_is_refused_not_dropped(tmp_path: Path
     other = _base(tmp_path, "b.toml")
     with pytest.raises(TypeError, match="forbid_debug_symbols"):
         all_of([strict, other])
+    with pytest.raises(TypeError, match="forbid_debug_symbols"):
+        all_of([other, strict])  # walking the other part's fields would never see the new one
+    both = replace(other, firmware=_FirmwareRulesWithAForgottenField(required=True))
+    with pytest.raises(TypeError, match="forbid_debug_symbols"):
+        all_of([both, strict])
 
 
 def test_conflicting_expected_values_are_a_policy_error(tmp_path: Path) -> None:
@@ -166,3 +172,17 @@ def test_per_field_strengths_keep_the_strongest_of_each(tmp_path: Path) -> None:
         required=True, required_strength={"serial": Strength.SIGNED, "macs": Strength.REPORTED}))
     assert dict(all_of([a, b]).device.required_strength) == {
         "serial": Strength.SIGNED, "model": Strength.SIGNED, "macs": Strength.REPORTED}
+
+
+@dataclass(frozen=True)
+class _FirmwareRulesWithADeclaredField(FirmwareRules):
+    forbid_debug_symbols: bool = dataclasses.field(default=False, metadata=merge_rule(Merge.ANY))
+
+
+def test_tables_of_different_classes_are_refused_rather_than_walked_by_one_of_them(tmp_path: Path) -> None:
+    plain = _base(tmp_path, "a.toml")
+    extended = replace(plain, firmware=_FirmwareRulesWithADeclaredField(forbid_debug_symbols=True))
+    assert all_of([extended, extended]).firmware == _FirmwareRulesWithADeclaredField(forbid_debug_symbols=True)
+    for parts in ([plain, extended], [extended, plain]):
+        with pytest.raises(TypeError, match="cannot combine"):
+            all_of(parts)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from verifier.checks.catalogue import DOCS_PATH, Check, ordered
+from verifier.checks.catalogue import DOCS_PATH, Check, matching, ordered
 from verifier.commands.common import format_option
 from verifier.output.sanitize import display
 
@@ -21,8 +21,6 @@ def checks(pattern: str, output_format: str) -> int:
     The ids are what policies name in [firmware] fail/warn/allow, and what reports, SARIF and JUnit carry.
     --format markdown writes docs/checks.md.
     """
-    from verifier.checks.catalogue import matching
-
     if pattern == "*":
         chosen = ordered()
     else:

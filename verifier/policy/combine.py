@@ -67,6 +67,15 @@ def merge_of(owner: type[DataclassInstance], name: str) -> Merge:
 
 
 def _merge(first: _Rules, second: _Rules, where: str, one: Policy, other: Policy) -> _Rules:
+    for owner in dict.fromkeys((type(first), type(second))):
+        for item in fields(owner):
+            merge_of(owner, item.name)  # first name any field that declares no merge rule
+    if type(first) is not type(second):
+        # Walking one class's fields would drop the fields only the other class has.
+        raise MergeRuleMissing(
+            f"{where or 'policy'}: cannot combine a {type(first).__name__} with a {type(second).__name__} "
+            "field by field"
+        )
     values: dict[str, object] = {}
     for item in fields(first):
         how = merge_of(type(first), item.name)
