@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from verifier.checks import catalogue
 from verifier.errors import PolicyError
@@ -32,6 +34,9 @@ from verifier.policy.model import (
     TpmRules,
 )
 from verifier.policy.toml_reader import TomlReader, Where, parse_toml, read_toml
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 MAX_POLICY_BYTES = 1 << 20
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -61,6 +66,11 @@ def _check_pattern(value: str) -> str | None:
     near = catalogue.nearest(value, within=_FIRMWARE_CHECKS)
     hint = f" (did you mean '{near}'?)" if near else ""
     return f"names no firmware check provcheck has{hint}; see 'provcheck checks'"
+
+
+def _keys(rules: type[DataclassInstance]) -> tuple[str, ...]:
+    """A table's keys are its rule class's field names: the reader and the model cannot drift apart."""
+    return tuple(f.name for f in fields(rules))
 
 
 def _normal(name: str) -> str:
@@ -169,7 +179,7 @@ def _signers(r: TomlReader, value: object) -> SignerRule:
 
 def _attestations(r: TomlReader, value: object) -> AttestationRules:
     where: Where = ("attestations",)
-    t = r.table(value, where, ("required", "max_age_days", "builder_id", "source_uri"))
+    t = r.table(value, where, _keys(AttestationRules))
     return AttestationRules(
         required=frozenset(r.strings(t, "required", where, _uri)),
         max_age_days=r.integer(t, "max_age_days", where, minimum=1, default=None),
@@ -180,9 +190,9 @@ def _attestations(r: TomlReader, value: object) -> AttestationRules:
 
 def _firmware(r: TomlReader, value: object) -> FirmwareRules:
     where: Where = ("firmware",)
-    t = r.table(value, where, ("required", "fail", "warn", "allow"))
+    t = r.table(value, where, _keys(FirmwareRules))
     allow = []
-    for at, it in r.tables(t, "allow", where, ("check", "name", "reason")):
+    for at, it in r.tables(t, "allow", where, _keys(AllowedDeviation)):
         check = r.required_string(it, "check", at)
         name = r.required_string(it, "name", at)
         reason = r.required_string(it, "reason", at)
@@ -200,11 +210,7 @@ def _firmware(r: TomlReader, value: object) -> FirmwareRules:
 
 def _device(r: TomlReader, value: object) -> DeviceRules:
     where: Where = ("device",)
-    t = r.table(
-        value,
-        where,
-        ("required", "required_fields", "required_strength", "component_serials", "region_digests", "require_nonce"),
-    )
+    t = r.table(value, where, _keys(DeviceRules))
 
     def known_field(name: str) -> str | None:
         return None if name in DEVICE_FIELDS else f"is not a device field ({', '.join(DEVICE_FIELDS)})"
@@ -230,7 +236,7 @@ def _device(r: TomlReader, value: object) -> DeviceRules:
 
 def _tpm(r: TomlReader, value: object) -> TpmRules:
     where: Where = ("tpm",)
-    t = r.table(value, where, ("require_quote", "require_secure_boot", "ak_binding", "pinned_ak_keyids"))
+    t = r.table(value, where, _keys(TpmRules))
     binding = r.choice(t, "ak_binding", where, AkBinding, AkBinding.NONE)
     pinned = tuple(k.lower() for k in r.strings(t, "pinned_ak_keyids", where, _keyid))
     if binding is AkBinding.PINNED and not pinned:
@@ -249,11 +255,7 @@ def _keyid(value: str) -> str | None:
 
 def _suppliers(r: TomlReader, value: object) -> SupplierRule:
     where: Where = ("suppliers",)
-    t = r.table(
-        value,
-        where,
-        ("allowed", "blocked", "allowed_countries", "blocked_countries", "concentration_warning", "require_origin"),
-    )
+    t = r.table(value, where, _keys(SupplierRule))
     share = t.get("concentration_warning")
     concentration: float | None = None
     if share is not None:
