@@ -57,7 +57,9 @@ _LAYOUT = "verifier.checks.layout"
 _DEVICE = "verifier.checks.device"
 _BOOT = "verifier.checks.measured_boot"
 _SUPPLY = "verifier.checks.suppliers"
-_INTAKE = "verifier.workflows.intake"
+_INTAKE_RELEASE = "verifier.workflows.intake_release"
+_INTAKE_FIRMWARE = "verifier.workflows.intake_firmware"
+_INTAKE_DEVICE = "verifier.workflows.intake_device"
 _SCAN = "verifier.firmware.scan"
 _LOADED = "verifier.firmware.loaded"
 _RAW = "verifier.firmware.raw_image"
@@ -67,7 +69,7 @@ _FW_MANIFEST = "verifier.declared.firmware_manifest"
 _CHECKS: tuple[Check, ...] = (
     # --- attestations and releases ---
     Check("attest.age", "Verified statements are no older than the policy's max_age_days, and none is dated in "
-          "the future.", _INTAKE),
+          "the future.", _INTAKE_RELEASE),
     Check("attest.builder-id", "The SLSA provenance names the builder the policy requires.", _ATTEST),
     Check("attest.chain", "Each step of a multi-statement supply chain consumed exactly what the step before it "
           "produced.", _ATTEST),
@@ -80,7 +82,7 @@ _CHECKS: tuple[Check, ...] = (
     Check("attest.layout-rules", "Every artifact rule of the layout ends in DISALLOW, so nothing unnamed is "
           "accepted.", _LAYOUT),
     Check("attest.provenance", "A SLSA provenance statement for the artifact was found and checked.", _ATTEST),
-    Check("attest.release", "The release holds at least one signed statement.", _INTAKE),
+    Check("attest.release", "The release holds at least one signed statement.", _INTAKE_RELEASE),
     Check("attest.signature", "Enough distinct trusted keys signed the statement (the threshold).", _ATTEST),
     Check("attest.sigstore", "A Sigstore bundle verifies offline against its pinned trust root.", _ATTEST),
     *_family("attest.sigstore.{stage}", _ATTEST, {
@@ -148,7 +150,7 @@ _CHECKS: tuple[Check, ...] = (
     Check("firmware.load", "The image parses, and as which formats.", _SCAN),
     Check("firmware.loaded-bytes", "Every loaded byte equals the reference's (byte-exact comparison).", _LOADED),
     Check("firmware.loaded-layout", "What is loaded where is unchanged from the reference.", _LOADED),
-    Check("firmware.manifest", "A verified firmware manifest in the release declares the image.", _INTAKE),
+    Check("firmware.manifest", "A verified firmware manifest in the release declares the image.", _INTAKE_FIRMWARE),
     Check("firmware.manifest-signature", "The firmware manifest's signature was checked with a trusted key.",
           _FW_MANIFEST),
     Check("firmware.missing-function", "Every declared function is present in the image.", _SCAN),
@@ -160,7 +162,7 @@ _CHECKS: tuple[Check, ...] = (
     Check("firmware.reference", "There is a manifest or baseline to judge the image against.", _SCAN),
     Check("firmware.rwx", "No segment is writable and executable beyond those declared.", _SCAN),
     Check("firmware.sbat", "The .sbat section equals the reference's.", _SCAN),
-    Check("firmware.scan", "The firmware scan ran (the policy requires it); errors here are inconclusive.", _INTAKE),
+    Check("firmware.scan", "The firmware scan ran (the policy requires it); errors here are inconclusive.", "verifier.workflows.intake"),
     Check("firmware.section", "The loaded sections, and their flags, are those of the reference.", _SCAN),
     Check("firmware.segment-flags", "Segment and section permissions are unchanged from the reference.", _LOADED),
     Check("firmware.subject", "The image is the one the manifest statement declares under that name (by digest).",
@@ -171,16 +173,16 @@ _CHECKS: tuple[Check, ...] = (
     Check("hw.attest-signature", "The device's signed measurements verify with its device key.", _DEVICE),
     Check("hw.board-revision", "The device reports the declared board revision.", _DEVICE),
     Check("hw.compare", "Comparing the device with its manifest completed; errors here are inconclusive.",
-          _INTAKE),
+          _INTAKE_DEVICE),
     Check("hw.components", "Every declared component is found as declared.", _DEVICE),
     Check("hw.evidence", "The evidence records its profile and a transcript hash, so the session can be audited.",
           _DEVICE),
     Check("hw.identity-key", "The device's key is the one the manifest pins, and it is proven.", _DEVICE),
-    Check("hw.manifest", "The release declares a verified device manifest to compare the device with.", _INTAKE),
+    Check("hw.manifest", "The release declares a verified device manifest to compare the device with.", _INTAKE_DEVICE),
     Check("hw.manufacturer", "The device reports the declared manufacturer.", _DEVICE),
     Check("hw.model", "The device reports the declared model.", _DEVICE),
     Check("hw.nonce", "The measurements are bound to this verification's fresh nonce.", _DEVICE),
-    Check("hw.read", "The device was read over its console or attest protocol.", _INTAKE),
+    Check("hw.read", "The device was read over its console or attest protocol.", _INTAKE_DEVICE),
     Check("hw.region", "Every declared firmware region was measured and has the declared digest.", _DEVICE),
     Check("hw.self-reported", "No fact rests on the device's word alone.", _DEVICE),
     Check("hw.serial-number", "The device's serial number is a declared one.", _DEVICE),
@@ -188,10 +190,10 @@ _CHECKS: tuple[Check, ...] = (
           "the policy requires.", _DEVICE),
     # --- policy requirements ---
     Check("policy.component-serial", "Every component declares and reports a serial (component_serials = "
-          "\"require\").", _INTAKE),
-    Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE),
+          "\"require\").", _INTAKE_DEVICE),
+    Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
-          _INTAKE),
+          _INTAKE_RELEASE),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),
@@ -202,7 +204,7 @@ _CHECKS: tuple[Check, ...] = (
     Check("supply.suppliers", "The manifests name suppliers, and all of them meet the supplier rules.", _SUPPLY),
     Check("supply.unknown-origin", "Every named supplier has a country of origin.", _SUPPLY),
     # --- TPM and measured boot ---
-    Check("tpm", "The TPM checks completed; errors here are inconclusive.", _INTAKE),
+    Check("tpm", "The TPM checks completed; errors here are inconclusive.", _INTAKE_DEVICE),
     Check("tpm.ak.binding", "The quoting attestation key is bound to a real TPM as strongly as the policy asks.",
           _BOOT),
     Check("tpm.boot.application", "Every boot application or driver measured has a declared Authenticode hash.",
