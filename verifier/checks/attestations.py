@@ -22,7 +22,7 @@ from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
-    from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice
+    from attestations.sigstore import IdentityPolicy, TrustConfigChoice
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def verify_sigstore_bundles(
     keys: Sequence[PublicKey],
 ) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
     """Findings for each bundle, the statements DSSE bundles vouch for, and artifacts covered by message bundles."""
-    from attestations import sigstore_bundle as sb
+    from attestations import sigstore as sb
 
     findings: list[Finding] = []
     vouched: list[VouchedStatement] = []

@@ -47,7 +47,7 @@ def load_keys(paths: Sequence[Path]) -> list[PublicKey]:
 
 
 def _sigstore_options(request: VerifyRequest) -> judge.SigstoreOptions:
-    from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice
+    from attestations.sigstore import IdentityPolicy, TrustConfigChoice
 
     if request.trusted_root is not None:
         trust = TrustConfigChoice.from_file(request.trusted_root)

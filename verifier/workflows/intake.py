@@ -243,7 +243,7 @@ def _verify_bundle(
 
 
 def _sigstore_options(identity: Any) -> Any:
-    from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice
+    from attestations.sigstore import IdentityPolicy, TrustConfigChoice
     from verifier.checks.attestations import SigstoreOptions
 
     if identity.trusted_root is not None:
