@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.firmware.executables import parse_executable, pe_directory
 from verifier.firmware.limits import DecompressionBudget, LimitEvent, Limits
 
 # EFI_FV_FILETYPE values that hold executable code.
@@ -365,8 +366,6 @@ def _contiguous(chunks: list[tuple[int, bytes]], name: str, kind: str) -> list[t
 
 def carve(data: bytes, name: str, limits: Limits, events: list[LimitEvent]) -> list[Member]:
     """ELF and PE images embedded in a raw blob, each cut to the extent its own headers declare."""
-    from verifier.firmware.loader import parse_executable
-
     found: list[Member] = []
     candidates = sorted(_magic_offsets(data, b"\x7fELF") + _magic_offsets(data, b"MZ"))
     covered_until = 0
@@ -408,8 +407,6 @@ def _extent(kind: str, binary: Any, available: int) -> int:
         header = binary.header
         ends.append(header.section_header_offset + header.numberof_sections * header.section_header_size)
     elif kind == "pe":
-        from verifier.firmware.loader import pe_directory
-
         ends += [s.offset + s.size for s in binary.sections]
         ends.append(binary.sizeof_headers)
         security_offset, security_size = pe_directory(binary, 4)

@@ -19,8 +19,9 @@ from typing import Any
 
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
+from verifier.firmware.executables import pe_directory
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits, range_charge
-from verifier.firmware.loader import Image, load_file, pe_directory
+from verifier.firmware.loader import Image, load_file
 
 FIRMWARE_MANIFEST = "https://provcheck.dev/firmware-manifest/v1"
 SCHEMA_VERSION = 1
