@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.errors import BadInputError
 from verifier.firmware import der
 
 _OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -403,8 +404,6 @@ def _chain(signer: Any, bag: list[Any], anchors: Sequence[Any]) -> tuple[str | N
 def load_trust_anchors(paths: Sequence[Any]) -> list[Any]:
     """Certificates (PEM, possibly several per file, or DER) from ``paths``; bad files raise BadInputError."""
     from cryptography import x509
-
-    from verifier.errors import BadInputError
 
     anchors: list[Any] = []
     for path in paths:

@@ -11,10 +11,12 @@ import contextlib
 import hashlib
 import io
 import struct
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.errors import BadInputError
 from verifier.firmware.executables import parse_executable, pe_directory
 from verifier.firmware.limits import DecompressionBudget, LimitEvent, Limits
 
@@ -272,8 +274,6 @@ def _module_member(file_obj: Any, vol_offset: int, seen: dict[str, int]) -> Memb
 
 
 def _guid_text(raw: bytes) -> str:
-    import uuid
-
     return str(uuid.UUID(bytes_le=bytes(raw)))
 
 
@@ -297,8 +297,6 @@ def hex_segments(data: bytes, kind: str, name: str, limits: Limits,
     inserts linearly, so 8000 records with gaps between them (376 KB) took 2.6 s, 30000 took 32 s.
     """
     import bincopy
-
-    from verifier.errors import BadInputError
 
     try:
         chunks = _hex_chunks(data.decode("ascii"), kind)
@@ -345,8 +343,6 @@ def _hex_chunks(text: str, kind: str) -> list[tuple[int, bytes]]:
 
 
 def _contiguous(chunks: list[tuple[int, bytes]], name: str, kind: str) -> list[tuple[int, bytes]]:
-    from verifier.errors import BadInputError
-
     segments: list[tuple[int, bytearray]] = []
     end = -1
     for address, payload in sorted(chunks, key=lambda chunk: chunk[0]):

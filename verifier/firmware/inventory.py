@@ -8,6 +8,7 @@ Addresses are hex strings so that 64-bit values survive JSON readers that use do
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -19,9 +20,13 @@ from typing import Any
 
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
+from verifier.firmware.authenticode import read_authenticode
+from verifier.firmware.capabilities import compile_rules, string_matches
 from verifier.firmware.executables import pe_directory
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits, range_charge
+from verifier.firmware.loaded import coff_long_names, declare
 from verifier.firmware.loader import Image, load_file
+from verifier.firmware.raw_image import layout
 
 FIRMWARE_MANIFEST = "https://provcheck.dev/firmware-manifest/v1"
 SCHEMA_VERSION = 1
@@ -143,8 +148,6 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True, declare_bytes:
     """The predicate of ``image``; with ``declare_bytes`` (a manifest, a baseline) also its ``loaded`` bytes,
     which a plain scan of the image itself does not need."""
     if rules is None:
-        from verifier.firmware.capabilities import compile_rules
-
         rules = compile_rules()
     if image.kind == "elf":
         predicate, regions = _elf(image)
@@ -157,24 +160,18 @@ def analyse(image: Image, *, rules: Any = None, top: bool = True, declare_bytes:
     else:
         predicate, regions = {"format": image.kind}, []
     if declare_bytes and image.kind in ("elf", "pe"):
-        from verifier.firmware.loaded import declare
-
         loaded = declare(image, predicate)
         if loaded is not None:
             predicate["loaded"] = loaded
     children = tuple(analyse(child, rules=rules, top=False, declare_bytes=declare_bytes)
                      for child in image.children)
     _attach_children(image, predicate, children)
-    from verifier.firmware.capabilities import string_matches
-
     predicate["strings"] = [m.to_json() for m in string_matches(rules, image.data)]
     if top:
         predicate["file"] = {"size": len(image.data), "sha256": sha256(image.data)}
         predicate["schema_version"] = SCHEMA_VERSION
         predicate["limits"] = [e.to_json() for e in image.events]
         if image.kind == "elf" and predicate.get("file_type") != "rel":
-            from verifier.firmware.raw_image import layout
-
             predicate["raw_image"] = layout(image.binary, image.data)  # where objcopy -O binary puts each section
     else:
         predicate["size"] = len(image.data)
@@ -377,8 +374,6 @@ class _Gaps:
         self._header_end = header_end
 
     def within(self, start: int, end: int) -> Iterator[tuple[int, int]]:
-        import bisect
-
         position = max(start, self._header_end) if start < self._header_end else start
         # the first merged range that ends after the position; every later one starts after it too
         index = bisect.bisect_right(self._ends, position)
@@ -488,8 +483,6 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     sections: list[dict[str, Any]] = []
     regions: list[fn.CodeRegion] = []
     digests = _RangeDigests(image)
-    from verifier.firmware.loaded import coff_long_names
-
     long_names = coff_long_names(b, data)
     for s in b.sections:
         chars = int(s.characteristics)
@@ -532,8 +525,6 @@ def _pe(image: Image) -> tuple[dict[str, Any], list[fn.CodeRegion]]:
     if entry is not None:
         starts.append(fn.FunctionStart(entry, "entry"))
     starts += [fn.FunctionStart(t, "call") for t in fn.call_targets(regions, arch)]
-
-    from verifier.firmware.authenticode import read_authenticode
 
     authenticode = read_authenticode(data)
     trailers: list[tuple[str, int]] = []

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.firmware.loader import Image
+from verifier.model import failed, passed, skipped
 
 CHUNK = 4096
 #: hex digits kept per piece: they only locate a change; the range's full sha256 decides whether there is one
@@ -546,8 +547,6 @@ def comparison_mode(reference: Mapping[str, Any]) -> str:
 
 def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str, Any], *, label: str,
                    subject: str) -> list[Any]:
-    from verifier.model import failed, passed, skipped
-
     mode = comparison_mode(ref)
     if mode == FUNCTION_LEVEL or image.kind not in ("elf", "pe"):
         why = (f"the {label} declares functions, not loaded bytes" if mode == FUNCTION_LEVEL
@@ -727,8 +726,6 @@ def _end_of_sections(view: View) -> int:
 
 def _findings(label: str, subject: str, *, flags: _Listed, layout: _Listed, header_layout: _Listed,
               control: _Listed, changed_functions: _Listed, undeclared: _Listed, data: _Listed) -> list[Any]:
-    from verifier.model import failed, passed
-
     out = []
     if flags.count:
         text = ", ".join(f"{i['where']} {i['declared']} -> {i['actual']}" for i in flags.items[:4])
