@@ -21,6 +21,9 @@ from attestations.files import write_atomic
 from attestations.keys import PublicKey, Signer, public_key_from_crypto
 from attestations.predicates import INTOTO_PAYLOAD_TYPE
 
+# Heavy, so imported inside the functions that use it: cryptography (~20-50 ms),
+# loaded only when keys are rebuilt in a worker process.
+
 KNOWN_PAYLOAD_TYPES = frozenset({INTOTO_PAYLOAD_TYPE})
 
 

@@ -40,6 +40,9 @@ from attestations.errors import AttestationError, InputError, KeyFormatError
 from attestations.files import read_limited
 from attestations.keys import parse_public_keys, securesystemslib_keyid
 
+# Heavy, so imported inside the functions that use it: in_toto and securesystemslib (~140 ms),
+# loaded only when a layout is verified.
+
 MAX_LAYOUT_BYTES = 16 * 1024 * 1024
 MAX_LINK_BYTES = 16 * 1024 * 1024
 MAX_KEY_BYTES = 1024 * 1024

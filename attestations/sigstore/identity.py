@@ -90,7 +90,7 @@ def _der_utf8(value: bytes) -> str:
 
 def signer_identity(cert: Certificate) -> SignerIdentity:
     """The SAN, OIDC issuer and Fulcio claims of a signing certificate."""
-    # Deferred: cryptography.x509 costs ~50 ms to import; only a verified certificate bundle needs it.
+    # Heavy, so imported here: cryptography.x509 (~55 ms); only a verified certificate bundle needs it.
     from cryptography import x509
 
     san = ""

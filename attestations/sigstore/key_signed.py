@@ -34,7 +34,7 @@ from attestations.sigstore.trust import PinnedTrustRoot
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-# Deferred in this module: cryptography, loaded only when a key-signed bundle is verified.
+# Heavy, so imported inside the functions that use it: cryptography, loaded only when a key-signed bundle is verified.
 
 
 def as_public_keys(keys: Sequence[PublicKey | PublicKeyTypes]) -> list[PublicKey]:

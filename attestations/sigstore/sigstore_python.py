@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from cryptography.x509 import Certificate
     from sigstore.models import Bundle
 
-# Deferred in this module: sigstore (~0.5 s to import) and cryptography, loaded only when a bundle is verified.
+# Heavy, so imported inside the functions that use them: sigstore (~0.5 s) and cryptography,
+# loaded only when a bundle is verified.
 
 
 def verify_with_sigstore(

@@ -23,7 +23,7 @@ CLIENT_TRUST_CONFIG_PREFIX = "application/vnd.dev.sigstore.clienttrustconfig"
 _PRODUCTION_STORE = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
 _STAGING_STORE = "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev"
 
-# Deferred in this module: sigstore (~0.5 s to import) and cryptography, loaded only when a root is.
+# Heavy, so imported inside the functions that use them: sigstore (~0.5 s) and cryptography, loaded only when a root is.
 
 
 @dataclass(frozen=True)

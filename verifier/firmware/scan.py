@@ -21,7 +21,7 @@ from verifier.firmware.authenticode import load_trust_anchors, read_authenticode
 from verifier.firmware.capabilities import compile_rules, is_dangerous_import
 from verifier.firmware.inventory import Analysis, analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
-from verifier.firmware.loaded import compare_loaded
+from verifier.firmware.loaded_compare import compare_loaded
 from verifier.firmware.loader import load_file
 from verifier.firmware.raw_image import compare as compare_raw
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned

@@ -9,7 +9,7 @@ from typing import Any
 from attestations.errors import BundleVerificationError
 from attestations.sigstore.trust import PinnedTrustRoot
 
-# Deferred in this module: cryptography, loaded only when a key-signed bundle is verified.
+# Heavy, so imported inside the functions that use it: cryptography, loaded only when a key-signed bundle is verified.
 
 
 def log_key_for(pinned: PinnedTrustRoot, log_id: bytes, integrated_time: int) -> Any:
