@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("verifier", "attestations", "hw")
+from tests.security.syntax import PACKAGES, REPO, dotted
 
 #: Where the program may talk to the terminal and choose its exit code.
 TERMINAL_OWNERS = ("verifier/cli.py", "verifier/commands/")
@@ -159,14 +158,6 @@ def test_judges_declarations_and_policy_import_no_workflow_output_or_command(pac
     may reach up into a workflow, a renderer or the command line."""
     forbidden = ("verifier.workflows", "verifier.output", "verifier.commands", "verifier.cli")
     assert imports_into(package, forbidden) == []
-
-
-def dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{dotted(node.value)}.{node.attr}"
-    return ""
 
 
 TERMINAL_STREAMS = {"sys.stdout", "sys.stderr", "sys.__stdout__", "sys.__stderr__"}
