@@ -336,3 +336,12 @@ def load_public_keys(path: Path) -> list[PublicKey]:
     if not keys:
         raise InputError(f"{path} holds no public key")
     return keys
+
+
+def load_distinct_public_keys(paths: Iterable[Path]) -> list[PublicKey]:
+    """The public keys in these files, each key once (by ``keyid``) however many files or forms hold it."""
+    keys: dict[str, PublicKey] = {}
+    for path in paths:
+        for key in load_public_keys(path):
+            keys.setdefault(key.keyid, key)
+    return list(keys.values())

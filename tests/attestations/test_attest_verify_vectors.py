@@ -116,6 +116,18 @@ def test_bcr_slsa_provenance_with_builder_and_source(vectors: Path) -> None:
     assert {"attest.sigstore", "attest.subject", "attest.builder-id", "attest.source"} <= checks(report, "pass")
 
 
+def test_a_threshold_of_two_is_not_met_by_a_sigstore_bundle_with_one_signature(vectors: Path) -> None:
+    """attest verify once ignored --threshold for Sigstore bundles; intake never did. Both now share one judge."""
+    bcr = vectors / "slsa-verifier/cli/slsa-verifier/testdata/bcr"
+    args = [bcr / "MODULE.bazel", "--bundle", bcr / "MODULE.bazel.intoto.jsonl", "--identity", BCR_SAN]
+    code, report = verify(*args, "--issuer", GITHUB, "--threshold", "1")
+    assert code == 0, report
+    code, report = verify(*args, "--issuer", GITHUB, "--threshold", "2")
+    assert code == 1, report
+    assert "attest.signature" in checks(report, "fail")
+    assert "attest.vouch" not in checks(report, "pass")
+
+
 def test_bcr_wrong_signer_fails_the_identity_policy(vectors: Path) -> None:
     bcr = vectors / "slsa-verifier/cli/slsa-verifier/testdata/bcr"
     code, report = verify(

@@ -22,7 +22,7 @@ from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
-    from attestations.sigstore import IdentityPolicy, TrustConfigChoice
+    from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,29 @@ class SigstoreOptions:
     trust: TrustConfigChoice | None = None
     policy: IdentityPolicy | None = None
     unsafe_no_identity: bool = False
+
+    @classmethod
+    def for_instance(
+        cls,
+        trusted_root: Path | None,
+        staging: bool,
+        policy: IdentityPolicy | None,
+        *,
+        unsafe_no_identity: bool = False,
+    ) -> SigstoreOptions:
+        """Options for one Sigstore instance: a trusted_root file when given, else staging if asked, else production.
+
+        Only names the trust root; it is read when a bundle is verified against it.
+        """
+        from attestations.sigstore import TrustConfigChoice
+
+        if trusted_root is not None:
+            trust = TrustConfigChoice.from_file(trusted_root)
+        elif staging:
+            trust = TrustConfigChoice.staging()
+        else:
+            trust = TrustConfigChoice.production()
+        return cls(trust=trust, policy=policy, unsafe_no_identity=unsafe_no_identity)
 
 
 @dataclass(frozen=True)
@@ -143,6 +166,31 @@ def verify_sigstore_bundles(
     keys: Sequence[PublicKey],
 ) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
     """Findings for each bundle, the statements DSSE bundles vouch for, and artifacts covered by message bundles."""
+    return verify_sigstore_bundles_with(bundles, artifacts, options, keys, TrustRoots())
+
+
+class TrustRoots:
+    """The Sigstore trust roots loaded so far, each once: a release of many bundles parses its root once."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[TrustConfigChoice | None, PinnedTrustRoot] = {}
+
+    def get(self, choice: TrustConfigChoice | None) -> PinnedTrustRoot:
+        from attestations import sigstore as sb
+
+        if choice not in self._loaded:
+            self._loaded[choice] = sb.load_trust_root(choice or sb.TrustConfigChoice.production())
+        return self._loaded[choice]
+
+
+def verify_sigstore_bundles_with(
+    bundles: Sequence[SigstoreBundleDocument],
+    artifacts: Sequence[Artifact],
+    options: SigstoreOptions,
+    keys: Sequence[PublicKey],
+    roots: TrustRoots,
+) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
+    """As :func:`verify_sigstore_bundles`, with the trust roots already loaded by an earlier call kept in ``roots``."""
     from attestations import sigstore as sb
 
     findings: list[Finding] = []
@@ -156,7 +204,7 @@ def verify_sigstore_bundles(
             "Sigstore bundles need an identity policy: give --identity and --issuer "
             "(or --insecure-skip-identity to accept any signer)"
         )
-    trust = sb.load_trust_root(options.trust or sb.TrustConfigChoice.production())
+    trust = roots.get(options.trust)
     crypto_keys = [k.key for k in keys]
     for doc in bundles:
         artifact = _artifact_for_bundle(doc.raw, artifacts)

@@ -1,7 +1,9 @@
 """``attest verify`` end to end: read inputs once, verify every document, then judge the set.
 
 Artifacts and keys are read once, before any document, so a release of
-thousands of statements costs one key parse and one hash per artifact.
+thousands of statements costs one key parse and one hash per artifact. The signatures are judged by
+the release judge intake uses too (verifier/checks/signers.py), with one rule: the given keys,
+threshold and Sigstore identity.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attestations.documents import Document, read_documents
-from attestations.keys import PublicKey, load_public_keys
+from attestations.keys import load_distinct_public_keys
 from attestations.statement import digest_file
 from verifier.checks import attestations as judge
+from verifier.checks.signers import TrustedSigners, judge_release
 from verifier.errors import UsageError
 from verifier.model import Finding, Status, failed, skipped
+
+if TYPE_CHECKING:
+    from attestations.sigstore import IdentityPolicy
 
 
 @dataclass(frozen=True)
@@ -38,55 +45,46 @@ class VerifyRequest:
     allow_inspections: bool = False
 
 
-def load_keys(paths: Sequence[Path]) -> list[PublicKey]:
-    keys: dict[str, PublicKey] = {}
-    for path in paths:
-        for key in load_public_keys(path):
-            keys.setdefault(key.keyid, key)
-    return list(keys.values())
+def _identity_policy(request: VerifyRequest) -> IdentityPolicy | None:
+    """Who must have signed the Sigstore bundles, or ``None`` when no --identity was given."""
+    from attestations.sigstore import IdentityPolicy
 
-
-def _sigstore_options(request: VerifyRequest) -> judge.SigstoreOptions:
-    from attestations.sigstore import IdentityPolicy, TrustConfigChoice
-
-    if request.trusted_root is not None:
-        trust = TrustConfigChoice.from_file(request.trusted_root)
-    elif request.staging:
-        trust = TrustConfigChoice.staging()
-    else:
-        trust = TrustConfigChoice.production()
     claims = {k: v for k, v in request.github_claims.items() if v}
-    policy = None
     if request.identity and request.issuer:
-        policy = IdentityPolicy(identity=request.identity, issuer=request.issuer, **claims)
-    elif claims:
+        return IdentityPolicy(identity=request.identity, issuer=request.issuer, **claims)
+    if claims:
         raise UsageError("GitHub workflow claims need --identity and --issuer too")
-    return judge.SigstoreOptions(trust=trust, policy=policy, unsafe_no_identity=request.insecure_skip_identity)
+    return None
 
 
 def run_verify(request: VerifyRequest) -> list[Finding]:
-    keys = load_keys(request.keys)
+    keys = tuple(load_distinct_public_keys(request.keys))
     artifacts = [judge.Artifact(path, digest_file(path, ("sha256", "sha384", "sha512"))) for path in request.artifacts]
     documents: list[Document] = []
     for path in request.bundles:
         documents.extend(read_documents(path))
     envelopes, bundles, metablocks = judge.split_documents(documents)
-
-    findings: list[Finding] = []
-    vouched: list[judge.VouchedStatement] = []
-    covered: set[str] = set()
-    if envelopes:
-        if not keys:
-            raise UsageError("DSSE envelopes need at least one trusted --key to verify against")
-        envelope_findings, envelope_vouched = judge.verify_envelopes(envelopes, keys, request.threshold)
-        findings += envelope_findings
-        vouched += envelope_vouched
+    if envelopes and not keys:
+        raise UsageError("DSSE envelopes need at least one trusted --key to verify against")
+    sigstore: tuple[judge.SigstoreOptions, ...] = ()
     if bundles:
-        bundle_findings, bundle_vouched, covered = judge.verify_sigstore_bundles(
-            bundles, artifacts, _sigstore_options(request), keys
+        sigstore = (
+            judge.SigstoreOptions.for_instance(
+                request.trusted_root,
+                request.staging,
+                _identity_policy(request),
+                unsafe_no_identity=request.insecure_skip_identity,
+            ),
         )
-        findings += bundle_findings
-        vouched += bundle_vouched
+    # One rule: the --key set signs envelopes (and key-signed bundles), the Sigstore options sign bundles.
+    signed = judge_release(
+        envelopes,
+        bundles,
+        artifacts,
+        [TrustedSigners(keys=keys, threshold=request.threshold, sigstore=sigstore, bundle_keys=keys)],
+    )
+    findings = list(signed.findings)
+    vouched = signed.vouched
     for block in metablocks:
         findings.append(
             failed(
@@ -99,7 +97,7 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
         findings += _verify_layout(request)
     if documents:
         unverified = sum(1 for f in findings if f.status is Status.ERROR)
-        findings += judge.check_subjects(artifacts, vouched, covered, unverified)
+        findings += judge.check_subjects(artifacts, vouched, signed.covered, unverified)
         findings += judge.check_build_policy(
             vouched,
             artifacts,
