@@ -37,7 +37,7 @@ BOOKKEEPING = {"hw.evidence", "hw.self-reported"}
 
 def run_once(profile: str, baud: int, workdir: Path) -> dict[str, float]:
     from hw.reader import read_device
-    from hw.simulator import DeviceConfig
+    from hw.sim import DeviceConfig
     from verifier.checks.device import check_device, tpm_findings
     from verifier.declared.device_manifest import load_device_manifest
     from verifier.model import Status

@@ -140,7 +140,7 @@ def one_round(
     verbose: bool,
     drop_rate: float = DROP_RATE,
 ) -> Round:
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.workflows.bench import load_plan, run_bench
     from verifier.workflows.demo import _device_config, demo_firmware
 
@@ -209,7 +209,7 @@ def soak(
         work = Path(tmp)
         paths = prepare(work / "workspace")
         # Import everything the rounds use before the baseline, so module loading is not counted as growth.
-        import hw.simulator  # noqa: F401
+        import hw.sim  # noqa: F401
         import verifier.workflows.bench  # noqa: F401
 
         before = holdings()

@@ -47,7 +47,7 @@ def workspace(root: Path) -> dict[str, Path]:
 
 def intake_against_session(root: Path, paths: dict[str, Path]) -> None:
     from hw.reader import read_device
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.policy.model import load_policy
     from verifier.workflows.demo import _device_config, demo_firmware
     from verifier.workflows.intake import IntakeRequest, run_intake
@@ -83,7 +83,7 @@ def intake_against_session(root: Path, paths: dict[str, Path]) -> None:
 
 
 def bench_parallelism(root: Path, paths: dict[str, Path]) -> None:
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.workflows.demo import _device_config, demo_firmware
 
     sims = [Simulator("attest", config=_device_config(demo_firmware()), baud_pacing=True) for _ in range(8)]

@@ -169,7 +169,7 @@ def _script(selector: int, flags: int, history: list[CommandResult]) -> bytes:
 
 def record(into: Path) -> None:
     """Run each profile against the simulator, whole and step by step; keep every command's output as a script."""
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from hw.transport import open_transport
 
     into.mkdir(parents=True, exist_ok=True)

@@ -193,7 +193,7 @@ def hostile_bodies() -> dict[str, bytes]:
 
 def record(into: Path) -> None:
     """Record real sessions with the simulator: the raw line bytes and the answers as a script."""
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from hw.transport import open_transport
 
     into.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import cbor2
 
 from hw.device_cbor import bounded_text, decode_device_cbor
 from hw.errors import DeviceProtocolError, TransportError
-from hw.evidence import Component, Fact, IdentityKey, RegionDigest, SignedMeasurements
+from hw.evidence import Component, Fact, IdentityKey, Observable, RegionDigest, SignedMeasurements
 from hw.framing import MAX_BODY, CorruptFrame, Frame, FrameSplitter, Kind, decode_frame, encode_frame
 from hw.profile import ProfileFacts, ReadOptions
 from hw.transport import Transport
@@ -113,7 +113,7 @@ def probe(transport: Transport, *, timeout: float) -> bool:
 def read_attest(transport: Transport, options: ReadOptions) -> ProfileFacts:
     if options.nonce is None or len(options.nonce) != NONCE_BYTES:
         raise ValueError(f"the attest profile needs a {NONCE_BYTES}-byte nonce")
-    facts = ProfileFacts("attest")
+    facts = ProfileFacts(AttestProfile.name)
     client = AttestClient(transport, read_timeout=options.read_timeout)
 
     started = time.monotonic()
@@ -292,3 +292,23 @@ def payload_facts(facts: ProfileFacts, payload: Mapping[str, Any], chain_digest:
         )
     if payload.get("chain_sha256") != chain_digest:
         facts.notes.append("the signed payload names a different certificate chain than the one presented")
+
+
+class AttestProfile:
+    """The attest protocol's binding of ``hw.profile.ConsoleProfile``."""
+
+    name = "attest"
+    # The device signs its own list of components, whatever their class.
+    observable = Observable.ANY
+
+    def recognizes(self, console_tail: bytes) -> bool:
+        return False  # frames, not text: only the probe tells
+
+    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
+        return probe(transport, timeout=timeout)
+
+    def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
+        return read_attest(transport, options)
+
+
+ATTEST = AttestProfile()

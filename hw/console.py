@@ -22,7 +22,7 @@ import secrets
 import string
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pexpect
 from pexpect.spawnbase import SpawnBase
@@ -180,6 +180,22 @@ class MarkedConsole:
 
 _ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 _CONTROL_AND_SPACE = re.compile(rb"[\x00-\x20\x7f]")
+
+
+class TextConsole:
+    """What the text-console bindings of ``hw.profile.ConsoleProfile`` share: known by what they print.
+
+    ``signs`` matches the tail of what the console showed (a banner, a prompt); a text console has
+    no probe of its own, and ``--profile auto`` never sends one to it.
+    """
+
+    signs: ClassVar[re.Pattern[bytes]]
+
+    def recognizes(self, console_tail: bytes) -> bool:
+        return self.signs.search(console_tail) is not None
+
+    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
+        return False
 
 
 def prompt_at_end(pattern: bytes) -> re.Pattern[bytes]:

@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hw.errors import EvidenceInputError
 
@@ -173,6 +173,44 @@ class TpmEvidence:
         }
 
 
+def _class_key(component_class: str) -> str:
+    return " ".join(component_class.split()).casefold()
+
+
+@dataclass(frozen=True)
+class Observable:
+    """Which component classes a read could see; the judge skips a declared class it could not, never fails it.
+
+    ``component_classes`` None means every class the device itself declares (the attest device signs its
+    own list). Classes compare casefolded, with runs of whitespace as one space.
+    """
+
+    component_classes: frozenset[str] | None
+    ANY: ClassVar[Observable]
+
+    @classmethod
+    def of(cls, *component_classes: str) -> Observable:
+        return cls(frozenset(_class_key(c) for c in component_classes))
+
+    def sees(self, component_class: str) -> bool:
+        return self.component_classes is None or _class_key(component_class) in self.component_classes
+
+    def within(self, ceiling: Observable) -> Observable:
+        """This statement, never more than ``ceiling``: a file may say it saw less than its profile can, not more."""
+        if ceiling.component_classes is None:
+            return self
+        if self.component_classes is None:
+            return ceiling
+        return Observable(self.component_classes & ceiling.component_classes)
+
+    def to_json(self) -> dict[str, Any]:
+        classes = self.component_classes
+        return {"component_classes": "any" if classes is None else sorted(classes)}
+
+
+Observable.ANY = Observable(None)
+
+
 @dataclass(frozen=True)
 class DeviceEvidence:
     profile: str
@@ -187,6 +225,9 @@ class DeviceEvidence:
     transcript: Mapping[str, Any] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: What the profile could observe, as the reader stated it; None in files written before it was recorded.
+    #: The judge takes it only within what the registry says the profile can observe (``hw.registry.observed``).
+    observable: Observable | None = None
     schema: str = EVIDENCE_SCHEMA
 
     def fact(self, name: str) -> Fact | None:
@@ -204,7 +245,7 @@ class DeviceEvidence:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema": self.schema,
             "profile": self.profile,
             "port": self.port,
@@ -219,6 +260,9 @@ class DeviceEvidence:
             "timings": dict(self.timings),
             "notes": list(self.notes),
         }
+        if self.observable is not None:
+            out["observable"] = self.observable.to_json()
+        return out
 
     def to_bytes(self) -> bytes:
         return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
@@ -402,4 +446,15 @@ def _parse_evidence(data: Any, where: str = "<json>") -> DeviceEvidence:
         transcript=dict(r.obj(top.get("transcript", {}), "transcript")),
         timings=timings,
         notes=tuple(r.req_text(n, "notes[]") for n in r.array(top.get("notes"), "notes")),
+        observable=_parse_observable(r, top.get("observable")) if "observable" in top else None,
     )
+
+
+def _parse_observable(r: _Reader, value: Any) -> Observable:
+    item = r.obj(value, "observable")
+    classes = item.get("component_classes")
+    if classes == "any":
+        return Observable.ANY
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise r.fail("'observable.component_classes' must be \"any\" or a list of strings")
+    return Observable.of(*classes)

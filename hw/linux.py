@@ -17,9 +17,9 @@ import re
 import shlex
 import time
 
-from hw.console import MarkedConsole, prompt_at_end, without_escapes
+from hw.console import MarkedConsole, TextConsole, prompt_at_end, without_escapes
 from hw.errors import DeviceProtocolError, TransportError
-from hw.evidence import Component, Fact, RegionDigest, TpmEvidence, TpmQuote
+from hw.evidence import Component, Fact, Observable, RegionDigest, TpmEvidence, TpmQuote
 from hw.profile import ProfileFacts, ReadOptions
 from hw.transport import Transport
 
@@ -100,7 +100,7 @@ class LinuxReader:
     def __init__(self, console: MarkedConsole, options: ReadOptions) -> None:
         self.console = console
         self.options = options
-        self.facts = ProfileFacts("linux")
+        self.facts = ProfileFacts(LinuxProfile.name)
 
     def _twice(self, command: str, timeout: float = 30.0) -> tuple[str, int]:
         first = self.console.run(command, timeout=timeout)
@@ -285,3 +285,19 @@ class LinuxReader:
 
 def read_linux(transport: Transport, options: ReadOptions) -> ProfileFacts:
     return LinuxReader(reach_shell(transport, options), options).read()
+
+
+class LinuxProfile(TextConsole):
+    """The Linux shell's binding of ``hw.profile.ConsoleProfile``."""
+
+    name = "linux"
+    # Among components the shell identifies only network controllers (their PCI ids in sysfs).
+    observable = Observable.of("nic")
+    # What an idle Linux console shows: a getty's login prompt or a shell prompt.
+    signs = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
+
+    def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
+        return read_linux(transport, options)
+
+
+LINUX = LinuxProfile()

@@ -1,14 +1,18 @@
-"""What a console or attest profile is asked to read, and what it hands back.
+"""What a console profile is (the ``ConsoleProfile`` protocol), what it is asked to read, and what it hands back.
 
-Profiles produce ``ProfileFacts``; ``hw.reader`` adds the transcript hash, nonce and
-timings and freezes the lot into a ``DeviceEvidence``.
+A profile is one way of reading a device: a U-Boot console, a Linux shell, the attest protocol. Each binds
+the protocol in its own module (``hw.uboot``, ``hw.linux``, ``hw.attest``) and is listed once, in
+``hw.registry``. Profiles produce ``ProfileFacts``; ``hw.reader`` adds the transcript hash, nonce and
+timings and freezes the lot into a ``DeviceEvidence``, which states what its profile could observe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from hw.evidence import Component, Fact, IdentityKey, RegionDigest, SignedMeasurements, TpmEvidence
+from hw.evidence import Component, Fact, IdentityKey, Observable, RegionDigest, SignedMeasurements, TpmEvidence
+from hw.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,34 @@ class ProfileFacts:
     notes: list[str] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)
     device_seconds: float = 0.0
+
+
+class ConsoleProfile(Protocol):
+    """One way of reading a device over a transport (labgrid style: this protocol, and a binding per profile).
+
+    ``recognizes`` and ``answers_probe`` serve ``--profile auto``: the first looks at what a text console
+    showed, the second asks the line a question of the profile's own (the attest protocol's version frame),
+    for a device that shows nothing until spoken to.
+    """
+
+    @property
+    def name(self) -> str:
+        """The ``--profile`` value, and the ``profile`` an evidence file records."""
+        ...
+
+    @property
+    def observable(self) -> Observable:
+        """What this profile can observe at most: the judge skips what it cannot see instead of failing it."""
+        ...
+
+    def recognizes(self, console_tail: bytes) -> bool:
+        """Whether the last bytes a console showed (escapes removed) are this profile's prompt or banner."""
+        ...
+
+    def answers_probe(self, transport: Transport, *, timeout: float) -> bool:
+        """Whether a silent line answers this profile's own probe; False for a profile that has none."""
+        ...
+
+    def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
+        """Read the device over ``transport``; ``session_seconds`` is the whole session's deadline."""
+        ...

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hw.attest import NONCE_BYTES, probe, read_attest
+from hw.attest import NONCE_BYTES
 from hw.console import without_escapes
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import DeviceEvidence
-from hw.linux import read_linux
-from hw.profile import ProfileFacts, ReadOptions, RegionSpec
+from hw.profile import ConsoleProfile, ProfileFacts, ReadOptions, RegionSpec
+from hw.registry import AUTO, PROFILES, READ_CHOICES, profile_named, spelled_out
 from hw.transcript import DEFAULT_CAP, Transcript
 from hw.transport import Deadline, Transport, open_transport
 
-PROFILES = ("auto", "uboot", "linux", "attest")
-_UBOOT_SIGNS = re.compile(rb"U-Boot|autoboot|Hit any key|<INTERRUPT>|(?:^|\n)[^\n]{0,20}=> ?$")
-_LINUX_SIGNS = re.compile(rb"login: ?$|[#$] ?$", re.IGNORECASE)
 
-
-def detect_profile(transport: Transport, *, read_timeout: float) -> str:
-    """Look at what the port shows: a U-Boot prompt, a login or shell, or an attest frame answer."""
+def detect_profile(transport: Transport, *, read_timeout: float) -> ConsoleProfile:
+    """Look at what the port shows (a U-Boot prompt, a login or shell), then ask each profile's probe."""
     seen = bytearray()
     # Poke with Ctrl-C, a few times: QEMU's pty, for one, takes up to a second to notice a reader.
     # Never a bare Enter while the device is unknown: U-Boot repeats the last command on an empty
@@ -46,22 +41,22 @@ def detect_profile(transport: Transport, *, read_timeout: float) -> str:
             seen.extend(chunk)
             del seen[:-4096]
         tail = without_escapes(bytes(seen)).rstrip(b"\x00").rstrip()[-300:] + b" "
-        if _UBOOT_SIGNS.search(tail):
-            return "uboot"
-        if _LINUX_SIGNS.search(tail):
-            return "linux"
-    if probe(transport, timeout=min(1.5, read_timeout)):
-        return "attest"
+        for profile in PROFILES:
+            if profile.recognizes(tail):
+                return profile
+    for profile in PROFILES:
+        if profile.answers_probe(transport, timeout=min(1.5, read_timeout)):
+            return profile
     shown = bytes(seen[-60:]).decode("ascii", "backslashreplace")
     raise DeviceProtocolError(
-        f"could not tell the device's profile (it showed {shown!r}); give --profile uboot, linux or attest"
+        f"could not tell the device's profile (it showed {shown!r}); give --profile {spelled_out()}"
     )
 
 
 def read_device(
     port_url: str,
     *,
-    profile: str = "auto",
+    profile: str = AUTO,
     baud: int | None = None,
     timeout: float = 120.0,
     nonce: bytes | None = None,
@@ -76,8 +71,9 @@ def read_device(
     max_output: int = 16 * 1024 * 1024,
 ) -> DeviceEvidence:
     """Read one device. Raises ``TransportError`` / ``DeviceProtocolError`` (both exit 3) when it cannot."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile not in READ_CHOICES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(READ_CHOICES)}")
+    named = None if profile == AUTO else profile_named(profile)
     if nonce is None:
         nonce = os.urandom(NONCE_BYTES)
     if len(nonce) != NONCE_BYTES:
@@ -100,16 +96,9 @@ def read_device(
     facts: ProfileFacts | None = None
     chosen = profile
     try:
-        if chosen == "auto":
-            chosen = detect_profile(transport, read_timeout=options.read_timeout)
-        if chosen == "uboot":
-            from hw.uboot import read_uboot
-
-            facts = read_uboot(transport, options, timeout)
-        elif chosen == "linux":
-            facts = read_linux(transport, options)
-        else:
-            facts = read_attest(transport, options)
+        reader = named or detect_profile(transport, read_timeout=options.read_timeout)
+        chosen = reader.name
+        facts = reader.read(transport, options, timeout)
     except (OSError, ValueError) as exc:
         raise TransportError(f"the session failed: {exc}") from exc
     finally:
@@ -119,7 +108,7 @@ def read_device(
     timings = {"total_seconds": round(total, 6), "device_seconds": round(facts.device_seconds, 6)}
     timings.update({f"step.{name}": seconds for name, seconds in facts.steps.items()})
     return DeviceEvidence(
-        profile=chosen,
+        profile=reader.name,
         port=transport.url,
         identity=dict(facts.identity),
         components=tuple(facts.components),
@@ -131,4 +120,5 @@ def read_device(
         transcript={**summary.to_json(), "started": started_wall},
         timings=timings,
         notes=tuple(facts.notes),
+        observable=reader.observable,
     )

@@ -21,9 +21,9 @@ import re
 import time
 import zlib
 
-from hw.console import MarkedConsole, prompt_at_end
+from hw.console import MarkedConsole, TextConsole, prompt_at_end
 from hw.errors import DeviceProtocolError, TransportError
-from hw.evidence import Component, Fact, RegionDigest, TpmEvidence
+from hw.evidence import Component, Fact, Observable, RegionDigest, TpmEvidence
 from hw.profile import ProfileFacts, ReadOptions, RegionSpec
 from hw.transport import Transport
 
@@ -70,7 +70,7 @@ class UBootReader:
         self.console = console
         self.options = options
         self.deadline_seconds = deadline_seconds
-        self.facts = ProfileFacts("uboot")
+        self.facts = ProfileFacts(UBootProfile.name)
         self._available: dict[str, bool] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -281,6 +281,22 @@ def read_uboot(transport: Transport, options: ReadOptions, deadline_seconds: flo
         transport, read_timeout=options.read_timeout, prompt=options.prompt, max_output=options.max_output
     )
     return UBootReader(console, options, deadline_seconds).read()
+
+
+class UBootProfile(TextConsole):
+    """The U-Boot console's binding of ``hw.profile.ConsoleProfile``."""
+
+    name = "uboot"
+    # Among components U-Boot identifies only flash chips (flinfo's JEDEC ids).
+    observable = Observable.of("flash")
+    # Its banner, the autoboot countdown, an interrupted command, a prompt.
+    signs = re.compile(rb"U-Boot|autoboot|Hit any key|<INTERRUPT>|(?:^|\n)[^\n]{0,20}=> ?$")
+
+    def read(self, transport: Transport, options: ReadOptions, session_seconds: float) -> ProfileFacts:
+        return read_uboot(transport, options, session_seconds)
+
+
+UBOOT = UBootProfile()
 
 
 def _ascii_column(chunk: bytes) -> str:

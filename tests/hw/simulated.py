@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from hw.errors import HardwareError
 from hw.evidence import DeviceEvidence
 from hw.reader import read_device
-from hw.simulator import Simulator
+from hw.sim import Simulator
 from verifier.checks.device import check_device, tpm_findings
 from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Finding, Verdict, judge

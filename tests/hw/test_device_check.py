@@ -11,7 +11,7 @@ import pytest
 
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
 from hw.reader import read_device
-from hw.simulator import Simulator
+from hw.sim import Simulator
 from verifier.checks.device import check_device
 from verifier.declared.device_manifest import manifest_from_predicate
 from verifier.model import Finding, Status, Verdict, judge
@@ -121,7 +121,7 @@ def test_identity_key_pinning(attest_read: tuple[DeviceEvidence, dict[str, Any]]
 
 
 def test_identity_key_chain_to_another_ca_fails(attest_read: tuple[DeviceEvidence, dict[str, Any]]) -> None:
-    from hw.simulator import DeviceConfig, make_keys
+    from hw.sim import DeviceConfig, make_keys
 
     evidence, manifest = attest_read
     rogue_ca = make_keys(DeviceConfig(ca_seed="some-other-vendor")).ca_pem

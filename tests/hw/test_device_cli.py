@@ -61,7 +61,7 @@ def test_simulate_lists_its_knobs() -> None:
 
 def test_reported_facts_fail_a_signed_requirement(tmp_path: Path) -> None:
     from hw.reader import read_device
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.declared.device_manifest import manifest_from_predicate
 
     with Simulator("uboot") as sim:
@@ -125,7 +125,7 @@ def test_unreachable_port_is_exit_3(tmp_path: Path) -> None:
 
 
 def test_silent_port_is_exit_3() -> None:
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
 
     with Simulator("attest", tamper=["flood"]) as sim:
         result = run_cli(["device", "read", "--port", sim.port, "--profile", "uboot", "--timeout", "4",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hw.reader import read_device
-from hw.simulator import Simulator
+from hw.sim import Simulator
 from verifier.checks.device import check_device
 from verifier.declared.device_manifest import DEVICE_MANIFEST_TYPE, load_device_manifest, manifest_from_predicate
 from verifier.errors import BadInputError

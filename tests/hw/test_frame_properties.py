@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hw.attest import CERT_CHUNK, AttestClient
 from hw.errors import TransportError
 from hw.framing import MAX_BODY, CorruptFrame, Frame, FrameSplitter, Kind, decode_frame, encode_frame
-from hw.simulator import Simulator
+from hw.sim import Simulator
 from hw.transcript import Transcript
 from hw.transport import Deadline, open_transport
 

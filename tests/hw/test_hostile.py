@@ -14,7 +14,7 @@ import pytest
 
 from hw.errors import HardwareError, TransportError
 from hw.reader import read_device
-from hw.simulator import DeviceConfig, Simulator
+from hw.sim import DeviceConfig, Simulator
 from tests.hw.hostile import PtyDevice
 from verifier.checks.device import check_device
 from verifier.declared.device_manifest import manifest_from_predicate

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from hw.simulator import SIM_PROFILES, TAMPERS, TRANSPORT_FAULTS, Simulator
+from hw.sim import SIM_PROFILES, TAMPERS, TRANSPORT_FAULTS, Simulator
 from tests.hw.simulated import read_and_judge
 from verifier.model import Status, Verdict
 
@@ -96,7 +96,7 @@ def test_line_faults_never_fail_over_randomized_runs() -> None:
 def test_linux_login_with_credentials() -> None:
     from hw.errors import DeviceProtocolError
     from hw.reader import read_device
-    from hw.simulator import DeviceConfig
+    from hw.sim import DeviceConfig
     from verifier.checks.device import check_device
     from verifier.declared.device_manifest import manifest_from_predicate
     from verifier.model import judge

@@ -122,7 +122,7 @@ def test_huge_integer_from_a_device_never_becomes_huge_text() -> None:
 @pytest.fixture(scope="module")
 def attest_evidence() -> Any:
     from hw.reader import read_device
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
 
     with Simulator("attest") as sim:
         return read_device(sim.port, profile="attest", timeout=30, read_timeout=2), sim.declared_manifest()

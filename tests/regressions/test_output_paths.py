@@ -76,7 +76,7 @@ def test_output_to_a_symlink_replaced_the_link(workspace: Workspace, tmp_path: P
 
 
 def test_device_read_output_to_a_device_node_replaced_it(tmp_path: Path) -> None:
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
 
     null = _char_device(tmp_path / "null", 1, 3)
     with Simulator("attest") as sim:
@@ -99,7 +99,7 @@ def test_simulate_link_deleted_an_existing_file(tmp_path: Path) -> None:
 
 
 def test_simulate_link_replaces_a_stale_simulator_link(tmp_path: Path) -> None:
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
 
     stale = tmp_path / "tty"
     stale.symlink_to("/dev/pts/999999")  # what an earlier, killed simulator left behind
@@ -115,7 +115,7 @@ def _transcript_bytes(path: Path) -> bytes:
 
 def test_console_password_was_kept_in_the_transcript(tmp_path: Path) -> None:
     from hw.reader import read_device
-    from hw.simulator import DeviceConfig, Simulator
+    from hw.sim import DeviceConfig, Simulator
 
     password = "hunter2-Secret!"
     config = DeviceConfig(username="operator", password=password)

@@ -62,7 +62,7 @@ def _assert_shown_safely(text: str, where: str) -> None:
 def honest_evidence(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Evidence read from the simulated attest device running the demo firmware."""
     from hw.reader import read_device
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.workflows.demo import _device_config, demo_firmware
 
     with Simulator("attest", config=_device_config(demo_firmware())) as sim:

@@ -47,7 +47,7 @@ def reads(tmp_path_factory: pytest.TempPathFactory) -> Reads:
     from dataclasses import replace
 
     from hw.reader import read_device
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.declared.device_manifest import manifest_from_predicate
     from verifier.workflows.demo import _device_config, declared_device_manifest, demo_firmware
 
@@ -271,7 +271,7 @@ def test_facts_added_or_changed_after_signing_fail(reads: Reads, tmp_path: Path,
 
 @pytest.mark.parametrize("identity", ["none declared", "another vendor's CA"])
 def test_a_key_the_manifest_does_not_declare_signs_nothing(reads: Reads, tmp_path: Path, identity: str) -> None:
-    from hw.simulator import DeviceConfig, make_keys
+    from hw.sim import DeviceConfig, make_keys
 
     manifest = dict(reads.manifest)
     if identity == "none declared":

@@ -53,7 +53,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 @pytest.fixture
 def simulator() -> Iterator[object]:
     """A factory for simulated attest devices running the demo firmware; every one is stopped afterwards."""
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
 
     started: list[Simulator] = []
 

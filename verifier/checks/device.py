@@ -23,15 +23,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
+from hw.registry import beyond_profile, observed
 from verifier.declared.device_manifest import DeclaredComponent, DeclaredIdentity, DeclaredRegion, DeviceManifest
 from verifier.model import Finding, Status, Strength, errored, failed, passed, skipped, warned
 
-# Which component classes each console profile can see; attest states whatever the device declares.
-VISIBLE_CLASSES: dict[str, frozenset[str] | None] = {
-    "uboot": frozenset({"flash"}),
-    "linux": frozenset({"nic"}),
-    "attest": None,
-}
 _STRENGTH_KEYS = ("components", "regions", "firmware_regions", "identity_key", "tpm")
 
 
@@ -331,19 +326,22 @@ def _describe(component: Component) -> dict[str, Any]:
 
 
 def check_components(evidence: DeviceEvidence, manifest: DeviceManifest) -> list[Finding]:
-    visible = VISIBLE_CLASSES.get(evidence.profile)
+    visible = observed(evidence)
     declared = list(manifest.components)
     if not declared and not evidence.components:
         return []
     out: list[Finding] = []
-    unseen = [c for c in declared if visible is not None and _norm(c.cls) not in visible]
+    unseen = [c for c in declared if not visible.sees(c.cls)]
     for component in unseen:
+        # Only a class the profile cannot see may go unchecked without a word; the file's own say-so may not.
+        excused = beyond_profile(evidence, component.cls)
         out.append(
             skipped(
                 "hw.components",
-                f"the {evidence.profile} profile cannot see {component.cls} components",
+                f"the {evidence.profile} profile cannot see {component.cls} components" if excused else
+                f"the {evidence.profile} evidence does not state that it observed {component.cls} components",
                 component.label(),
-                required=False,
+                required=not excused,
             )
         )
     checkable = [c for c in declared if c not in unseen]

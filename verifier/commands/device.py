@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from hw.registry import AUTO, NAMES, READ_CHOICES
 from verifier.commands.common import emit, format_option
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
@@ -45,7 +46,7 @@ def _write_atomic(path: Path, blob: bytes) -> None:
 
 @device.command("read")
 @click.option("--port", required=True, help="pyserial URL or path: /dev/ttyUSB0, rfc2217://host:port, socket://...")
-@click.option("--profile", type=click.Choice(["auto", "uboot", "linux", "attest"]), default="auto", show_default=True)
+@click.option("--profile", type=click.Choice(READ_CHOICES), default=AUTO, show_default=True)
 @click.option("--baud", type=click.IntRange(50, 12_000_000), default=None, help="Line speed (default 115200).")
 @click.option("--timeout", type=click.FloatRange(1, 86400), default=120.0, show_default=True,
               help="Deadline for the whole session, in seconds.")
@@ -218,7 +219,7 @@ def verify_cmd(
 
 
 @device.command("simulate")
-@click.option("--profile", type=click.Choice(["uboot", "linux", "attest"]), default="uboot", show_default=True)
+@click.option("--profile", type=click.Choice(NAMES), default=NAMES[0], show_default=True)
 @click.option("--tamper", "tampers", multiple=True, metavar="KIND", help="A tamper knob (repeatable); see --list.")
 @click.option("--tamper-rate", type=click.FloatRange(0, 1), default=0.01, show_default=True,
               help="Byte rate for drop-bytes and garble-bytes.")
@@ -250,7 +251,7 @@ def simulate_cmd(
     list_tampers: bool,
 ) -> int:
     """Run a simulated device on a pty and print its path; stop with Ctrl-C."""
-    from hw.simulator import TAMPERS, DeviceConfig, Simulator
+    from hw.sim import TAMPERS, DeviceConfig, Simulator
 
     if list_tampers:
         for name, (profiles, what) in TAMPERS.items():

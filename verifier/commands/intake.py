@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from hw.registry import AUTO, READ_CHOICES
 from verifier.commands.common import emit, format_option
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -35,7 +36,7 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     type=_existing_file,
     help="Use evidence from 'provcheck device read' instead of reading a port (no fresh nonce).",
 )
-@click.option("--profile", type=click.Choice(["auto", "uboot", "linux", "attest"]), default="auto", show_default=True)
+@click.option("--profile", type=click.Choice(READ_CHOICES), default=AUTO, show_default=True)
 @click.option("--baud", type=int, help="Line speed for local serial ports.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Deadline for the device session, s.")
 @click.option("--read-timeout", type=click.FloatRange(0.1, 3600), default=None,

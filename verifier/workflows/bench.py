@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hw.registry import READ_CHOICES
 from verifier.errors import PolicyError, UsageError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed
 from verifier.policy.model import TomlReader
 
 MAX_PLAN_BYTES = 1 << 20
 KILL_GRACE_SECONDS = 30.0
-_PROFILES = ("auto", "uboot", "linux", "attest")
 _SETTINGS = (
     "release",
     "policy",
@@ -116,8 +116,8 @@ def _settings(r: TomlReader, table: Mapping[str, Any], where: tuple[str | int, .
             out[key] = r.file(value, (*where, key))
     if "profile" in table:
         profile = r.string(table, "profile", where)
-        if profile not in _PROFILES:
-            raise r.error((*where, "profile"), f"must be one of {', '.join(_PROFILES)}, not {profile!r}")
+        if profile not in READ_CHOICES:
+            raise r.error((*where, "profile"), f"must be one of {', '.join(READ_CHOICES)}, not {profile!r}")
         out["profile"] = profile
     if "timeout" in table:
         value = table["timeout"]

@@ -209,7 +209,7 @@ class DemoResult:
 
 
 def _device_config(firmware: bytes) -> Any:
-    from hw.simulator import DeviceConfig, SimRegion
+    from hw.sim import DeviceConfig, SimRegion
 
     return DeviceConfig(regions=(SimRegion("bootloader", REGION_ADDRESS, firmware),))
 
@@ -229,7 +229,7 @@ def prepare(directory: Path) -> dict[str, Path]:
     """Keys, firmware images, device manifest and policy: everything the vendor and operator start from."""
     from attestations.files import write_atomic, write_private
     from attestations.keys import generate_private_key, private_pem, public_pem
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
 
     (directory / "keys").mkdir(parents=True, exist_ok=True)
     (directory / "firmware").mkdir(exist_ok=True)
@@ -257,7 +257,7 @@ def prepare(directory: Path) -> dict[str, Path]:
 
 def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = print) -> DemoResult:
     from attestations.keys import load_signer
-    from hw.simulator import Simulator
+    from hw.sim import Simulator
     from verifier.policy.model import load_policy
     from verifier.workflows.intake import IntakeRequest, run_intake
     from verifier.workflows.release import ReleaseRequest, sign_release
