@@ -1,4 +1,8 @@
-"""The checkpoint: a signed note (origin, tree size, root hash) by the log's key, naming the tree a proof leads to."""
+"""The checkpoint: a signed note (origin, tree size, root hash) by the log's key, naming the tree a proof leads to.
+
+Hand-written: sigstore-python's own check (sigstore._internal.rekor.checkpoint) is private and runs only inside its
+Verifier, which refuses key-signed bundles (sigstore-python#1244).
+"""
 
 from __future__ import annotations
 

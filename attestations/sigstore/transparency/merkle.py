@@ -1,4 +1,8 @@
-"""The RFC 9162 (section 2.1.3.2) Merkle inclusion proof: the root hash an entry's audit path leads to."""
+"""The RFC 9162 (section 2.1.3.2) Merkle inclusion proof: the root hash an entry's audit path leads to.
+
+Hand-written: sigstore-python's own check (sigstore._internal.merkle) is private and runs only inside its Verifier,
+which refuses key-signed bundles (sigstore-python#1244).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The signed entry timestamp (SET): the log's signature over the entry's body, integrated time, log id and index."""
+"""The signed entry timestamp (SET): the log's signature over the entry's body, integrated time, log id and index.
+
+Hand-written: sigstore-python's own check (``LogEntry._verify_set``) is private and runs only inside its Verifier,
+which refuses key-signed bundles (sigstore-python#1244).
+"""
 
 from __future__ import annotations
 
