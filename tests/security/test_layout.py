@@ -172,12 +172,15 @@ def terminal_uses(tree: ast.Module) -> Iterator[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and dotted(node) in TERMINAL_STREAMS:
             yield node.lineno, dotted(node)
+        elif isinstance(node, ast.Attribute) and node.attr in EXITING_NAMES:
+            yield node.lineno, node.attr
         elif isinstance(node, ast.Name) and (node.id in EXITING_NAMES or node.id == "print"):
             yield node.lineno, node.id
         elif isinstance(node, ast.Call):
             name = dotted(node.func)
-            if name in PRINTING_CALLS or name in EXITING_CALLS or name.endswith("ctx.exit"):
-                yield node.lineno, name
+            exits = isinstance(node.func, ast.Attribute) and node.func.attr in {"exit", "_exit"}  # ctx.exit, too
+            if name in PRINTING_CALLS or name in EXITING_CALLS or exits:
+                yield node.lineno, name or "exit"
             if name.split(".")[-1] == "Console" and not any(keyword.arg == "file" for keyword in node.keywords):
                 yield node.lineno, "rich Console on the terminal"
         elif isinstance(node, ast.ImportFrom) and node.module in {"click", "click.exceptions", "rich"}:
@@ -189,10 +192,11 @@ def terminal_uses(tree: ast.Module) -> Iterator[tuple[int, str]]:
 def test_terminal_uses_are_seen() -> None:
     code = (
         "import sys, click\nprint('x')\nclick.echo('x')\nsys.stdout.write('x')\nsys.exit(1)\nraise SystemExit(2)\n"
-        "ctx.exit(0)\nConsole().print('x')\nConsole(file=buffer).print('x')\n"
+        "ctx.exit(0)\nConsole().print('x')\nConsole(file=buffer).print('x')\nraise click.exceptions.Exit(0)\n"
+        "click.get_current_context().exit(1)\n"
     )
     seen = sorted(terminal_uses(ast.parse(code)))
-    assert [line for line, _ in seen] == [2, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted({line for line, _ in seen}) == [2, 3, 4, 5, 6, 7, 8, 10, 11]
 
 
 def test_only_the_command_line_prints_or_exits() -> None:
