@@ -467,7 +467,7 @@ def test_mutated_images_never_crash_the_byte_comparison(loaded_build: LoadedBuil
 
 def _loaded_file_bytes(path: Path) -> set[int]:
     from verifier.firmware.inventory import analyse
-    from verifier.firmware.loaded import view_of
+    from verifier.firmware.loaded_view import view_of
     from verifier.firmware.loader import load_file
 
     image = load_file(path)

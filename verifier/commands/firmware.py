@@ -28,7 +28,7 @@ def _limits(max_size: int) -> Limits:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write the whole record or nothing (a temp file beside a regular file, then rename); a device,
     FIFO or ``-`` is written through, never replaced."""
-    from attestations.files import write_output
+    from verifier.commands.files import write_output
 
     write_output(path, data)
 

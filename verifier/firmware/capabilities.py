@@ -14,6 +14,9 @@ from typing import Any
 
 from verifier.errors import BadInputError
 
+# Heavy, so imported inside the functions that use it: yara,
+# loaded only when rules are compiled (firmware --help must not load it).
+
 # Imports that give code execution, process control, networking or dynamic loading.
 DANGEROUS_IMPORTS = re.compile(
     r"^(system|popen|_popen|wordexp|exec[lv]p?e?|execvpe|fexecve|posix_spawnp?|fork|vfork|clone"

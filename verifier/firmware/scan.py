@@ -9,17 +9,21 @@ OpenSBI and friends are RWX by design and only a change from what the vendor dec
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from verifier.declared.firmware_manifest import read_declared_firmware
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
-from verifier.firmware.capabilities import is_dangerous_import
+from verifier.firmware.authenticode import load_trust_anchors, read_authenticode
+from verifier.firmware.capabilities import compile_rules, is_dangerous_import
 from verifier.firmware.inventory import Analysis, analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
-from verifier.firmware.loaded import compare_loaded
+from verifier.firmware.loaded_compare import compare_loaded
 from verifier.firmware.loader import load_file
+from verifier.firmware.raw_image import compare as compare_raw
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
 
 MAX_LISTED = 50
@@ -38,17 +42,12 @@ def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
     ``verifier.declared.firmware_manifest``. No signature is checked here: ``firmware scan --key``, ``attest verify``
     and ``intake`` do that.
     """
-    from verifier.declared.firmware_manifest import read_declared_firmware
-
     return dict(read_declared_firmware(path, image).predicate)
 
 
 def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
                   rules: Path | None = None, trust_anchors: Sequence[Path] = (),
                   limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
-    from verifier.firmware.authenticode import load_trust_anchors
-    from verifier.firmware.capabilities import compile_rules
-
     anchors = load_trust_anchors(trust_anchors)
     compiled = compile_rules(rules)
     image = load_file(path, limits)
@@ -146,8 +145,6 @@ def _entry_in_code(p: Mapping[str, Any], regions: Sequence[fn.CodeRegion], subje
 
 
 def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> list[Finding]:
-    from verifier.firmware.authenticode import read_authenticode
-
     facts = read_authenticode(actual.image.data, anchors)
     out: list[Finding] = []
     if anchors and not any(s.integrity_ok for s in facts.signatures):
@@ -247,8 +244,6 @@ def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subje
         out.append(skipped("firmware.digest", f"bytes differ from the {label}; judged structurally below", subject,
                            required=False, declared=ref_file.get("sha256"), actual=act_file.get("sha256")))
     if p.get("format") == "raw" and reference.get("format") == "elf" and reference.get("raw_image"):
-        from verifier.firmware.raw_image import compare as compare_raw
-
         # objcopy -O binary of the declared ELF (u-boot.bin from u-boot): judged byte for byte by load address.
         return out + compare_raw(reference["raw_image"], actual.image.data, label=label, subject=subject)
     if reference.get("format") != p.get("format"):
@@ -400,8 +395,6 @@ def _without_functions(finding: Finding, reported: set[str]) -> Finding:
 
 def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str, *,
                        bytes_identical: bool = False) -> list[Finding]:
-    import hashlib
-
     declared = ref.get("functions", [])
     changed, missing, hidden = _Items(), _Items(), _Items()
     regions = fn.RegionIndex(actual.regions)

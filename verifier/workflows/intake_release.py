@@ -52,7 +52,7 @@ def _no_signers_error(policy: Policy) -> PolicyError:
 
 def _trusted_signers(rule: SignerRule, policy: Policy, envelopes: Sequence[Envelope]) -> TrustedSigners:
     """One signer rule of the policy with its key files read; a threshold its keys cannot meet is a bad policy."""
-    from attestations.sigstore_bundle import IdentityPolicy
+    from attestations.sigstore import IdentityPolicy
 
     keys = tuple(load_distinct_public_keys(rule.keys)) if rule.keys else ()
     if keys:
