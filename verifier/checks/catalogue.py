@@ -60,6 +60,7 @@ _SUPPLY = "verifier.checks.suppliers"
 _INTAKE_RELEASE = "verifier.workflows.intake_release"
 _INTAKE_FIRMWARE = "verifier.workflows.intake_firmware"
 _INTAKE_DEVICE = "verifier.workflows.intake_device"
+_INTAKE = "verifier.workflows.intake"
 _SCAN = "verifier.firmware.scan"
 _LOADED = "verifier.firmware.loaded"
 _RAW = "verifier.firmware.raw_image"
@@ -162,7 +163,8 @@ _CHECKS: tuple[Check, ...] = (
     Check("firmware.reference", "There is a manifest or baseline to judge the image against.", _SCAN),
     Check("firmware.rwx", "No segment is writable and executable beyond those declared.", _SCAN),
     Check("firmware.sbat", "The .sbat section equals the reference's.", _SCAN),
-    Check("firmware.scan", "The firmware scan ran (the policy requires it); errors here are inconclusive.", "verifier.workflows.intake"),
+    Check("firmware.scan", "The firmware scan ran (the policy requires it); errors here are inconclusive.",
+          _INTAKE),
     Check("firmware.section", "The loaded sections, and their flags, are those of the reference.", _SCAN),
     Check("firmware.segment-flags", "Segment and section permissions are unchanged from the reference.", _LOADED),
     Check("firmware.subject", "The image is the one the manifest statement declares under that name (by digest).",
