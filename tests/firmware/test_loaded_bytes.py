@@ -16,8 +16,8 @@ from tests.firmware import builders
 from tests.firmware.builders import PLANTED_EXIT, ElfPatch
 from tests.firmware.conftest import LoadedBuild, LoadedPeBuild
 from tests.helpers import run_cli
-from verifier.firmware.scan import load_manifest, scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import load_manifest, scan_firmware
 
 
 def _failed(findings: list[Finding], check: str) -> list[Finding]:

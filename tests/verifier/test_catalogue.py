@@ -127,7 +127,7 @@ def test_every_catalogued_id_occurs_in_the_module_of_its_judge() -> None:
 
 
 def test_the_diff_family_lists_every_category_the_diff_compares() -> None:
-    from verifier.firmware.diff import _categories
+    from verifier.checks.firmware_diff import _categories
 
     image = {"format": "elf", "modules": [], "embedded": []}
     family = "firmware.diff.{category}"

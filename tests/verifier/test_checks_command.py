@@ -31,7 +31,7 @@ def test_checks_json_carries_summary_anchor_and_judge() -> None:
     assert set(listed) == set(CATALOGUE)
     diff = listed["firmware.diff.functions"]
     assert diff["anchor"] == "docs/checks.md#firmware.diff.functions"
-    assert diff["judge"] == "verifier.firmware.diff" and diff["family"] == "firmware.diff.{category}"
+    assert diff["judge"] == "verifier.checks.firmware_diff" and diff["family"] == "firmware.diff.{category}"
     assert listed["tpm.quote.nonce"]["summary"] == CATALOGUE["tpm.quote.nonce"].summary
 
 

@@ -4,7 +4,7 @@ LIEF reports ``NO_SIGNATURE`` for some validly signed images (Debian's ``fwupdx6
 table is walked here: every WIN_CERTIFICATE, every PKCS#7 SignedData in it, nested signatures included.
 For each signature this module computes whether the image hash matches the signed digest, whether the
 signed attributes match the content, whether the signer's signature verifies, and whether the signer
-chains to one of the given trust anchors. It states facts; ``verifier.firmware.scan`` judges them.
+chains to one of the given trust anchors. It states facts; ``verifier.checks.firmware`` judges them.
 """
 
 from __future__ import annotations

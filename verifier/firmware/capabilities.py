@@ -1,7 +1,7 @@
 """Capabilities: dangerous imports, and YARA matches from the shipped rules plus the user's own.
 
 A capability is a fact about an image. Whether it is acceptable depends on whether the vendor declared it,
-which ``verifier.firmware.scan`` decides.
+which ``verifier.checks.firmware`` decides.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def apply_firmware_policy(findings: Iterable[Finding], policy: Policy) -> list[F
 def check_firmware(
     path: Path, digests: Mapping[str, str], vouched: Sequence[VouchedStatement], policy: Policy
 ) -> list[Finding]:
-    from verifier.firmware.scan import scan_firmware  # deferred: the scan loads LIEF
+    from verifier.workflows.firmware_scan import scan_firmware  # deferred: the scan loads LIEF
 
     manifest = _declared_manifest(path.name, digests, vouched)
     subject = path.name

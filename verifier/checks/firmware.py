@@ -1,4 +1,4 @@
-"""Judge a firmware image against its declared manifest and/or a baseline image.
+"""Judging one analysed firmware image against its declared manifest and/or a baseline image.
 
 Every check yields one finding per subject: a pass when nothing is wrong, otherwise a fail or warn whose
 evidence lists the offending items (capped, with the full count). Without a reference (no manifest, no
@@ -11,19 +11,16 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from verifier.declared.firmware_manifest import read_declared_firmware
+from verifier.checks.loaded_bytes import compare_loaded
+from verifier.checks.raw_image import compare as compare_raw
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
-from verifier.firmware.authenticode import load_trust_anchors, read_authenticode
-from verifier.firmware.capabilities import compile_rules, is_dangerous_import
-from verifier.firmware.inventory import Analysis, analyse
-from verifier.firmware.limits import DEFAULT_LIMITS, Limits
-from verifier.firmware.loaded_compare import compare_loaded
-from verifier.firmware.loader import load_file
-from verifier.firmware.raw_image import compare as compare_raw
+from verifier.firmware.authenticode import read_authenticode
+from verifier.firmware.capabilities import is_dangerous_import
+from verifier.firmware.inventory import Analysis
+from verifier.firmware.limits import LimitEvent
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
 
 MAX_LISTED = 50
@@ -35,39 +32,18 @@ DEFAULT_ENTROPY_THRESHOLD = 7.2
 ENTROPY_RISE = 0.3
 
 
-def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
-    """A firmware manifest from a plain predicate, a Statement, a DSSE envelope or a release ``.intoto.jsonl``.
-
-    With several statements, the one declaring ``image`` (by digest, else by name); see
-    ``verifier.declared.firmware_manifest``. No signature is checked here: ``firmware scan --key``, ``attest verify``
-    and ``intake`` do that.
-    """
-    return dict(read_declared_firmware(path, image).predicate)
+def not_analysed(event: LimitEvent, subject: str) -> Finding:
+    """The image was too large to analyse at all: inconclusive, never a pass."""
+    return errored("firmware.limit", f"{subject} was not analysed: {event.detail}", subject, **event.to_json())
 
 
-def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
-                  rules: Path | None = None, trust_anchors: Sequence[Path] = (),
-                  limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
-    anchors = load_trust_anchors(trust_anchors)
-    compiled = compile_rules(rules)
-    image = load_file(path, limits)
-    subject = path.name
-    if image.kind == "too-large":
-        return [errored("firmware.limit", f"{subject} was not analysed: {image.events[0].detail}", subject,
-                        **image.events[0].to_json())]
-    actual = analyse(image, rules=compiled)
+def judge_image(actual: Analysis, events: Sequence[LimitEvent], references: Sequence[tuple[str, Mapping[str, Any]]],
+                *, subject: str, anchors: Sequence[Any]) -> list[Finding]:
+    """Every firmware finding for one analysed image, against each reference (``manifest``, ``baseline``) given."""
     findings: list[Finding] = [_loaded(actual, subject)]
     findings += [errored("firmware.limit", f"{event.limit} reached in {event.where}: {event.detail}", subject,
-                         **event.to_json()) for event in image.events]
+                         **event.to_json()) for event in events]
     findings += _standalone(actual, subject, anchors)
-    references: list[tuple[str, Mapping[str, Any]]] = []
-    if manifest is not None:
-        references.append(("manifest", manifest))
-    if baseline is not None:
-        base_image = load_file(baseline, limits)
-        if base_image.kind == "too-large":
-            raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
-        references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
     if not references:
         findings += _unreferenced(actual.predicate, subject)
         if actual.predicate["format"] not in EXECUTABLE_FORMATS:
