@@ -99,8 +99,8 @@ def test_firmware_disposition(example: Path) -> None:
 
 def test_allowed_deviation_never_covers_what_a_finding_could_not_name(example: Path) -> None:
     """A finding listing 50 of 51 exports, or an item without a name, is not allowed by the names it shows."""
+    from verifier.checks.firmware_policy import apply_firmware_policy
     from verifier.model import Status, failed
-    from verifier.workflows.intake_firmware import apply_firmware_policy
 
     policy = load_policy(example)
     listed = failed("firmware.export", "1 new export", "fw", exports=[{"name": "diag_selftest"}], count=1)

@@ -58,6 +58,7 @@ _DEVICE = "verifier.checks.device"
 _BOOT = "verifier.checks.measured_boot"
 _SUPPLY = "verifier.checks.suppliers"
 _INTAKE_RELEASE = "verifier.workflows.intake_release"
+_RELEASE_RULES = "verifier.checks.release_rules"
 _INTAKE_FIRMWARE = "verifier.workflows.intake_firmware"
 _INTAKE_DEVICE = "verifier.workflows.intake_device"
 _INTAKE = "verifier.workflows.intake"
@@ -70,7 +71,7 @@ _FW_MANIFEST = "verifier.declared.firmware_manifest"
 _CHECKS: tuple[Check, ...] = (
     # --- attestations and releases ---
     Check("attest.age", "Verified statements are no older than the policy's max_age_days, and none is dated in "
-          "the future.", _INTAKE_RELEASE),
+          "the future.", _RELEASE_RULES),
     Check("attest.builder-id", "The SLSA provenance names the builder the policy requires.", _ATTEST),
     Check("attest.chain", "Each step of a multi-statement supply chain consumed exactly what the step before it "
           "produced.", _ATTEST),
@@ -195,7 +196,7 @@ _CHECKS: tuple[Check, ...] = (
           "\"require\").", _INTAKE_DEVICE),
     Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
-          _INTAKE_RELEASE),
+          _RELEASE_RULES),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),
