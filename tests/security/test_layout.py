@@ -214,3 +214,23 @@ def test_only_the_command_line_prints_or_exits() -> None:
     assert offenders == []
     stale = PRINT_OR_EXIT_ALLOWED - {f"{path}:{what}" for path, _, what in found}
     assert stale == set(), "remove these allowlist entries: the violation is gone"
+
+
+@pytest.mark.parametrize("package", ["verifier.declared", "verifier.policy"])
+def test_declarations_and_policy_import_no_judge(package: str) -> None:
+    """A declaration is parsed the same whatever judges it. The one exception: the policy checks its check-id
+    patterns against the catalogue, which is data (it imports nothing of the verifier), not a judge."""
+    offenders = [o for o in imports_into(package, ("verifier.checks",)) if not o.endswith("imports verifier.checks")
+                 and not o.endswith("imports verifier.checks.catalogue")]
+    assert offenders == []
+
+
+def test_the_catalogue_is_a_leaf() -> None:
+    assert [target for target, _ in imported_modules("verifier.checks.catalogue") if target.startswith("verifier")] == []
+
+
+def test_firmware_facts_import_no_judge_workflow_declaration_or_policy() -> None:
+    """verifier/firmware/ states facts about an image (LIEF, containers, inventory); judging them is checks/'s."""
+    forbidden = ("verifier.checks", "verifier.workflows", "verifier.declared", "verifier.policy", "verifier.output",
+                 "verifier.commands", "verifier.cli")
+    assert imports_into("verifier.firmware", forbidden) == []
