@@ -15,7 +15,7 @@ from attestations import strict_json
 from attestations.dsse import Envelope, parse_envelope
 from attestations.errors import InputError, UnsupportedError
 from attestations.files import DEFAULT_LIMIT, read_limited
-from attestations.sigstore_bundle import looks_like_sigstore_bundle
+from attestations.sigstore.bundle import looks_like_sigstore_bundle
 
 #: Enough for 10^5 statements in one file; the JSON parser's own depth limit bounds nesting.
 MAX_DOCUMENTS = 100_000
@@ -23,7 +23,7 @@ MAX_DOCUMENTS = 100_000
 
 @dataclass(frozen=True)
 class SigstoreBundleDocument:
-    """A Sigstore bundle as read from a file, to be verified by ``attestations.sigstore_bundle``."""
+    """A Sigstore bundle as read from a file, to be verified by ``attestations.sigstore``."""
 
     raw: bytes = field(repr=False)
     source: str

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,11 @@ from typing import Any
 
 from attestations.errors import InputError, UnsupportedError
 from attestations.files import write_atomic
-from attestations.keys import PublicKey, Signer
+from attestations.keys import PublicKey, Signer, public_key_from_crypto
 from attestations.predicates import INTOTO_PAYLOAD_TYPE
+
+# Heavy, so imported inside the functions that use it: cryptography (~20-50 ms),
+# loaded only when keys are rebuilt in a worker process.
 
 KNOWN_PAYLOAD_TYPES = frozenset({INTOTO_PAYLOAD_TYPE})
 
@@ -171,8 +176,6 @@ _worker_keys: list[PublicKey] = []
 def _init_worker(key_material: list[tuple[bytes, str, frozenset[str]]]) -> None:
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    from attestations.keys import public_key_from_crypto
-
     global _worker_keys
     _worker_keys = [
         public_key_from_crypto(load_der_public_key(der), source=source, aliases=aliases)
@@ -192,9 +195,6 @@ def verify_many(
     Signature checks hold the GIL, so threads do not help; a release of
     thousands of statements is split across worker processes instead.
     """
-    import multiprocessing
-    import os
-
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or len(envelopes) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
         return [verify_signatures(envelope, keys) for envelope in envelopes]

@@ -32,3 +32,16 @@ class KeyFormatError(InputError):
 
 class UnsupportedError(AttestationError):
     """The input is well-formed but uses something this version cannot check."""
+
+
+class BundleVerificationError(AttestationError):
+    """A Sigstore bundle was checked and does not verify (exit 1); ``stage`` names the failing step.
+
+    The stages: "identity", "artifact", "signature", "certificate", "log", "time" or "key".
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage

@@ -1,11 +1,11 @@
-"""Reading input files with a size bound, so a hostile or mistaken input cannot exhaust memory."""
+"""Reading input files with a size bound (a hostile or mistaken input cannot exhaust memory), and the one atomic
+writer of the attestations side: a reader never sees a half-written file or a key readable by others."""
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
-import sys
 from pathlib import Path
 
 from attestations.errors import InputError, OutputError
@@ -60,19 +60,6 @@ def output_error(path: Path, exc: OSError) -> OutputError | InputError:
     if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP):
         return InputError(f"cannot write {path}: {reason}")
     return OutputError(f"cannot write {path}: {reason}")
-
-
-def write_output(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write what a command's ``-o`` names: ``-`` is stdout; otherwise as ``write_atomic``."""
-    if str(path) == "-":
-        try:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        except OSError as exc:
-            raise output_error(Path("<stdout>"), exc) from None
-        return
-    write_atomic(path, data, mode=mode)
 
 
 def _write_through(path: Path, data: bytes) -> None:

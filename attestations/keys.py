@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     CryptoPublicKey = Ed25519PublicKey | EllipticCurvePublicKey | RSAPublicKey
     CryptoPrivateKey = Ed25519PrivateKey | EllipticCurvePrivateKey | RSAPrivateKey
 
+# Heavy, so imported inside the functions that use it: cryptography (~20-50 ms; x509 ~55 ms),
+# loaded only when a key is read, made or used.
+
 KEY_TYPES = ("ed25519", "ecdsa-p256", "ecdsa-p384", "rsa")
 _KEY_FILE_LIMIT = 1024 * 1024
 

@@ -28,6 +28,7 @@ file that is no supported key), ``InspectionsNotAllowedError`` (exit code 2: the
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from typing import Any, Literal
 from attestations import strict_json
 from attestations.errors import AttestationError, InputError, KeyFormatError
 from attestations.files import read_limited
+from attestations.keys import parse_public_keys, securesystemslib_keyid
+
+# Heavy, so imported inside the functions that use it: in_toto and securesystemslib (~140 ms),
+# loaded only when a layout is verified.
 
 MAX_LAYOUT_BYTES = 16 * 1024 * 1024
 MAX_LINK_BYTES = 16 * 1024 * 1024
@@ -160,15 +165,11 @@ def load_layout_key(path: Path) -> dict[str, Any]:
             obj = json.loads(raw)
             if not isinstance(obj, dict) or not isinstance(obj.get("keyval"), dict):
                 raise KeyFormatError(f"layout key {path} is JSON but not a securesystemslib key")
-            from attestations.keys import securesystemslib_keyid
-
             keyid = str(obj["keyid"]) if isinstance(obj.get("keyid"), str) else securesystemslib_keyid(obj)
             public = {k: v for k, v in obj.items() if k != "keyid"}
             public["keyval"] = {"public": obj["keyval"].get("public")}
             key = SSlibKey.from_dict(keyid, public)
         else:
-            from attestations.keys import parse_public_keys
-
             parsed = parse_public_keys(raw, str(path))
             if len(parsed) != 1:
                 raise KeyFormatError(f"layout key {path} holds {len(parsed)} keys; give one key per file")
@@ -403,8 +404,6 @@ def _quoted_step(message: str) -> str | None:
 
 def _artifacts_in(message: str) -> tuple[str, ...]:
     """The artifact list in-toto prints after a rule failure, e.g. "... matched the following artifacts: ['a']"."""
-    import ast
-
     start, end = message.rfind("["), message.rfind("]")
     if start == -1 or end < start:
         brace_start, brace_end = message.rfind("{"), message.rfind("}")

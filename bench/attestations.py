@@ -89,7 +89,7 @@ def bench_sigstore(repeat: int) -> None:
     from sigstore.models import Bundle
     from sigstore.verify import Verifier, policy
 
-    from attestations.sigstore_bundle import IdentityPolicy, TrustConfigChoice, load_trust_root, verify_bundle
+    from attestations.sigstore import IdentityPolicy, TrustConfigChoice, load_trust_root, verify_bundle
 
     identity = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
     issuer = "https://token.actions.githubusercontent.com"

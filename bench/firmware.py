@@ -77,7 +77,7 @@ def sha256_file(path: Path) -> str:
 
 
 def bench_scan(image: Path) -> None:
-    from verifier.firmware.scan import scan_firmware
+    from verifier.workflows.firmware_scan import scan_firmware
 
     scan_firmware(image)  # warm-up: imports, page cache
     size_mb = image.stat().st_size / 1e6

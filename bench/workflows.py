@@ -48,7 +48,7 @@ def workspace(root: Path) -> dict[str, Path]:
 def intake_against_session(root: Path, paths: dict[str, Path]) -> None:
     from hw.reader import read_device
     from hw.sim import Simulator
-    from verifier.policy.model import load_policy
+    from verifier.policy.loading import load_policy
     from verifier.workflows.demo import _device_config, demo_firmware
     from verifier.workflows.intake import IntakeRequest, run_intake
 

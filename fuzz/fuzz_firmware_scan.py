@@ -18,7 +18,7 @@ with atheris.instrument_imports(include=["verifier.firmware"]):
     from verifier.errors import ProvcheckError
     from verifier.firmware import capabilities
     from verifier.firmware.inventory import build_manifest
-    from verifier.firmware.scan import scan_firmware
+    from verifier.workflows.firmware_scan import scan_firmware
 
 from _harness import run
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["verifier.policy.model"]):
+with atheris.instrument_imports(include=["verifier.policy"]):
     from verifier.errors import ProvcheckError
-    from verifier.policy.model import parse_policy
+    from verifier.policy.loading import parse_policy
 
 from _harness import run
 

@@ -7,7 +7,7 @@ import atheris
 # sigstore is instrumented too: its bundle parser is the code that meets hostile input first.
 with atheris.instrument_imports(include=["attestations", "sigstore", "sigstore_models"]):
     from attestations.errors import AttestationError
-    from attestations.sigstore_bundle import TrustConfigChoice, load_trust_root, verify_bundle_bytes
+    from attestations.sigstore import TrustConfigChoice, load_trust_root, verify_bundle_bytes
 
 from _harness import run
 

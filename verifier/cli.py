@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "intake": ("verifier.commands.intake:intake", "Verify a device and its firmware against a release."),
     "bench": ("verifier.commands.bench:bench", "Run a lab plan over many devices."),
     "history": ("verifier.commands.history:history", "List and verify the intake history."),
+    "checks": ("verifier.commands.checks:checks", "List every check id provcheck can emit."),
 }
 
 

@@ -29,6 +29,10 @@ class PolicyError(BadInputError):
     """The policy file is invalid; the message names the line and the key."""
 
 
+class PlanError(BadInputError):
+    """The bench plan is invalid; the message names the line and the key."""
+
+
 class InconclusiveError(ProvcheckError):
     """Verification could not complete: a timeout, a transport error, missing evidence (exit 3)."""
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from attestations.errors import InputError, UnsupportedError
-from attestations.sigstore_bundle import (
+from attestations.sigstore import (
     MAX_BUNDLE_BYTES,
     BundleVerificationError,
     IdentityPolicy,
@@ -399,7 +399,7 @@ def test_verification_opens_no_socket(
 
 def test_importing_the_module_does_not_import_sigstore() -> None:
     code = (
-        "import sys, attestations.sigstore_bundle; sys.exit('sigstore' in sys.modules or 'cryptography' in sys.modules)"
+        "import sys, attestations.sigstore; sys.exit('sigstore' in sys.modules or 'cryptography' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
@@ -685,7 +685,7 @@ def _audit_path(m: int, leaves: list[bytes]) -> list[bytes]:
 
 
 def test_inclusion_proofs_of_every_shape_verify_and_a_wrong_index_fails() -> None:
-    from attestations.sigstore_bundle import _merkle_root_from_proof
+    from attestations.sigstore.transparency.merkle import merkle_root_from_proof as _merkle_root_from_proof
 
     for size in range(1, 18):
         leaves = [b"entry %d" % i for i in range(size)]

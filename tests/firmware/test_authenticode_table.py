@@ -23,8 +23,8 @@ from tests.helpers import run_cli
 from verifier.firmware import der
 from verifier.firmware.authenticode import _pe_layout
 from verifier.firmware.inventory import build_manifest
-from verifier.firmware.scan import scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import scan_firmware
 
 SHIM = "/usr/lib/shim/shimx64.efi.signed"
 FALLBACK = "/usr/lib/shim/fbx64.efi.signed"  # dwLength 1471 and one byte of table padding after it

@@ -11,8 +11,8 @@ import pytest
 from tests.firmware import builders
 from tests.firmware.conftest import ElfBuild, PeBuild, debian_file
 from verifier.firmware.inventory import build_manifest
-from verifier.firmware.scan import load_manifest, scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import load_manifest, scan_firmware
 
 
 def _statuses(findings: list[Finding], check: str) -> set[Status]:
@@ -66,7 +66,7 @@ def test_added_section_is_detected(elf_build: ElfBuild, tmp_path: Path) -> None:
 
 
 def test_entropy_rise_in_code_warns(elf_build: ElfBuild, tmp_path: Path) -> None:
-    from verifier.firmware.scan import _compare_sections
+    from verifier.checks.firmware import _compare_sections
 
     reference = build_manifest(elf_build.clean).to_predicate()
     packed = {**reference, "sections": [

@@ -9,8 +9,8 @@ from pathlib import Path
 from tests.firmware.conftest import ElfBuild
 from verifier.firmware import functions as fn
 from verifier.firmware.inventory import build_manifest
-from verifier.firmware.scan import scan_firmware
 from verifier.model import Status, judge
+from verifier.workflows.firmware_scan import scan_firmware
 
 
 def _text_section(path: Path) -> tuple[int, bytes]:

@@ -16,8 +16,8 @@ from tests.firmware import builders
 from tests.firmware.builders import PLANTED_EXIT, ElfPatch
 from tests.firmware.conftest import LoadedBuild, LoadedPeBuild
 from tests.helpers import run_cli
-from verifier.firmware.scan import load_manifest, scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import load_manifest, scan_firmware
 
 
 def _failed(findings: list[Finding], check: str) -> list[Finding]:
@@ -467,7 +467,7 @@ def test_mutated_images_never_crash_the_byte_comparison(loaded_build: LoadedBuil
 
 def _loaded_file_bytes(path: Path) -> set[int]:
     from verifier.firmware.inventory import analyse
-    from verifier.firmware.loaded import view_of
+    from verifier.firmware.loaded_view import view_of
     from verifier.firmware.loader import load_file
 
     image = load_file(path)

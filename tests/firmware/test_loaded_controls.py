@@ -19,8 +19,8 @@ import pytest
 from tests.firmware import builders
 from tests.firmware.conftest import debian_file
 from verifier.firmware.inventory import build_manifest
-from verifier.firmware.scan import scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import scan_firmware
 
 SHIPPED = [
     "/bin/busybox",

@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.firmware import builders
 from tests.firmware.conftest import ElfBuild, PeBuild
 from tests.helpers import run_cli
-from verifier.firmware.scan import load_manifest, scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import load_manifest, scan_firmware
 
 
 def _failed(findings: list[Finding], check: str) -> list[Finding]:

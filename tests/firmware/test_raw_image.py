@@ -20,8 +20,8 @@ from tests.firmware import builders
 from tests.firmware.conftest import debian_file
 from tests.helpers import assert_clean_error, run_cli
 from verifier.firmware.inventory import build_manifest
-from verifier.firmware.scan import scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import scan_firmware
 
 LOAD_ADDRESS = 0x10000000
 UBOOT = {"qemu_arm64": "qemu-system-aarch64", "qemu_arm": "qemu-system-arm"}

@@ -13,8 +13,8 @@ from tests.firmware import builders
 from tests.firmware.conftest import PeBuild, debian_file
 from tests.helpers import run_cli
 from verifier.firmware.inventory import build_manifest
-from verifier.firmware.scan import scan_firmware
 from verifier.model import Finding, Status, judge
+from verifier.workflows.firmware_scan import scan_firmware
 
 OVMF = "/usr/share/OVMF/OVMF_CODE.fd"
 OVMF_SECBOOT = "/usr/share/OVMF/OVMF_CODE.secboot.fd"

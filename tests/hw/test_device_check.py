@@ -197,7 +197,7 @@ def test_ignored_component_serials_are_not_compared_and_the_manifest_is_not_rewr
     attest_read: tuple[DeviceEvidence, dict[str, Any]],
 ) -> None:
     """Policy ``component_serials = "ignore"`` reaches the judge as a rule; intake once rewrote the declaration."""
-    from verifier.checks.components import ComponentSerials
+    from verifier.policy.model import ComponentSerials
 
     evidence, manifest = attest_read
     found = evidence.components[0]

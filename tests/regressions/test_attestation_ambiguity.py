@@ -394,7 +394,7 @@ def test_a_sigstore_dsse_payload_of_another_type_is_not_vouched_for(
     still refuse to read a payload signed as another type as a statement; the in-toto twin is vouched for."""
     import dataclasses
 
-    from attestations import sigstore_bundle as sb
+    from attestations import sigstore as sb
     from attestations.documents import SigstoreBundleDocument
     from attestations.errors import UnsupportedError
     from verifier.checks import attestations as judge

@@ -317,7 +317,7 @@ def _real_binaries(tmp_path: Path) -> list[Path]:
 def test_counts_bound_what_lief_builds(tmp_path: Path) -> None:
     """The pre-count is an upper bound of what LIEF (as the loader configures it) materialises, on real binaries
     and on every hostile shape at a size LIEF can afford here."""
-    from verifier.firmware.loader import parse_executable
+    from verifier.firmware.executables import parse_executable
 
     samples = {p.name: p.read_bytes() for p in _real_binaries(tmp_path)}
     samples.update({

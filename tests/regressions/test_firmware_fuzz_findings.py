@@ -89,7 +89,7 @@ def test_section_names_running_to_the_end_of_the_file_are_not_read() -> None:
 
 def test_uncovered_code_gaps_match_subtracting_each_section() -> None:
     """The merged-and-bisected gaps that replaced per-segment subtraction give the same ranges."""
-    from verifier.firmware.inventory import _Gaps
+    from verifier.firmware.inventory_elf import _Gaps
 
     def subtract(start: int, end: int, covered: list[tuple[int, int]], header_end: int) -> list[tuple[int, int]]:
         pieces = [(max(start, header_end), end)]

@@ -30,7 +30,7 @@ def test_bundle_whose_certificate_has_an_invalid_x509_version_is_bad_input() -> 
 def test_policy_naming_a_key_file_whose_name_is_too_long_is_a_policy_error(tmp_path: Path) -> None:
     """pathlib's is_file() raised ENAMETOOLONG through the policy parser; now it is a PolicyError naming the key."""
     from verifier.errors import PolicyError
-    from verifier.policy.model import parse_policy
+    from verifier.policy.loading import parse_policy
 
     text = (DATA / "policy-key-file-name-too-long.toml").read_bytes().decode("utf-8", errors="replace")
     with pytest.raises(PolicyError, match="not a readable file"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from attestations.errors import InputError
-from attestations.sigstore_bundle import TrustConfigChoice, load_trust_root, verify_bundle_bytes
+from attestations.sigstore import TrustConfigChoice, load_trust_root, verify_bundle_bytes
 from tests.helpers import assert_clean_error, run_cli
 
 BUNDLE = Path(__file__).parent / "data" / "sigstore-bundle-leaf-without-key-usage.json"

@@ -7,37 +7,18 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("verifier", "attestations", "hw")
+from tests.security.syntax import PACKAGES, REPO, dotted, sources, where
+
 SUBPROCESS_RUNNERS = {"run", "call", "check_call", "check_output"}
-
-
-def sources() -> Iterator[tuple[Path, ast.Module]]:
-    for package in PACKAGES:
-        for path in sorted((REPO / package).rglob("*.py")):
-            yield path, ast.parse(path.read_text(), filename=str(path))
 
 
 def calls(tree: ast.Module) -> Iterator[ast.Call]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             yield node
-
-
-def dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{dotted(node.value)}.{node.attr}"
-    return ""
-
-
-def where(path: Path, node: ast.AST) -> str:
-    return f"{path.relative_to(REPO)}:{getattr(node, 'lineno', '?')}"
 
 
 def test_no_shell_true() -> None:

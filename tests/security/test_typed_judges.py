@@ -4,9 +4,11 @@ Issue 13: declared provenance travelled as ``dict[str, Any]``, so a judge could 
 reads and mypy --strict checked nothing at the judges' inputs. This parses the sources (no import)
 and fails on ``Any`` in any function's parameter or return annotation, and in any dataclass field.
 
-Excluded, each for another helper's work in progress: ``verifier/checks/attestations.py`` and
-``verifier/checks/catalogue.py`` (release judge and check catalogue), and
-``verifier/declared/firmware_manifest.py`` (the firmware declaration).
+Excluded until the firmware side of the issue types them (their manifests still travel as dicts):
+the firmware judges (``firmware``, ``firmware_diff``, ``loaded_bytes``, ``raw_image``), the firmware
+declaration (``verifier/declared/firmware_manifest.py``), and ``verifier/checks/attestations.py``
+(statements and bundles as the attestations package returns them). Remove a name here once its
+module is typed; the list only shrinks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("verifier/checks", "verifier/declared")
-EXCLUDED = {"verifier/checks/attestations.py", "verifier/checks/catalogue.py", "verifier/declared/firmware_manifest.py"}
+EXCLUDED = {
+    "verifier/checks/attestations.py",
+    "verifier/checks/firmware.py",
+    "verifier/checks/firmware_diff.py",
+    "verifier/checks/loaded_bytes.py",
+    "verifier/checks/raw_image.py",
+    "verifier/declared/firmware_manifest.py",
+}
 
 
 def _sources() -> list[Path]:
@@ -72,6 +81,7 @@ def _any_annotations(tree: ast.Module) -> Iterator[str]:
 def test_the_scan_sees_the_judges() -> None:
     names = {p.name for p in _sources()}
     assert {"device.py", "measured_boot.py", "suppliers.py", "device_manifest.py", "boot.py"} <= names
+    assert all((ROOT / path).is_file() for path in EXCLUDED), "an excluded module is gone: drop it from EXCLUDED"
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: p.relative_to(ROOT).as_posix())

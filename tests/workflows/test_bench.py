@@ -170,7 +170,7 @@ def test_hanging_device_does_not_stop_others_and_ctrl_c_keeps_what_finished(
         ("version = 1\n[[device]]\nname = 'a'\nport = 'loop://'\n", "has no 'release'"),
         ("version = 1\n[defaults]\nprofile = 'jtag'\n[[device]]\nname = 'a'\nport = 'x'\n", "defaults.profile"),
         ("[[device]]\nname = 'a'\n", "version = 1"),
-        ("version = 1\n[defaults]\ntimeout = = 3\n", "plan.toml:3: not valid TOML"),
+        ("version = 1\n[defaults]\ntimeout = = 3\n", "plan.toml:3: key 'timeout': not valid TOML"),
     ],
 )
 def test_bad_plan_is_exit_2_with_line_and_key(tmp_path: Path, text: str, words: str) -> None:

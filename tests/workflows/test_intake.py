@@ -531,9 +531,9 @@ def test_required_device_field_missing_fails(workspace: Workspace, simulator: An
 
 
 def test_firmware_policy_allows_raises_and_lowers() -> None:
+    from verifier.checks.firmware_policy import apply_firmware_policy
     from verifier.model import Status, failed, warned
-    from verifier.policy.model import parse_policy
-    from verifier.workflows.intake_firmware import apply_firmware_policy
+    from verifier.policy.loading import parse_policy
 
     policy = parse_policy(
         'version = 1\n[firmware]\nrequired = true\nfail = ["firmware.import"]\nwarn = ["firmware.rwx"]\n'

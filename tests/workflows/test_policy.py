@@ -12,7 +12,8 @@ import pytest
 from tests.helpers import REPO, assert_clean_error, run_cli
 from verifier.errors import PolicyError
 from verifier.model import Strength
-from verifier.policy.model import all_of, load_policy, parse_policy
+from verifier.policy.combine import all_of
+from verifier.policy.loading import load_policy, parse_policy
 
 EXAMPLE = REPO / "docs" / "policy.example.toml"
 
@@ -98,8 +99,8 @@ def test_firmware_disposition(example: Path) -> None:
 
 def test_allowed_deviation_never_covers_what_a_finding_could_not_name(example: Path) -> None:
     """A finding listing 50 of 51 exports, or an item without a name, is not allowed by the names it shows."""
+    from verifier.checks.firmware_policy import apply_firmware_policy
     from verifier.model import Status, failed
-    from verifier.workflows.intake_firmware import apply_firmware_policy
 
     policy = load_policy(example)
     listed = failed("firmware.export", "1 new export", "fw", exports=[{"name": "diag_selftest"}], count=1)
@@ -193,7 +194,7 @@ def test_all_of_is_the_strictest_reading_and_empty_fails(tmp_path: Path) -> None
     key.write_text("x")
     a = parse_policy(
         'version = 1\n[signers]\nkeys = ["k.pub"]\n[attestations]\nrequired = ["https://a.example/x"]\n'
-        'max_age_days = 30\n[[firmware.allow]]\ncheck = "firmware.new-export"\nname = "a"\nreason = "ok"\n'
+        'max_age_days = 30\n[[firmware.allow]]\ncheck = "firmware.export"\nname = "a"\nreason = "ok"\n'
         '[device.required_strength]\nserial = "measured"\n',
         tmp_path / "a.toml",
     )
@@ -263,7 +264,7 @@ def test_tpm_ak_binding_errors_name_the_key(example: Path, old: str, new: str, w
 
 
 def test_tpm_ak_binding_all_of_keeps_the_stronger_binding(example: Path, tmp_path: Path) -> None:
-    from verifier.policy.model import all_of
+    from verifier.policy.combine import all_of
 
     weak = load_policy(example)
     strong_path = tmp_path / "strong.toml"
@@ -271,3 +272,61 @@ def test_tpm_ak_binding_all_of_keeps_the_stronger_binding(example: Path, tmp_pat
     strong = load_policy(strong_path)
     assert all_of([weak, strong]).tpm.ak_binding == "ek"
     assert all_of([strong, weak]).tpm.ak_binding == "ek"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "nearest"),
+    [
+        (
+            'fail = ["firmware.hidden-function"',
+            'fail = ["firmware.hiden-*"',
+            "firmware.fail",
+            "firmware.hidden-function",
+        ),
+        ('warn = ["firmware.entropy"]', 'warn = ["firmware.entropie"]', "firmware.warn", "firmware.entropy"),
+        ('check = "firmware.export"', 'check = "firmware.exprt"', "firmware.allow[0].check", "firmware.export"),
+    ],
+)
+def test_policy_pattern_that_names_no_check_is_exit_2_naming_the_nearest(
+    example: Path, tmp_path: Path, old: str, new: str, key: str, nearest: str
+) -> None:
+    """A typo in a check-id pattern matched nothing and was accepted silently: the rule it meant never applied."""
+    assert old in example.read_text()
+    example.write_text(example.read_text().replace(old, new, 1))
+    release = tmp_path / "release"
+    release.mkdir()
+    result = run_cli(["intake", "--release", release, "--policy", example])
+    assert_clean_error(result, 2)
+    assert f"key '{key}'" in result.stderr
+    assert f"did you mean '{nearest}'?" in result.stderr
+
+
+def test_firmware_pattern_naming_only_other_checks_is_refused(example: Path) -> None:
+    """[firmware] fail/warn/allow act on firmware findings only: "hw.*" there would never apply."""
+    example.write_text(example.read_text().replace('warn = ["firmware.entropy"]', 'warn = ["hw.*"]', 1))
+    with pytest.raises(PolicyError, match=r"key 'firmware.warn': 'hw.\*': names no firmware check"):
+        load_policy(example)
+
+
+def test_firmware_globs_that_match_catalogued_checks_load(example: Path) -> None:
+    example.write_text(example.read_text().replace('warn = ["firmware.entropy"]', 'warn = ["firmware.authenticode*"]'))
+    assert load_policy(example).firmware.warn == ("firmware.authenticode*",)
+
+
+def test_bench_plan_errors_are_plan_errors_not_policy_errors(tmp_path: Path) -> None:
+    """The TOML reader is shared, but a bad plan once raised PolicyError: the plan is not a policy."""
+    from verifier.errors import PlanError
+    from verifier.workflows.bench import load_plan
+
+    plan = tmp_path / "plan.toml"
+    for text, words in (
+        ("version = 1\n[defaults]\ntimeout = = 3\n", "plan.toml:3: key 'timeout': not valid TOML"),
+        ("version = 1\n[[device]]\nname = 'a'\nprot = 'x'\n", "plan.toml:4: key 'device[0].prot': unknown key"),
+        ("version = 1\n", "lists no [[device]]"),
+    ):
+        plan.write_text(text)
+        with pytest.raises(PlanError) as info:
+            load_plan(plan)
+        assert not isinstance(info.value, PolicyError) and words in str(info.value)
+    with pytest.raises(PlanError, match="no such plan file"):
+        load_plan(tmp_path / "absent.toml")

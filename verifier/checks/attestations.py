@@ -22,7 +22,7 @@ from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
-    from attestations.sigstore_bundle import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice
+    from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class SigstoreOptions:
 
         Only names the trust root; it is read when a bundle is verified against it.
         """
-        from attestations.sigstore_bundle import TrustConfigChoice
+        from attestations.sigstore import TrustConfigChoice
 
         if trusted_root is not None:
             trust = TrustConfigChoice.from_file(trusted_root)
@@ -176,7 +176,7 @@ class TrustRoots:
         self._loaded: dict[TrustConfigChoice | None, PinnedTrustRoot] = {}
 
     def get(self, choice: TrustConfigChoice | None) -> PinnedTrustRoot:
-        from attestations import sigstore_bundle as sb
+        from attestations import sigstore as sb
 
         if choice not in self._loaded:
             self._loaded[choice] = sb.load_trust_root(choice or sb.TrustConfigChoice.production())
@@ -191,7 +191,7 @@ def verify_sigstore_bundles_with(
     roots: TrustRoots,
 ) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
     """As :func:`verify_sigstore_bundles`, with the trust roots already loaded by an earlier call kept in ``roots``."""
-    from attestations import sigstore_bundle as sb
+    from attestations import sigstore as sb
 
     findings: list[Finding] = []
     vouched: list[VouchedStatement] = []

@@ -2,27 +2,19 @@
 
 ``check_components`` (``verifier.checks.device``) judges; ``component_diff`` is the fact the
 intake report shows beside it (``metadata.component_diff``, rendered by the HTML report).
-Both take the typed declaration (``verifier.declared``), never the predicate's JSON.
+Both take the typed declaration (``verifier.declared``), never the predicate's JSON; the policy's
+``ComponentSerials`` rule says whether serials take part (the declaration is never rewritten for it).
 """
 
 from __future__ import annotations
 
-import enum
-
 from hw.evidence import Component
 from verifier.declared.device_model import DeclaredComponent, DeviceManifest
 from verifier.declared.fields import JsonValue
+from verifier.policy.model import ComponentSerials
 
 #: The fields besides the class that a declared component may pin; an absent (None) one matches anything.
 FIELDS = ("manufacturer", "model", "serial", "revision")
-
-
-class ComponentSerials(enum.Enum):
-    """What the policy does with component serial numbers (``[device] component_serials``)."""
-
-    MATCH = "match"  # a declared serial must be the one found
-    REQUIRE = "require"  # as match, and every component must have one (policy.component-serial)
-    IGNORE = "ignore"  # serials are not compared: the same product with other parts of the same model passes
 
 
 def norm(value: object) -> str:

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from hw.evidence import DeviceEvidence, RegionDigest
 from hw.registry import beyond_profile, observed
 from verifier.checks.components import (
-    ComponentSerials,
     describe_declared,
     describe_found,
     differing,
@@ -37,6 +36,7 @@ from verifier.checks.strength import (
 )
 from verifier.declared.device_model import DeclaredComponent, DeclaredRegion, DeviceManifest
 from verifier.model import Finding, failed, passed, skipped, warned
+from verifier.policy.model import ComponentSerials
 
 __all__ = [
     "DerivedEvidence",

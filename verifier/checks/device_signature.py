@@ -3,8 +3,8 @@
 
 The evidence file is not trusted: the signature is re-verified with the leaf of the chain the
 device presented, every signed fact is re-derived from the signed payload, and the chain is
-walked to the manifest's CA here. (cryptography's x509 is imported at module level: it is not
-one of the heavy imports this project defers.)
+walked to the manifest's CA here. cryptography is imported inside the functions that use it (a
+heavy import deferred on purpose, pyproject's TID253).
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from hw.attest import chain_blob_of, decode_payload, payload_facts, verify_signature
 from hw.errors import HardwareError
@@ -33,12 +29,16 @@ if TYPE_CHECKING:
 
 
 def _load_chain(evidence: DeviceEvidence) -> list[Certificate]:
+    from cryptography import x509
+
     key = evidence.identity_key
     assert key is not None
     return [x509.load_pem_x509_certificate(pem.encode()) for pem in key.cert_chain_pem]
 
 
 def _spki(public_key: PublicKeyTypes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     der: bytes = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return der
 
@@ -70,6 +70,8 @@ def _walk_to_anchor(
 
 
 def _is_ca(cert: Certificate) -> bool:
+    from cryptography import x509
+
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -86,6 +88,9 @@ def check_identity_key(
     if key is None or not key.cert_chain_pem:
         return [skipped("hw.identity-key", f"the manifest pins the device key but the {evidence.profile} profile "
                         "gave no key", subject)]
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         chain = _load_chain(evidence)
         anchors = x509.load_pem_x509_certificates(declared.ca_pem.encode()) if declared.ca_pem else []
@@ -133,6 +138,8 @@ def verify_attestation(evidence: DeviceEvidence) -> tuple[list[Finding], Profile
         payload = decode_payload(signed)
     except (ValueError, HardwareError) as exc:
         return [errored("hw.attest-signature", f"the signed measurements are malformed: {exc}", subject)], None
+    from cryptography.hazmat.primitives import serialization
+
     chain_der = [c.public_bytes(serialization.Encoding.DER) for c in chain]
     if not verify_signature(chain_der[0], attestation.algorithm, signed, signature):
         return [failed("hw.attest-signature", f"the {attestation.algorithm} signature over the measurements does not "

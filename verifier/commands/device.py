@@ -39,7 +39,7 @@ def _hex_nonce(value: str | None) -> bytes | None:
 
 def _write_atomic(path: Path, blob: bytes) -> None:
     # A regular file is replaced atomically; a device, FIFO or "-" is written through; see write_atomic.
-    from attestations.files import write_output
+    from verifier.commands.files import write_output
 
     write_output(path, blob)
 

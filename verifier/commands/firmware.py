@@ -28,7 +28,7 @@ def _limits(max_size: int) -> Limits:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write the whole record or nothing (a temp file beside a regular file, then rename); a device,
     FIFO or ``-`` is written through, never replaced."""
-    from attestations.files import write_output
+    from verifier.commands.files import write_output
 
     write_output(path, data)
 
@@ -111,7 +111,7 @@ def scan(image: Path, manifest: Path | None, key_paths: tuple[Path, ...], baseli
     """
     from verifier.declared.firmware_manifest import provenance_findings, read_declared_firmware
     from verifier.errors import UsageError
-    from verifier.firmware.scan import scan_firmware
+    from verifier.workflows.firmware_scan import scan_firmware
 
     if key_paths and manifest is None:
         raise UsageError("--key verifies the --manifest statement; give --manifest too")
@@ -136,7 +136,7 @@ def diff(old: Path, new: Path, output_format: str, max_size: int) -> int:
 
     Exit 0 when the images are equivalent, 1 when they differ, 2 on bad input.
     """
-    from verifier.firmware.diff import diff_manifests
+    from verifier.checks.firmware_diff import diff_manifests
     from verifier.firmware.inventory import build_manifest
 
     limits = _limits(max_size)

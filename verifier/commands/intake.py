@@ -90,7 +90,7 @@ def intake(
     """
     from verifier.commands.keys import passphrase_from_env
     from verifier.errors import UsageError
-    from verifier.policy.model import load_policies
+    from verifier.policy.loading import load_policies
     from verifier.workflows.intake import IntakeRequest, run_intake
 
     policy = load_policies(list(policy_paths))

@@ -281,9 +281,10 @@ def make_credential_command(ek_public: Path, ak: Path, output: Path, record: Pat
     Send OUTPUT to the device; it runs tpm2_activatecredential with the AK and EK and returns the secret. Only
     the TPM that holds the EK's private key and the AK with exactly this public area can release it.
     """
-    from attestations.files import write_output, write_private
+    from attestations.files import write_private
     from hw.tpm.credential import new_credential
     from hw.tpm.public import parse_public
+    from verifier.commands.files import write_output
 
     ek = parse_public(_read(ek_public, "EK public area"))
     ak_public = parse_public(_read(ak, "AK public area"))

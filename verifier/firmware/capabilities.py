@@ -1,7 +1,7 @@
 """Capabilities: dangerous imports, and YARA matches from the shipped rules plus the user's own.
 
 A capability is a fact about an image. Whether it is acceptable depends on whether the vendor declared it,
-which ``verifier.firmware.scan`` decides.
+which ``verifier.checks.firmware`` decides.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import BadInputError
+
+# Heavy, so imported inside the functions that use it: yara,
+# loaded only when rules are compiled (firmware --help must not load it).
 
 # Imports that give code execution, process control, networking or dynamic loading.
 DANGEROUS_IMPORTS = re.compile(

@@ -11,11 +11,17 @@ import contextlib
 import hashlib
 import io
 import struct
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.errors import BadInputError
+from verifier.firmware.executables import parse_executable, pe_directory
 from verifier.firmware.limits import DecompressionBudget, LimitEvent, Limits
+
+# Heavy, so imported inside the functions that use it: uefi_firmware (~20 ms) and bincopy (~55 ms),
+# loaded only for their containers.
 
 # EFI_FV_FILETYPE values that hold executable code.
 _FV_FILE_TYPES = {
@@ -271,8 +277,6 @@ def _module_member(file_obj: Any, vol_offset: int, seen: dict[str, int]) -> Memb
 
 
 def _guid_text(raw: bytes) -> str:
-    import uuid
-
     return str(uuid.UUID(bytes_le=bytes(raw)))
 
 
@@ -296,8 +300,6 @@ def hex_segments(data: bytes, kind: str, name: str, limits: Limits,
     inserts linearly, so 8000 records with gaps between them (376 KB) took 2.6 s, 30000 took 32 s.
     """
     import bincopy
-
-    from verifier.errors import BadInputError
 
     try:
         chunks = _hex_chunks(data.decode("ascii"), kind)
@@ -344,8 +346,6 @@ def _hex_chunks(text: str, kind: str) -> list[tuple[int, bytes]]:
 
 
 def _contiguous(chunks: list[tuple[int, bytes]], name: str, kind: str) -> list[tuple[int, bytes]]:
-    from verifier.errors import BadInputError
-
     segments: list[tuple[int, bytearray]] = []
     end = -1
     for address, payload in sorted(chunks, key=lambda chunk: chunk[0]):
@@ -365,8 +365,6 @@ def _contiguous(chunks: list[tuple[int, bytes]], name: str, kind: str) -> list[t
 
 def carve(data: bytes, name: str, limits: Limits, events: list[LimitEvent]) -> list[Member]:
     """ELF and PE images embedded in a raw blob, each cut to the extent its own headers declare."""
-    from verifier.firmware.loader import parse_executable
-
     found: list[Member] = []
     candidates = sorted(_magic_offsets(data, b"\x7fELF") + _magic_offsets(data, b"MZ"))
     covered_until = 0
@@ -408,8 +406,6 @@ def _extent(kind: str, binary: Any, available: int) -> int:
         header = binary.header
         ends.append(header.section_header_offset + header.numberof_sections * header.section_header_size)
     elif kind == "pe":
-        from verifier.firmware.loader import pe_directory
-
         ends += [s.offset + s.size for s in binary.sections]
         ends.append(binary.sizeof_headers)
         security_offset, security_size = pe_directory(binary, 4)

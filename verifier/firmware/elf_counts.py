@@ -23,6 +23,9 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+# Heavy, so imported inside the functions that use it: numpy (~110 ms),
+# loaded only when an ELF's symbol tables are counted.
+
 _SHT_SYMTAB, _SHT_RELA, _SHT_REL, _SHT_DYNSYM = 2, 4, 9, 11
 _PT_LOAD, _PT_DYNAMIC = 1, 2
 _DT_NULL, _DT_HASH, _DT_SYMTAB, _DT_RELA, _DT_RELASZ = 0, 4, 6, 7, 8

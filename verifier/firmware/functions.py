@@ -8,10 +8,14 @@ magnitude faster than a linear sweep through capstone from Python. Nothing is ex
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+# Heavy, so imported inside the functions that use it: numpy (~110 ms), loaded only when code is searched for functions.
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,6 @@ class RegionIndex:
     """
 
     def __init__(self, regions: Sequence[CodeRegion]) -> None:
-        import heapq
-
         self.regions = tuple(regions)
         opening: dict[int, list[int]] = {}
         for order, region in enumerate(self.regions):
@@ -66,8 +68,6 @@ class RegionIndex:
             self._owner.append(active[0] if active else None)
 
     def find(self, address: int) -> CodeRegion | None:
-        import bisect
-
         at = bisect.bisect_right(self._bounds, address) - 1
         if at < 0:
             return None

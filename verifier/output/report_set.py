@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING
 from attestations.errors import InputError
 from attestations.files import output_error
 from verifier.model import Report
+from verifier.output import get_renderer
 from verifier.output.sanitize import display
+from verifier.output.text import TextRenderer
 
 if TYPE_CHECKING:
     from hw.evidence import DeviceEvidence
@@ -152,9 +154,6 @@ class ReportSet:
 
     def commit(self, report: Report) -> dict[str, Path]:
         """Render the reports, then put the whole set in place; returns the report files by format."""
-        from verifier.output import get_renderer
-        from verifier.output.text import TextRenderer
-
         # Render everything before writing anything: a renderer that fails leaves the old set untouched.
         rendered: dict[str, bytes] = {}
         try:

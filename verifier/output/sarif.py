@@ -2,7 +2,9 @@
 
 Statuses map onto SARIF's ``kind`` and ``level``: fail is an error, warn a warning (both ``kind: fail``),
 pass is ``kind: pass``, skip is ``notApplicable`` and error is ``review`` (a person must look: the check
-could not complete). SARIF requires ``level: none`` for every kind but fail.
+could not complete). SARIF requires ``level: none`` for every kind but fail. A rule's description and
+``helpUri`` come from the check catalogue; an id it does not know (a report read back from JSON) keeps
+a generic description and no link.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from verifier import __version__
+from verifier.checks.catalogue import lookup
 from verifier.model import Finding, Report, Status
 from verifier.output.sanitize import display
 
@@ -30,8 +33,7 @@ class SarifRenderer:
     def document(self, report: Report) -> dict[str, Any]:
         rule_ids = sorted({f.check for f in report.findings})
         index = {rule: i for i, rule in enumerate(rule_ids)}
-        rules = [{"id": rule, "name": rule.replace(".", "/"),
-                  "shortDescription": {"text": f"provcheck check {rule}"}} for rule in rule_ids]
+        rules = [self._rule(rule) for rule in rule_ids]
         run: dict[str, Any] = {
             "tool": {"driver": {"name": "provcheck", "version": __version__,
                                 "informationUri": "https://provcheck.dev/", "rules": rules}},
@@ -41,6 +43,18 @@ class SarifRenderer:
             "properties": {"verdict": report.verdict.value, "title": display(report.title), "counts": report.counts()},
         }
         return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+    @staticmethod
+    def _rule(check: str) -> dict[str, Any]:
+        known = lookup(check)
+        rule: dict[str, Any] = {"id": check, "name": check.replace(".", "/")}
+        if known is None:
+            # An id read back from a report, not one this provcheck emits: escaped, since it came from a file.
+            rule["shortDescription"] = {"text": display(f"provcheck check {check}")}
+            return rule
+        rule["shortDescription"] = {"text": known.summary}
+        rule["helpUri"] = known.help_uri
+        return rule
 
     @staticmethod
     def _result(finding: Finding, rule_index: int, default_subject: str) -> dict[str, Any]:

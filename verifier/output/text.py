@@ -7,6 +7,8 @@ import io
 from verifier.model import Report, Status, Verdict
 from verifier.output.sanitize import display
 
+# Heavy, so imported inside the functions that use it: rich (~35 ms), loaded only when text is rendered.
+
 _STATUS_STYLE = {
     Status.PASS: "green",
     Status.FAIL: "bold red",

@@ -22,7 +22,7 @@ from verifier.errors import UsageError
 from verifier.model import Finding, Status, failed, skipped
 
 if TYPE_CHECKING:
-    from attestations.sigstore_bundle import IdentityPolicy
+    from attestations.sigstore import IdentityPolicy
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class VerifyRequest:
 
 def _identity_policy(request: VerifyRequest) -> IdentityPolicy | None:
     """Who must have signed the Sigstore bundles, or ``None`` when no --identity was given."""
-    from attestations.sigstore_bundle import IdentityPolicy
+    from attestations.sigstore import IdentityPolicy
 
     claims = {k: v for k, v in request.github_claims.items() if v}
     if request.identity and request.issuer:

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -41,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from hw.registry import READ_CHOICES
-from verifier.errors import PolicyError, UsageError
+from verifier.errors import PlanError, UsageError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed
-from verifier.policy.model import TomlReader
+from verifier.policy.toml_reader import TomlReader, read_toml
 
 MAX_PLAN_BYTES = 1 << 20
 KILL_GRACE_SECONDS = 30.0
@@ -145,34 +144,17 @@ def _settings(r: TomlReader, table: Mapping[str, Any], where: tuple[str | int, .
 
 
 def load_plan(path: Path) -> BenchPlan:
-    """Read and check a bench plan; every problem is exit 2 naming the line and the key."""
-    try:
-        if path.is_dir():
-            raise PolicyError(f"{path}: is a directory, not a plan")
-        if path.stat().st_size > MAX_PLAN_BYTES:
-            raise PolicyError(f"{path}: too large for a plan (limit {MAX_PLAN_BYTES} bytes)")
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: no such plan file") from None
-    except UnicodeDecodeError:
-        raise PolicyError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the plan: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        at = f"{path}:{found.group(1)}" if found else str(path)
-        raise PolicyError(f"{at}: not valid TOML: {re.sub(r' *[(]at line.*', '', str(exc))}") from None
-    r = TomlReader(path, text)
+    """Read and check a bench plan; every problem is a PlanError (exit 2) naming the line and the key."""
+    text, data = read_toml(path, what="plan", limit=MAX_PLAN_BYTES, error=PlanError)
+    r = TomlReader(path, text, PlanError)
     r.table(data, (), ("version", "defaults", "device"))
     version = r.integer(data, "version", (), minimum=1, default=None)
     if version != 1:
-        raise PolicyError(f"{path}:1: key 'version': a plan starts with 'version = 1'")
+        raise PlanError(f"{path}:1: key 'version': a plan starts with 'version = 1'")
     defaults = _settings(r, r.table(data.get("defaults", {}), ("defaults",), _SETTINGS), ("defaults",))
     raw_devices = data.get("device", [])
     if not isinstance(raw_devices, list) or not raw_devices:
-        raise PolicyError(f"{path}: the plan lists no [[device]]; a bench of nothing proves nothing")
+        raise PlanError(f"{path}: the plan lists no [[device]]; a bench of nothing proves nothing")
     devices: list[BenchDevice] = []
     seen: dict[str, int] = {}
     ports: dict[str, str] = {}

@@ -258,7 +258,7 @@ def prepare(directory: Path) -> dict[str, Path]:
 def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = print) -> DemoResult:
     from attestations.keys import load_signer
     from hw.sim import Simulator
-    from verifier.policy.model import load_policy
+    from verifier.policy.loading import load_policy
     from verifier.workflows.intake import IntakeRequest, run_intake
     from verifier.workflows.release import ReleaseRequest, sign_release
 

@@ -22,6 +22,7 @@ from attestations import predicates
 from attestations.keys import load_signer
 from attestations.statement import Subject, digest_file
 from verifier.checks.attestations import Artifact, check_subjects, vouch_list
+from verifier.checks.release_rules import check_release_rules
 from verifier.checks.suppliers import check_suppliers, parties_from_cyclonedx, parties_from_device_manifest
 from verifier.model import Finding, Report, skipped
 from verifier.output.report_set import ReportSet
@@ -34,7 +35,7 @@ from verifier.workflows.intake_device import (
     read_and_judge_device,
 )
 from verifier.workflows.intake_firmware import check_firmware
-from verifier.workflows.intake_release import check_release_rules, release_index, verify_release
+from verifier.workflows.intake_release import release_index, verify_release
 from verifier.workflows.intake_report import publish, report_metadata
 from verifier.workflows.intake_request import IntakeRequest, IntakeResult
 

@@ -6,14 +6,14 @@ evidence file cannot show freshness: its facts and its quote are bound to the no
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attestations import predicates
 from verifier.checks.attestations import VouchedStatement
-from verifier.checks.components import ComponentSerials, component_diff
+from verifier.checks.components import component_diff
 from verifier.declared.device_manifest import DeviceManifest, manifest_from_predicate
 from verifier.errors import BadInputError
 from verifier.model import Finding, Status, failed, passed, skipped
@@ -256,7 +256,7 @@ def _check_device(
         manifest,
         required_strength={k: v.value for k, v in policy.device.required_strength.items()},
         expected_nonce=None if from_file else nonce,
-        component_serials=ComponentSerials(policy.device.component_serials),
+        component_serials=policy.device.component_serials,
     )
     if not policy.device.region_digests:
         # The policy accepts a device that cannot measure a region; a region that was measured and differs still fails.

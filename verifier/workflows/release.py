@@ -110,7 +110,7 @@ def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dic
     if image.kind == declared:
         return predicate
     if image.kind == "raw" and declared == "elf" and predicate.get("raw_image"):
-        from verifier.firmware.raw_image import compare, pin
+        from verifier.checks.raw_image import compare, pin
         from verifier.model import Status
 
         findings = compare(predicate["raw_image"], image.data, label="build", subject=shipped.name)

@@ -1,4 +1,4 @@
-"""Judge a firmware image against its declared manifest and/or a baseline image.
+"""Judging one analysed firmware image against its declared manifest and/or a baseline image.
 
 Every check yields one finding per subject: a pass when nothing is wrong, otherwise a fail or warn whose
 evidence lists the offending items (capped, with the full count). Without a reference (no manifest, no
@@ -9,17 +9,18 @@ OpenSBI and friends are RWX by design and only a change from what the vendor dec
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from verifier.checks.loaded_bytes import compare_loaded
+from verifier.checks.raw_image import compare as compare_raw
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
+from verifier.firmware.authenticode import read_authenticode
 from verifier.firmware.capabilities import is_dangerous_import
-from verifier.firmware.inventory import Analysis, analyse
-from verifier.firmware.limits import DEFAULT_LIMITS, Limits
-from verifier.firmware.loaded import compare_loaded
-from verifier.firmware.loader import load_file
+from verifier.firmware.inventory import Analysis
+from verifier.firmware.limits import LimitEvent
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
 
 MAX_LISTED = 50
@@ -31,44 +32,18 @@ DEFAULT_ENTROPY_THRESHOLD = 7.2
 ENTROPY_RISE = 0.3
 
 
-def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
-    """A firmware manifest from a plain predicate, a Statement, a DSSE envelope or a release ``.intoto.jsonl``.
-
-    With several statements, the one declaring ``image`` (by digest, else by name); see
-    ``verifier.declared.firmware_manifest``. No signature is checked here: ``firmware scan --key``, ``attest verify``
-    and ``intake`` do that.
-    """
-    from verifier.declared.firmware_manifest import read_declared_firmware
-
-    return dict(read_declared_firmware(path, image).predicate)
+def not_analysed(event: LimitEvent, subject: str) -> Finding:
+    """The image was too large to analyse at all: inconclusive, never a pass."""
+    return errored("firmware.limit", f"{subject} was not analysed: {event.detail}", subject, **event.to_json())
 
 
-def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
-                  rules: Path | None = None, trust_anchors: Sequence[Path] = (),
-                  limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
-    from verifier.firmware.authenticode import load_trust_anchors
-    from verifier.firmware.capabilities import compile_rules
-
-    anchors = load_trust_anchors(trust_anchors)
-    compiled = compile_rules(rules)
-    image = load_file(path, limits)
-    subject = path.name
-    if image.kind == "too-large":
-        return [errored("firmware.limit", f"{subject} was not analysed: {image.events[0].detail}", subject,
-                        **image.events[0].to_json())]
-    actual = analyse(image, rules=compiled)
+def judge_image(actual: Analysis, events: Sequence[LimitEvent], references: Sequence[tuple[str, Mapping[str, Any]]],
+                *, subject: str, anchors: Sequence[Any]) -> list[Finding]:
+    """Every firmware finding for one analysed image, against each reference (``manifest``, ``baseline``) given."""
     findings: list[Finding] = [_loaded(actual, subject)]
     findings += [errored("firmware.limit", f"{event.limit} reached in {event.where}: {event.detail}", subject,
-                         **event.to_json()) for event in image.events]
+                         **event.to_json()) for event in events]
     findings += _standalone(actual, subject, anchors)
-    references: list[tuple[str, Mapping[str, Any]]] = []
-    if manifest is not None:
-        references.append(("manifest", manifest))
-    if baseline is not None:
-        base_image = load_file(baseline, limits)
-        if base_image.kind == "too-large":
-            raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
-        references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
     if not references:
         findings += _unreferenced(actual.predicate, subject)
         if actual.predicate["format"] not in EXECUTABLE_FORMATS:
@@ -146,8 +121,6 @@ def _entry_in_code(p: Mapping[str, Any], regions: Sequence[fn.CodeRegion], subje
 
 
 def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> list[Finding]:
-    from verifier.firmware.authenticode import read_authenticode
-
     facts = read_authenticode(actual.image.data, anchors)
     out: list[Finding] = []
     if anchors and not any(s.integrity_ok for s in facts.signatures):
@@ -247,8 +220,6 @@ def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subje
         out.append(skipped("firmware.digest", f"bytes differ from the {label}; judged structurally below", subject,
                            required=False, declared=ref_file.get("sha256"), actual=act_file.get("sha256")))
     if p.get("format") == "raw" and reference.get("format") == "elf" and reference.get("raw_image"):
-        from verifier.firmware.raw_image import compare as compare_raw
-
         # objcopy -O binary of the declared ELF (u-boot.bin from u-boot): judged byte for byte by load address.
         return out + compare_raw(reference["raw_image"], actual.image.data, label=label, subject=subject)
     if reference.get("format") != p.get("format"):
@@ -400,8 +371,6 @@ def _without_functions(finding: Finding, reported: set[str]) -> Finding:
 
 def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str, *,
                        bytes_identical: bool = False) -> list[Finding]:
-    import hashlib
-
     declared = ref.get("functions", [])
     changed, missing, hidden = _Items(), _Items(), _Items()
     regions = fn.RegionIndex(actual.regions)

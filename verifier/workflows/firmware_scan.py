@@ -1,0 +1,50 @@
+"""``firmware scan``: load an image (and a baseline), analyse it, and judge it against what was declared.
+
+Reading files happens here; ``verifier.checks.firmware`` judges the facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from verifier.checks.firmware import judge_image, not_analysed
+from verifier.declared.firmware_manifest import read_declared_firmware
+from verifier.errors import BadInputError
+from verifier.firmware.authenticode import load_trust_anchors
+from verifier.firmware.capabilities import compile_rules
+from verifier.firmware.inventory import analyse
+from verifier.firmware.limits import DEFAULT_LIMITS, Limits
+from verifier.firmware.loader import load_file
+from verifier.model import Finding
+
+
+def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
+    """A firmware manifest from a plain predicate, a Statement, a DSSE envelope or a release ``.intoto.jsonl``.
+
+    With several statements, the one declaring ``image`` (by digest, else by name); see
+    ``verifier.declared.firmware_manifest``. No signature is checked here: ``firmware scan --key``, ``attest verify``
+    and ``intake`` do that.
+    """
+    return dict(read_declared_firmware(path, image).predicate)
+
+
+def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
+                  rules: Path | None = None, trust_anchors: Sequence[Path] = (),
+                  limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+    anchors = load_trust_anchors(trust_anchors)
+    compiled = compile_rules(rules)
+    image = load_file(path, limits)
+    if image.kind == "too-large":
+        return [not_analysed(image.events[0], path.name)]
+    actual = analyse(image, rules=compiled)
+    references: list[tuple[str, Mapping[str, Any]]] = []
+    if manifest is not None:
+        references.append(("manifest", manifest))
+    if baseline is not None:
+        base_image = load_file(baseline, limits)
+        if base_image.kind == "too-large":
+            raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
+        references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
+    return judge_image(actual, image.events, references, subject=path.name, anchors=anchors)
