@@ -52,5 +52,5 @@ def check_firmware(
                 subject,
             )
         ]
-    findings = scan_firmware(path, manifest=dict(manifest), baseline=None, rules=None, trust_anchors=())
+    findings = scan_firmware(path, manifest=manifest, baseline=None, rules=None, trust_anchors=())
     return apply_firmware_policy(findings, policy)
