@@ -6,8 +6,7 @@ and fails on ``Any`` in any function's parameter or return annotation, and in an
 
 Excluded until the firmware side of the issue types them (their manifests still travel as dicts):
 the firmware judges (``firmware``, ``firmware_diff``, ``loaded_bytes``, ``raw_image``: they compare the
-manifest's open-ended inventory item by item), and ``verifier/checks/attestations.py``
-(statements and bundles as the attestations package returns them). Remove a name here once its
+manifest's open-ended inventory item by item). Remove a name here once its
 module is typed; the list only shrinks.
 """
 
@@ -22,7 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("verifier/checks", "verifier/declared")
 EXCLUDED = {
-    "verifier/checks/attestations.py",
     "verifier/checks/firmware.py",
     "verifier/checks/firmware_diff.py",
     "verifier/checks/loaded_bytes.py",
