@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attestations.errors import AttestationError
-from verifier.declared.fields import HEX64, FieldReader, JsonObject
+from verifier.declared.fields import HEX64, FieldReader, JsonObject, JsonValue
 from verifier.errors import BadInputError
 from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION
 from verifier.model import Finding, failed, passed, skipped
@@ -92,6 +92,52 @@ def _declared_file(value: object, f: FieldReader) -> DeclaredFile:
     if digest is not None and not HEX64.fullmatch(digest):
         raise f.error("'file.sha256' must be 64 hex digits")
     return DeclaredFile(digest, f.integer(value, "size", "file.size"))
+
+
+def json_items(obj: JsonObject, key: str) -> list[JsonObject]:
+    """``obj[key]`` as the list of objects an inventory holds, ``[]`` when absent.
+
+    Anything else (null, a string, an object, a list holding a non-object) raises ``TypeError``, as reading it
+    as a list of objects did before the manifest was typed: the firmware scan reports it as bad input.
+    """
+    value = obj.get(key, [])
+    if not isinstance(value, list | tuple) or not all(isinstance(item, Mapping) for item in value):
+        raise TypeError(f"'{key}' is not a list of objects")
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def json_part(obj: JsonObject, key: str, *, falsy_is_empty: bool = False) -> JsonObject:
+    """``obj[key]`` as an object, ``{}`` when absent (or, with ``falsy_is_empty``, null or empty); ``TypeError``
+    otherwise."""
+    value = obj.get(key, {})
+    if falsy_is_empty and not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"'{key}' is not an object")
+    return value
+
+
+def json_texts(obj: JsonObject, key: str) -> list[str]:
+    """``obj[key]`` as a list of strings (flags, region names), ``[]`` when absent; ``TypeError`` otherwise."""
+    value = obj.get(key, [])
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"'{key}' is not a list of strings")
+    return [item for item in value if isinstance(item, str)]
+
+
+def json_int(value: object) -> int:
+    """``int(value)`` of a JSON number or numeric string, as the judges read sizes; ``TypeError`` for anything else
+    (as ``int()`` of it raised before the manifest was typed)."""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"int() argument must be a string or a number, not {type(value).__name__!r}")
+    return int(value)
+
+
+def json_list(value: object, what: str) -> list[JsonValue]:
+    """A JSON array (a list, or a tuple built in-process); ``TypeError`` naming ``what`` otherwise."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"'{what}' is not a list")
+    return list(value)
 
 
 @dataclass(frozen=True)
