@@ -133,6 +133,13 @@ def json_int(value: object) -> int:
     return int(value)
 
 
+def json_hex(value: object) -> int:
+    """``int(value, 16)`` of a hex address as the manifest writes it; ``TypeError`` for a non-string, as before."""
+    if not isinstance(value, str):
+        raise TypeError("int() can't convert non-string with explicit base")
+    return int(value, 16)
+
+
 def json_list(value: object, what: str) -> list[JsonValue]:
     """A JSON array (a list, or a tuple built in-process); ``TypeError`` naming ``what`` otherwise."""
     if not isinstance(value, list | tuple):
