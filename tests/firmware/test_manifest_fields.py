@@ -87,3 +87,30 @@ def test_hand_edited_digest_type_is_exit_2_on_the_command_line(elf_build: ElfBui
     result = run_cli(["firmware", "scan", elf_build.stripped, "--manifest", edited])
     assert_clean_error(result, 2)
     assert "file.sha256" in result.stderr
+
+
+def _edited(predicate: dict[str, object], part: str, index: int, field: str, value: object) -> dict[str, object]:
+    items = list(predicate[part])  # type: ignore[call-overload]
+    items[index] = {**items[index], field: value}
+    return {**predicate, part: items}
+
+
+NESTED = [("functions", "address", 5), ("functions", "address", None), ("functions", "size", None),
+          ("sections", "flags", None)]
+
+
+@pytest.mark.parametrize(("part", "field", "value"), NESTED, ids=[f"{p}.{f}-{i}" for i, (p, f, _) in enumerate(NESTED)])
+def test_malformed_inventory_item_stays_bad_input(elf_build: ElfBuild, part: str, field: str, value: object) -> None:
+    """An item of the open-ended inventory is read where it is judged: a malformed one is still bad input there."""
+    predicate = json.loads(elf_build.manifest.read_bytes())
+    if not predicate.get(part):
+        pytest.skip(f"the test build declares no {part}")
+    with pytest.raises(BadInputError, match="not a well-formed firmware manifest"):
+        scan_firmware(elf_build.stripped, manifest=_edited(predicate, part, 0, field, value))
+
+
+def test_malformed_layout_list_stays_bad_input(elf_build: ElfBuild) -> None:
+    predicate = json.loads(elf_build.manifest.read_bytes())
+    for edit in ({"rwx": None}, {"uncovered_code": None}, {"uncovered_code": ["x"]}):
+        with pytest.raises(BadInputError, match="not a well-formed firmware manifest"):
+            scan_firmware(elf_build.stripped, manifest={**predicate, "layout": {**predicate["layout"], **edit}})

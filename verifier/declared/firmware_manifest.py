@@ -72,7 +72,7 @@ class DeclaredManifest:
             raise f.error("'format' must be a non-empty string")
         for name in ITEM_LISTS:
             items = document.get(name)
-            if items is not None and (not isinstance(items, list)
+            if items is not None and (not isinstance(items, list | tuple)
                                       or not all(isinstance(item, Mapping) for item in items)):
                 raise f.error(f"'{name}' must be a list of objects")
         for name in OBJECT_PARTS:
@@ -131,6 +131,20 @@ def json_int(value: object) -> int:
     if not isinstance(value, str | int | float):
         raise TypeError(f"int() argument must be a string or a number, not {type(value).__name__!r}")
     return int(value)
+
+
+def json_float(value: object) -> float:
+    """``float(value)`` of a JSON number or numeric string (an entropy); ``TypeError`` for anything else."""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"float() argument must be a string or a real number, not {type(value).__name__!r}")
+    return float(value)
+
+
+def json_text(value: object) -> str:
+    """A string field (a name, a certificate digest); ``TypeError`` for anything else."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__!r}")
+    return value
 
 
 def json_hex(value: object) -> int:

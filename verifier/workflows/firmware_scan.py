@@ -5,7 +5,7 @@ Reading files happens here; ``verifier.checks.firmware`` judges the facts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def scan_firmware(path: Path, *, manifest: DeclaredManifest | JsonObject | None 
     if image.kind == "too-large":
         return [not_analysed(image.events[0], path.name)]
     actual = analyse(image, rules=compiled)
-    references: list[tuple[str, Mapping[str, Any]]] = []
+    references: list[tuple[str, JsonObject]] = []
     if declared is not None:
         references.append(("manifest", declared.document))
     if baseline is not None:
