@@ -522,3 +522,19 @@ def test_hostile_loaded_declarations_are_a_verdict_or_bad_input_never_a_crash(lo
         manifest.write_text(json.dumps(broken))
         result = run_cli(["firmware", "scan", loaded_build.stripped, "--manifest", manifest])
         assert result.returncode in (1, 2) and "Traceback" not in result.stderr, (name, result.stderr)
+
+
+MALFORMED_LOADED = [("header", None), ("header", [1]), ("mask", "12"), ("mask", [[1]]), ("mask", 5),
+                    ("ranges", "r"), ("ranges", None), ("piece_digest_hex", [8]), ("layout", [3])]
+
+
+@pytest.mark.parametrize(("field", "value"), MALFORMED_LOADED, ids=[f"{f}-{i}" for i, (f, _) in
+                                                                    enumerate(MALFORMED_LOADED)])
+def test_malformed_loaded_declaration_stays_bad_input(loaded_build: LoadedBuild, field: str, value: object) -> None:
+    """A hand-edited ``loaded`` field is bad input through the scan, as before the byte judge was typed."""
+    from verifier.errors import BadInputError
+
+    predicate = load_manifest(loaded_build.manifest)
+    edited = {**predicate, "loaded": {**predicate["loaded"], field: value}}
+    with pytest.raises(BadInputError, match="not a well-formed firmware manifest"):
+        scan_firmware(loaded_build.stripped, manifest=edited)

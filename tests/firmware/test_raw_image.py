@@ -289,3 +289,31 @@ def test_blanked_uboot_section_warns_without_a_pin_and_fails_in_a_release(tmp_pa
     pinned = firmware_manifest_predicate(elf, raw)
     failure = _failed(scan_firmware(blanked, manifest=pinned), "firmware.raw-layout")
     assert ".hash" in failure.message
+
+
+MALFORMED_LAYOUT = [
+    ("sections", "text"), ("sections", [".text"]), ("sections", None), ("base", None), ("block_size", None),
+    ("block_size", [4096]), ("gap_fill", [0]), ("image_size", {"bytes": 1}), ("omitted", [1]), ("omitted", None),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), MALFORMED_LAYOUT, ids=[f"{f}-{i}" for i, (f, _) in
+                                                                    enumerate(MALFORMED_LAYOUT)])
+def test_malformed_raw_image_layout_stays_bad_input(raw_build: RawBuild, field: str, value: object) -> None:
+    """A hand-edited ``raw_image`` is bad input (exit 2 through the scan), as before the judge was typed."""
+    from verifier.errors import BadInputError
+
+    edited = {**raw_build.manifest, "raw_image": {**raw_build.manifest["raw_image"], field: value}}
+    with pytest.raises(BadInputError, match="not a well-formed firmware manifest"):
+        scan_firmware(raw_build.raw, manifest=edited)
+
+
+@pytest.mark.parametrize(("field", "value"), [("size", None), ("size", [1]), ("offset", None)])
+def test_malformed_raw_image_section_stays_bad_input(raw_build: RawBuild, field: str, value: object) -> None:
+    from verifier.errors import BadInputError
+
+    layout = raw_build.manifest["raw_image"]
+    sections = [{**layout["sections"][0], field: value}, *layout["sections"][1:]]
+    edited = {**raw_build.manifest, "raw_image": {**layout, "sections": sections}}
+    with pytest.raises(BadInputError, match="not a well-formed firmware manifest"):
+        scan_firmware(raw_build.raw, manifest=edited)

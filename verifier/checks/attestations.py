@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from attestations import slsa, strict_json
 from attestations.documents import Document, MetablockDocument, SigstoreBundleDocument
@@ -22,7 +22,7 @@ from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
 if TYPE_CHECKING:
-    from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice
+    from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice, VerifiedBundle
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _signer_names(check_ids: Sequence[str], keys: Sequence[PublicKey]) -> tuple[
 def signature_finding(envelope: Envelope, result: SignatureCheck, keys: Sequence[PublicKey], threshold: int) -> Finding:
     """The ``attest.signature`` finding for one envelope's signature check."""
     signers = _signer_names(result.valid_keyids, keys)
-    evidence: dict[str, Any] = {
+    evidence: dict[str, object] = {
         "valid_keyids": list(result.valid_keyids),
         "signatures": result.signature_count,
         "invalid_signatures": result.invalid_count,
@@ -282,7 +282,7 @@ def _is_key_signed(raw: bytes) -> bool:
     return isinstance(material, dict) and "publicKey" in material and "certificate" not in material
 
 
-def _describe_bundle_signer(fact: Any) -> str:
+def _describe_bundle_signer(fact: VerifiedBundle) -> str:
     if fact.signer is not None:
         issuer = f" (issuer {fact.signer.issuer})" if fact.signer.issuer else ""
         return f"{fact.signer.san}{issuer}"
@@ -417,7 +417,7 @@ def _check_source(item: VouchedStatement, provenance: slsa.Provenance, wanted: s
     """
     expected = _expected_source(wanted)
     claims = provenance.sources
-    evidence: dict[str, Any] = {"sources": [{"uri": c.uri, "field": c.field} for c in claims]}
+    evidence: dict[str, object] = {"sources": [{"uri": c.uri, "field": c.field} for c in claims]}
     if not claims:
         fetched = [d.uri for d in provenance.dependencies if d.uri]
         also = f" (resolvedDependencies/materials list {', '.join(fetched[:3])}, which are inputs, not the source)"

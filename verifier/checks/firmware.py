@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from verifier.checks.loaded_bytes import compare_loaded
 from verifier.checks.raw_image import compare as compare_raw
+from verifier.declared.fields import JsonObject
+from verifier.declared.firmware_manifest import (
+    json_float,
+    json_hex,
+    json_int,
+    json_items,
+    json_part,
+    json_text,
+    json_texts,
+)
 from verifier.errors import BadInputError
 from verifier.firmware import functions as fn
 from verifier.firmware.authenticode import read_authenticode
@@ -22,6 +32,9 @@ from verifier.firmware.capabilities import is_dangerous_import
 from verifier.firmware.inventory import Analysis
 from verifier.firmware.limits import LimitEvent
 from verifier.model import Finding, Status, errored, failed, passed, skipped, warned
+
+if TYPE_CHECKING:  # the certificates --trust-anchor loads (cryptography is imported where they are read)
+    from cryptography.x509 import Certificate
 
 MAX_LISTED = 50
 EXECUTABLE_FORMATS = ("elf", "pe", "macho", "te")
@@ -37,15 +50,15 @@ def not_analysed(event: LimitEvent, subject: str) -> Finding:
     return errored("firmware.limit", f"{subject} was not analysed: {event.detail}", subject, **event.to_json())
 
 
-def judge_image(actual: Analysis, events: Sequence[LimitEvent], references: Sequence[tuple[str, Mapping[str, Any]]],
-                *, subject: str, anchors: Sequence[Any]) -> list[Finding]:
+def judge_image(actual: Analysis, events: Sequence[LimitEvent], references: Sequence[tuple[str, JsonObject]],
+                *, subject: str, anchors: Sequence[Certificate]) -> list[Finding]:
     """Every firmware finding for one analysed image, against each reference (``manifest``, ``baseline``) given."""
     findings: list[Finding] = [_loaded(actual, subject)]
     findings += [errored("firmware.limit", f"{event.limit} reached in {event.where}: {event.detail}", subject,
                          **event.to_json()) for event in events]
     findings += _standalone(actual, subject, anchors)
     if not references:
-        findings += _unreferenced(actual.predicate, subject)
+        findings += _unreferenced(actual, subject)
         if actual.predicate["format"] not in EXECUTABLE_FORMATS:
             findings.append(skipped("firmware.reference", f"a {actual.predicate['format']} image cannot be judged on "
                                     "its own; give --manifest or --baseline", subject))
@@ -77,10 +90,10 @@ class _Items:
     """Offending items of one check, listed up to MAX_LISTED with the full count."""
 
     def __init__(self) -> None:
-        self.items: list[Any] = []
+        self.items: list[object] = []
         self.count = 0
 
-    def add(self, item: Any) -> None:
+    def add(self, item: object) -> None:
         self.count += 1
         if len(self.items) < MAX_LISTED:
             self.items.append(item)
@@ -97,17 +110,18 @@ def _listed(items: _Items, key: str = "name") -> str:
 
 # --- checks that need no reference ------------------------------------------------------------------------------
 
-def _standalone(actual: Analysis, subject: str, anchors: Sequence[Any]) -> list[Finding]:
+def _standalone(actual: Analysis, subject: str, anchors: Sequence[Certificate]) -> list[Finding]:
     p = actual.predicate
     out: list[Finding] = []
     if p["format"] in EXECUTABLE_FORMATS:
-        out.append(_entry_in_code(p, actual.regions, subject))
+        out.append(_entry_in_code(actual, subject))
     if p["format"] == "pe":
         out += _authenticode(actual, subject, anchors)
     return out
 
 
-def _entry_in_code(p: Mapping[str, Any], regions: Sequence[fn.CodeRegion], subject: str) -> Finding:
+def _entry_in_code(actual: Analysis, subject: str) -> Finding:
+    p, regions = actual.predicate, actual.regions
     entry = p.get("entry_point")
     if entry is None:
         return skipped("firmware.entry-point", "the image has no entry point", subject, required=False)
@@ -120,7 +134,7 @@ def _entry_in_code(p: Mapping[str, Any], regions: Sequence[fn.CodeRegion], subje
                   entry_point=entry)
 
 
-def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> list[Finding]:
+def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Certificate]) -> list[Finding]:
     facts = read_authenticode(actual.image.data, anchors)
     out: list[Finding] = []
     if anchors and not any(s.integrity_ok for s in facts.signatures):
@@ -177,8 +191,9 @@ def _authenticode(actual: Analysis, subject: str, anchors: Sequence[Any]) -> lis
     return out
 
 
-def _unreferenced(p: Mapping[str, Any], subject: str) -> list[Finding]:
+def _unreferenced(actual: Analysis, subject: str) -> list[Finding]:
     """Layout and capability facts without a reference: worth a look, not a verdict."""
+    p = actual.predicate
     out: list[Finding] = []
     layout = p.get("layout") or {}
     if layout.get("uncovered_code"):
@@ -208,10 +223,10 @@ def _unreferenced(p: Mapping[str, Any], subject: str) -> list[Finding]:
 
 # --- comparison against a reference -------------------------------------------------------------------------------
 
-def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subject: str) -> list[Finding]:
+def compare(reference: JsonObject, actual: Analysis, *, label: str, subject: str) -> list[Finding]:
     p = actual.predicate
     out: list[Finding] = []
-    ref_file = reference.get("file", {})
+    ref_file = json_part(reference, "file")
     act_file = p.get("file", {})
     if ref_file.get("sha256") and ref_file.get("sha256") == act_file.get("sha256"):
         out.append(passed("firmware.digest", f"identical to the {label} (sha256 {act_file['sha256'][:16]}...)",
@@ -221,7 +236,7 @@ def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subje
                            required=False, declared=ref_file.get("sha256"), actual=act_file.get("sha256")))
     if p.get("format") == "raw" and reference.get("format") == "elf" and reference.get("raw_image"):
         # objcopy -O binary of the declared ELF (u-boot.bin from u-boot): judged byte for byte by load address.
-        return out + compare_raw(reference["raw_image"], actual.image.data, label=label, subject=subject)
+        return out + compare_raw(json_part(reference, "raw_image"), actual.image.data, label=label, subject=subject)
     if reference.get("format") != p.get("format"):
         out.append(failed("firmware.format", f"the {label} declares {reference.get('format')}, "
                                              f"the image is {p.get('format')}", subject))
@@ -230,7 +245,7 @@ def compare(reference: Mapping[str, Any], actual: Analysis, *, label: str, subje
     return out
 
 
-def _compare_image(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
+def _compare_image(ref: JsonObject, actual: Analysis, label: str, subject: str) -> list[Finding]:
     fmt = actual.predicate["format"]
     if fmt in EXECUTABLE_FORMATS:
         return _compare_executable(ref, actual, label, subject)
@@ -239,7 +254,7 @@ def _compare_image(ref: Mapping[str, Any], actual: Analysis, label: str, subject
     out: list[Finding] = []
     if "embedded" in ref or actual.children:
         out += _compare_embedded(ref, actual, label, subject)
-    ref_digest = ref.get("sha256") or ref.get("file", {}).get("sha256")
+    ref_digest = ref.get("sha256") or json_part(ref, "file").get("sha256")
     act_digest = actual.predicate.get("sha256") or actual.predicate.get("file", {}).get("sha256")
     if fmt == "raw" and ref_digest and ref_digest != act_digest and not actual.children:
         out.append(failed("firmware.changed-code", f"{fmt} image bytes differ from the {label}", subject,
@@ -248,12 +263,12 @@ def _compare_image(ref: Mapping[str, Any], actual: Analysis, label: str, subject
     return out
 
 
-def _compare_modules(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
-    def key(m: Mapping[str, Any]) -> tuple[str, int]:
-        return (str(m.get("guid", "")), int(m.get("index", 0)))
+def _compare_modules(ref: JsonObject, actual: Analysis, label: str, subject: str) -> list[Finding]:
+    def key(m: JsonObject) -> tuple[str, int]:
+        return (str(m.get("guid", "")), json_int(m.get("index", 0)))
 
-    declared = {key(m): m for m in ref.get("modules", [])}
-    present: dict[tuple[str, int], tuple[Mapping[str, Any], Analysis]] = {}
+    declared = {key(m): m for m in json_items(ref, "modules")}
+    present: dict[tuple[str, int], tuple[JsonObject, Analysis]] = {}
     for module, child in zip(actual.predicate.get("modules", []), _sorted_children(actual), strict=False):
         present[key(module)] = (module, child)
     added, removed, changed = _Items(), _Items(), _Items()
@@ -265,7 +280,7 @@ def _compare_modules(ref: Mapping[str, Any], actual: Analysis, label: str, subje
         elif declared[k].get("sha256") != module.get("sha256"):
             changed.add({"name": name, "guid": module["guid"], "declared": declared[k].get("sha256"),
                          "actual": module.get("sha256")})
-            ref_image = declared[k].get("image") or {}
+            ref_image = json_part(declared[k], "image", falsy_is_empty=True)
             if ref_image.get("format") == child.predicate.get("format") in EXECUTABLE_FORMATS:
                 deeper += _compare_executable(ref_image, child, label, f"{subject}:{name}")
     for k, module in sorted(declared.items()):
@@ -291,8 +306,8 @@ def _sorted_children(actual: Analysis) -> list[Analysis]:
                                                   int(c.image.attributes.get("index", 0))))
 
 
-def _compare_embedded(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
-    declared = {e.get("name"): e for e in ref.get("embedded", [])}
+def _compare_embedded(ref: JsonObject, actual: Analysis, label: str, subject: str) -> list[Finding]:
+    declared = {e.get("name"): e for e in json_items(ref, "embedded")}
     present = {e.get("name"): (e, child) for e, child in zip(actual.predicate.get("embedded", []),
                                                               actual.children, strict=False)}
     out: list[Finding] = []
@@ -307,7 +322,7 @@ def _compare_embedded(ref: Mapping[str, Any], actual: Analysis, label: str, subj
     same = 0
     for name in sorted(set(present) & set(declared), key=str):
         _, child = present[name]
-        ref_image = declared[name].get("image") or {}
+        ref_image = json_part(declared[name], "image", falsy_is_empty=True)
         if ref_image.get("sha256") == child.predicate.get("sha256"):
             same += 1
             continue
@@ -321,8 +336,8 @@ def _compare_embedded(ref: Mapping[str, Any], actual: Analysis, label: str, subj
     return out
 
 
-def _declared_intervals(functions: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[int]]:
-    pairs = sorted((int(f["address"], 16), int(f["size"])) for f in functions)
+def _declared_intervals(functions: Iterable[JsonObject]) -> tuple[list[int], list[int]]:
+    pairs = sorted((json_hex(f["address"]), json_int(f["size"])) for f in functions)
     starts = [a for a, _ in pairs]
     ends: list[int] = []
     running = 0
@@ -337,7 +352,7 @@ def _covered(address: int, starts: list[int], ends: list[int]) -> bool:
     return i >= 0 and address < ends[i]
 
 
-def _compare_executable(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str) -> list[Finding]:
+def _compare_executable(ref: JsonObject, actual: Analysis, label: str, subject: str) -> list[Finding]:
     p = actual.predicate
     out: list[Finding] = []
     loaded = compare_loaded(ref, actual.image, p, label=label, subject=subject)
@@ -369,13 +384,13 @@ def _without_functions(finding: Finding, reported: set[str]) -> Finding:
                   **{**finding.evidence, "functions": items, "count": len(items)})
 
 
-def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, subject: str, *,
+def _compare_functions(ref: JsonObject, actual: Analysis, label: str, subject: str, *,
                        bytes_identical: bool = False) -> list[Finding]:
-    declared = ref.get("functions", [])
+    declared = json_items(ref, "functions")
     changed, missing, hidden = _Items(), _Items(), _Items()
     regions = fn.RegionIndex(actual.regions)
     for function in [] if bytes_identical else declared:
-        address, size = int(function["address"], 16), int(function["size"])
+        address, size = json_hex(function["address"]), json_int(function["size"])
         body = fn.function_bytes(regions, address, size)
         if body is None:
             missing.add({"name": function["name"], "address": function["address"]})
@@ -407,11 +422,12 @@ def _compare_functions(ref: Mapping[str, Any], actual: Analysis, label: str, sub
     return out
 
 
-def _compare_layout(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
+def _compare_layout(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
     out: list[Finding] = []
-    ref_layout, layout = ref.get("layout") or {}, p.get("layout") or {}
-    declared_code = {u.get("sha256") for u in ref_layout.get("uncovered_code", [])}
-    new_code = [u for u in layout.get("uncovered_code", []) if u.get("sha256") not in declared_code]
+    ref_layout = json_part(ref, "layout", falsy_is_empty=True)
+    layout = json_part(p, "layout", falsy_is_empty=True)
+    declared_code = {u.get("sha256") for u in json_items(ref_layout, "uncovered_code")}
+    new_code = [u for u in json_items(layout, "uncovered_code") if u.get("sha256") not in declared_code]
     if new_code:
         out.append(failed("firmware.uncovered-code",
                           f"{len(new_code)} executable region(s) outside every section, not in the {label}", subject,
@@ -419,17 +435,18 @@ def _compare_layout(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, su
     else:
         out.append(passed("firmware.uncovered-code", f"no executable bytes outside sections beyond the {label}",
                           subject))
-    new_rwx = sorted(set(layout.get("rwx", [])) - set(ref_layout.get("rwx", [])))
+    new_rwx = sorted(set(json_texts(layout, "rwx")) - set(json_texts(ref_layout, "rwx")))
     if new_rwx:
         out.append(failed("firmware.rwx", f"writable and executable, unlike the {label}: {', '.join(new_rwx[:5])}",
                           subject, regions=new_rwx))
     else:
-        by_design = layout.get("rwx", [])
+        by_design = json_texts(layout, "rwx")
         out.append(passed("firmware.rwx", f"no RWX region beyond the {label}"
                           + (f" ({len(by_design)} declared by design)" if by_design else ""), subject))
     if layout.get("executable_stack") and not ref_layout.get("executable_stack"):
         out.append(failed("firmware.exec-stack", f"the stack became executable (not in the {label})", subject))
-    overlay, ref_overlay = p.get("overlay") or {}, ref.get("overlay") or {}
+    overlay = json_part(p, "overlay", falsy_is_empty=True)
+    ref_overlay = json_part(ref, "overlay", falsy_is_empty=True)
     if overlay.get("size") and overlay.get("sha256") != ref_overlay.get("sha256"):
         out.append(failed("firmware.overlay", f"{overlay['size']} bytes appended after the image that the {label} "
                                               "does not have", subject, **overlay))
@@ -438,50 +455,51 @@ def _compare_layout(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, su
     return out
 
 
-def _section_of(sections: Iterable[Mapping[str, Any]], address: int) -> str | None:
+def _section_of(sections: Iterable[JsonObject], address: int) -> str | None:
     for s in sections:
-        start = int(s["address"], 16)
-        if start <= address < start + int(s["size"]) and "exec" in s.get("flags", []):
+        start = json_hex(s["address"])
+        if start <= address < start + json_int(s["size"]) and "exec" in json_texts(s, "flags"):
             return str(s["name"])
     return None
 
 
-def _compare_entry(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
+def _compare_entry(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
     entry, declared = p.get("entry_point"), ref.get("entry_point")
     if entry == declared:
         text = f"entry point {entry}" if entry else "no entry point"
         return [passed("firmware.entry-point", f"{text}, as in the {label}", subject)]
-    where = _section_of(p.get("sections", []), int(entry, 16)) if entry else None
-    declared_where = _section_of(ref.get("sections", []), int(declared, 16)) if declared else None
+    where = _section_of(json_items(p, "sections"), json_hex(entry)) if entry else None
+    declared_where = _section_of(json_items(ref, "sections"), json_hex(declared)) if declared else None
     message = f"entry point moved from {declared} ({declared_where}) to {entry} ({where})"
     return [failed("firmware.entry-point", message, subject, declared=declared, actual=entry,
                    declared_section=declared_where, actual_section=where)]
 
 
-def _compare_constructors(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
-    declared = {(c["kind"], c["address"]) for c in ref.get("constructors", [])}
-    new = [c for c in p.get("constructors", []) if (c["kind"], c["address"]) not in declared]
+def _compare_constructors(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
+    declared = {(c["kind"], c["address"]) for c in json_items(ref, "constructors")}
+    new = [c for c in json_items(p, "constructors") if (c["kind"], c["address"]) not in declared]
     if new:
         kinds = ", ".join(f"{c['kind']} {c['address']}" for c in new[:5])
         return [failed("firmware.constructor", f"{len(new)} entry point(s) (init/fini/preinit arrays, DT_INIT/DT_FINI, "
                                                f"IFUNC resolvers, TLS callbacks) the {label} does not declare: {kinds}",
                        subject, constructors=new)]
-    count = len(p.get("constructors", []))
+    count = len(json_items(p, "constructors"))
     return [passed("firmware.constructor", f"{count} init/fini/IFUNC/TLS entries, all declared", subject)]
 
 
-def _compare_exports(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
-    declared = {e["name"] for e in ref.get("exports", [])}
-    new = sorted({e["name"] for e in p.get("exports", [])} - declared)
+def _compare_exports(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
+    declared = {e["name"] for e in json_items(ref, "exports")}
+    new = sorted(name for name in {json_text(e["name"]) for e in json_items(p, "exports")} if name not in declared)
     if new:
         return [failed("firmware.export", f"{len(new)} export(s) not in the {label}: {', '.join(new[:8])}", subject,
                        exports=new[:MAX_LISTED])]
-    return [passed("firmware.export", f"{len(p.get('exports', []))} exports, all declared", subject)]
+    return [passed("firmware.export", f"{len(json_items(p, 'exports'))} exports, all declared", subject)]
 
 
-def _compare_imports(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
-    declared = {(i.get("library", ""), i["name"]) for i in ref.get("imports", [])}
-    new = sorted({(i.get("library", ""), i["name"]) for i in p.get("imports", [])} - declared)
+def _compare_imports(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
+    declared = {(i.get("library", ""), i["name"]) for i in json_items(ref, "imports")}
+    present = {(json_text(i.get("library", "")), json_text(i["name"])) for i in json_items(p, "imports")}
+    new = sorted(pair for pair in present if pair not in declared)
     dangerous = [name for _, name in new if is_dangerous_import(name)]
     out: list[Finding] = []
     if dangerous:
@@ -495,9 +513,9 @@ def _compare_imports(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, s
     return out
 
 
-def _compare_strings(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
-    declared = {(s["rule"], s["value"]) for s in ref.get("strings", [])}
-    new = [s for s in p.get("strings", []) if (s["rule"], s["value"]) not in declared]
+def _compare_strings(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
+    declared = {(s["rule"], s["value"]) for s in json_items(ref, "strings")}
+    new = [s for s in json_items(p, "strings") if (s["rule"], s["value"]) not in declared]
     if new:
         text = ", ".join(f"{s['rule']} {s['value']!r}" for s in new[:4])
         return [failed("firmware.capability", f"capabilities not in the {label}: {text}", subject,
@@ -505,14 +523,14 @@ def _compare_strings(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, s
     return [passed("firmware.capability", f"no YARA match beyond the {label}", subject)]
 
 
-def _compare_sections(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
-    def loaded(sections: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def _compare_sections(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
+    def loaded(sections: Iterable[JsonObject]) -> dict[str, JsonObject]:
         # Non-allocated ELF sections (.symtab, .debug_*, .comment) and mingw's discardable PE .debug_* sections go
         # away with strip; they are not code.
         return {str(s["name"]): s for s in sections
-                if ("alloc" in s.get("flags", []) if p["format"] == "elf" else not _pe_debug(s))}
+                if ("alloc" in json_texts(s, "flags") if p["format"] == "elf" else not _pe_debug(s))}
 
-    declared, present = loaded(ref.get("sections", [])), loaded(p.get("sections", []))
+    declared, present = loaded(json_items(ref, "sections")), loaded(json_items(p, "sections"))
     out: list[Finding] = []
     added = sorted(set(present) - set(declared))
     removed = sorted(set(declared) - set(present))
@@ -525,28 +543,28 @@ def _compare_sections(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, 
     else:
         out.append(passed("firmware.section", f"{len(present)} loaded sections as in the {label}", subject))
     threshold = ENTROPY_THRESHOLD.get(str(p.get("architecture")), DEFAULT_ENTROPY_THRESHOLD)
-    risen: list[dict[str, Any]] = []
+    risen: list[dict[str, object]] = []
     for name in sorted(set(present) & set(declared)):
-        now, before = float(present[name].get("entropy", 0)), float(declared[name].get("entropy", 0))
-        if "exec" in present[name].get("flags", []) and now > threshold and now - before > ENTROPY_RISE:
+        now, before = json_float(present[name].get("entropy", 0)), json_float(declared[name].get("entropy", 0))
+        if "exec" in json_texts(present[name], "flags") and now > threshold and now - before > ENTROPY_RISE:
             risen.append({"name": name, "entropy": now, "declared": before})
     if risen:
         out.append(warned("firmware.entropy", f"executable section entropy rose above {threshold}: "
-                                              f"{', '.join(r['name'] for r in risen)}", subject, sections=risen))
+                                              f"{', '.join(str(r['name']) for r in risen)}", subject, sections=risen))
     return out
 
 
-def _pe_debug(section: Mapping[str, Any]) -> bool:
-    flags = set(section.get("flags", []))
+def _pe_debug(section: JsonObject) -> bool:
+    flags = set(json_texts(section, "flags"))
     return str(section.get("name")).startswith(".debug") and "discardable" in flags \
         and not flags & {"exec", "code", "write"}
 
 
-def _compare_signatures(ref: Mapping[str, Any], p: Mapping[str, Any], label: str, subject: str) -> list[Finding]:
+def _compare_signatures(ref: JsonObject, p: JsonObject, label: str, subject: str) -> list[Finding]:
     out: list[Finding] = []
     ref_auth, auth = ref.get("authenticode"), p.get("authenticode")
     if ref_auth and auth:
-        out += _compare_authenticode(ref_auth, auth, label, subject)
+        out += _compare_authenticode(json_part(ref, "authenticode"), json_part(p, "authenticode"), label, subject)
     if ref.get("sbat") != p.get("sbat") and (ref.get("sbat") or p.get("sbat")):
         out.append(failed("firmware.sbat", f".sbat differs from the {label}", subject,
                           declared=ref.get("sbat"), actual=p.get("sbat")))
@@ -557,17 +575,17 @@ def _compare_signatures(ref: Mapping[str, Any], p: Mapping[str, Any], label: str
     return out
 
 
-def _compare_authenticode(ref_auth: Mapping[str, Any], auth: Mapping[str, Any], label: str,
+def _compare_authenticode(ref_auth: JsonObject, auth: JsonObject, label: str,
                           subject: str) -> list[Finding]:
     """Signers and certificate-table size against a signed reference; an unsigned reference declares neither."""
     out: list[Finding] = []
-    declared = {s["certificate_sha256"] for s in ref_auth.get("signers", [])}
-    present = {s["certificate_sha256"] for s in auth.get("signers", [])}
+    declared = {json_text(s["certificate_sha256"]) for s in json_items(ref_auth, "signers")}
+    present = {json_text(s["certificate_sha256"]) for s in json_items(auth, "signers")}
     if ref_auth.get("sha256") == auth.get("sha256"):
         out.append(passed("firmware.authenticode-hash", f"Authenticode hash equals the {label}'s", subject,
                           sha256=auth.get("sha256")))
-    declared_size = int((ref_auth.get("certificate_table") or {}).get("size") or 0)
-    size = int((auth.get("certificate_table") or {}).get("size") or 0)
+    declared_size = json_int(json_part(ref_auth, "certificate_table", falsy_is_empty=True).get("size") or 0)
+    size = json_int(json_part(auth, "certificate_table", falsy_is_empty=True).get("size") or 0)
     if declared_size and size and declared_size != size:
         out.append(failed("firmware.authenticode-table", f"the certificate table is {size} bytes, the {label} "
                                                          f"declares {declared_size}", subject,

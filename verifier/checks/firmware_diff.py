@@ -7,22 +7,23 @@ The diff is reported as findings: one ``warn`` per category that changed (``firm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
+from verifier.declared.fields import JsonObject
+from verifier.declared.firmware_manifest import json_items, json_part, json_texts
 from verifier.model import Finding, failed, passed, warned
 
 MAX_LISTED = 50
 
 
-def _function_key(function: Mapping[str, Any]) -> str:
+def _function_key(function: JsonObject) -> str:
     # Named functions match by name across builds; unnamed ones can only match by address.
     name = str(function.get("name", ""))
     return name if name and not name.startswith("sub_") else f"@{function.get('address')}"
 
 
-def _changes(old: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]],
-             key: Callable[[Mapping[str, Any]], Any], digest: Callable[[Mapping[str, Any]], Any]) -> dict[str, Any]:
+def _changes(old: Iterable[JsonObject], new: Iterable[JsonObject],
+             key: Callable[[JsonObject], object], digest: Callable[[JsonObject], object]) -> dict[str, list[str]]:
     before = {key(item): item for item in old}
     after = {key(item): item for item in new}
     added = sorted(str(k) for k in set(after) - set(before))
@@ -31,37 +32,37 @@ def _changes(old: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]],
     return {"added": added, "removed": removed, "changed": changed}
 
 
-def _categories(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _categories(old: JsonObject, new: JsonObject) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = {}
     executables = ("elf", "pe", "macho", "te")
     if old.get("format") in executables or new.get("format") in executables:
-        out["functions"] = _changes(old.get("functions", []), new.get("functions", []), _function_key,
+        out["functions"] = _changes(json_items(old, "functions"), json_items(new, "functions"), _function_key,
                                     lambda f: f.get("sha256"))
-        out["imports"] = _changes(old.get("imports", []), new.get("imports", []),
+        out["imports"] = _changes(json_items(old, "imports"), json_items(new, "imports"),
                                   lambda i: f"{i.get('library') or '*'}!{i.get('name')}", lambda i: 0)
-        out["exports"] = _changes(old.get("exports", []), new.get("exports", []), lambda e: e.get("name"),
+        out["exports"] = _changes(json_items(old, "exports"), json_items(new, "exports"), lambda e: e.get("name"),
                                   lambda e: e.get("address"))
-        out["constructors"] = _changes(old.get("constructors", []), new.get("constructors", []),
+        out["constructors"] = _changes(json_items(old, "constructors"), json_items(new, "constructors"),
                                        lambda c: f"{c.get('kind')}[{c.get('index')}]", lambda c: c.get("address"))
-        out["sections"] = _changes(old.get("sections", []), new.get("sections", []), lambda s: s.get("name"),
-                                   lambda s: (s.get("sha256"), tuple(s.get("flags", []))))
+        out["sections"] = _changes(json_items(old, "sections"), json_items(new, "sections"), lambda s: s.get("name"),
+                                   lambda s: (s.get("sha256"), tuple(json_texts(s, "flags"))))
     if "modules" in old or "modules" in new:
-        out["modules"] = _changes(old.get("modules", []), new.get("modules", []),
+        out["modules"] = _changes(json_items(old, "modules"), json_items(new, "modules"),
                                   lambda m: f"{m.get('name') or m.get('guid')}"
                                   + (f"#{m.get('index')}" if m.get("index") else ""),
                                   lambda m: m.get("sha256"))
     if "embedded" in old or "embedded" in new:
-        out["embedded"] = _changes(old.get("embedded", []), new.get("embedded", []), lambda e: e.get("name"),
-                                   lambda e: (e.get("image") or {}).get("sha256"))
+        out["embedded"] = _changes(json_items(old, "embedded"), json_items(new, "embedded"), lambda e: e.get("name"),
+                                   lambda e: json_part(e, "image", falsy_is_empty=True).get("sha256"))
     return out
 
 
-def diff_manifests(old: Mapping[str, Any], new: Mapping[str, Any], *, subject: str) -> list[Finding]:
+def diff_manifests(old: JsonObject, new: JsonObject, *, subject: str) -> list[Finding]:
     findings: list[Finding] = []
     if old.get("format") != new.get("format"):
         findings.append(warned("firmware.diff.format", f"format changed from {old.get('format')} to "
                                                        f"{new.get('format')}", subject))
-    if old.get("file", {}).get("sha256") == new.get("file", {}).get("sha256"):
+    if json_part(old, "file").get("sha256") == json_part(new, "file").get("sha256"):
         return [passed("firmware.diff", "the two files are byte-identical", subject)]
     different: list[str] = []
     for category, change in _categories(old, new).items():

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from typing import Any
 
+from verifier.declared.fields import JsonObject
+from verifier.declared.firmware_manifest import json_hex, json_int, json_items, json_list, json_part, json_texts
 from verifier.firmware.loaded import PIECE_HEX, Cuts, declared_ranges, piece_digests
 from verifier.firmware.loaded_view import MAX_RANGES, PE_CONTROL_DIRECTORIES, PE_DIRECTORIES, Range, View, view_of
 from verifier.firmware.loader import Image
-from verifier.model import failed, passed, skipped
+from verifier.model import Finding, failed, passed, skipped
 
 MAX_LISTED = 50
 _HEADER_TABLES = {"ELF header", "program headers", "PE headers"}
@@ -19,10 +20,10 @@ BYTE_EXACT, FUNCTION_LEVEL = "byte-exact", "function-level"
 
 class _Listed:
     def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
+        self.items: list[dict[str, object]] = []
         self.count = 0
 
-    def add(self, item: dict[str, Any]) -> None:
+    def add(self, item: dict[str, object]) -> None:
         self.count += 1
         if len(self.items) < MAX_LISTED:
             self.items.append(item)
@@ -31,13 +32,13 @@ class _Listed:
 class _Spans:
     """Named address spans, for 'which declared thing holds this address' in O(log n)."""
 
-    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
-        pairs = sorted((int(i["address"], 16), int(i.get("size") or 0), n, i) for n, i in enumerate(items)
+    def __init__(self, items: Iterable[JsonObject]) -> None:
+        pairs = sorted((json_hex(i["address"]), json_int(i.get("size") or 0), n, i) for n, i in enumerate(items)
                        if i.get("address") is not None)
         self.starts = [p[0] for p in pairs]
         self.items = pairs
 
-    def holding(self, address: int) -> Mapping[str, Any] | None:
+    def holding(self, address: int) -> JsonObject | None:
         i = bisect.bisect_right(self.starts, address) - 1
         # spans may nest (a table inside a section, a symbol inside a symbol): look back a little
         for j in range(i, max(i - 64, -1), -1):
@@ -46,22 +47,22 @@ class _Spans:
                 return item
         return None
 
-    def before(self, address: int) -> Mapping[str, Any] | None:
+    def before(self, address: int) -> JsonObject | None:
         i = bisect.bisect_right(self.starts, address) - 1
         return self.items[i][3] if i >= 0 else None
 
-    def after(self, address: int) -> Mapping[str, Any] | None:
+    def after(self, address: int) -> JsonObject | None:
         i = bisect.bisect_right(self.starts, address)
         return self.items[i][3] if i < len(self.items) else None
 
 
-def comparison_mode(reference: Mapping[str, Any]) -> str:
+def comparison_mode(reference: JsonObject) -> str:
     """Byte-exact whenever the reference declares its loaded bytes: the image's own layout never chooses."""
     return BYTE_EXACT if isinstance(reference.get("loaded"), Mapping) else FUNCTION_LEVEL
 
 
-def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str, Any], *, label: str,
-                   subject: str) -> list[Any]:
+def compare_loaded(ref: JsonObject, image: Image, predicate: JsonObject, *, label: str,
+                   subject: str) -> list[Finding]:
     mode = comparison_mode(ref)
     if mode == FUNCTION_LEVEL or image.kind not in ("elf", "pe"):
         why = (f"the {label} declares functions, not loaded bytes" if mode == FUNCTION_LEVEL
@@ -69,7 +70,7 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
         return [passed("firmware.comparison-mode", f"function-level: {why}; bytes outside declared functions "
                        "(data, padding) are not compared", subject, mode=FUNCTION_LEVEL, reference=label),
                 skipped("firmware.loaded-bytes", f"function-level comparison: {why}", subject, required=False)]
-    declaration: Mapping[str, Any] = ref["loaded"]
+    declaration = json_part(ref, "loaded")  # an object: comparison_mode said so
     view = view_of(image, predicate)
     if view is None:
         return [skipped("firmware.loaded-bytes", f"the image's headers describe more than {MAX_RANGES} ranges or "
@@ -87,18 +88,19 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
     def lookup(kind: str) -> _Spans:
         # built on the first changed piece only: a clean image never needs them
         if kind not in spans:
-            spans["functions"] = _Spans(ref.get("functions", []))
-            spans["tables"] = _Spans(declaration.get("tables", []))
-            spans["sections"] = _Spans([s for s in ref.get("sections", []) if "alloc" in s.get("flags", [])
+            spans["functions"] = _Spans(json_items(ref, "functions"))
+            spans["tables"] = _Spans(json_items(declaration, "tables"))
+            spans["sections"] = _Spans([s for s in json_items(ref, "sections") if "alloc" in json_texts(s, "flags")
                                         or ref.get("format") == "pe"])
-            spans["symbols"] = _Spans([*declaration.get("objects", []), *ref.get("functions", [])])
+            spans["symbols"] = _Spans([*json_items(declaration, "objects"), *json_items(ref, "functions")])
         return spans[kind]
 
     changed_functions, undeclared, data, ranges = _Listed(), _Listed(), _Listed(), _Listed()
-    mask = [(int(a), int(b)) for a, b in declaration.get("mask", [])]
+    mask = [(json_int(a), json_int(b)) for a, b in (json_list(pair, "mask") for pair in
+                                                     json_list(declaration.get("mask", []), "mask"))]
     compared = 0
-    hex_len = int(declaration.get("piece_digest_hex", PIECE_HEX))
-    for declared, entry in zip(declared_ranges(declaration), declaration.get("ranges", []), strict=True):
+    hex_len = json_int(declaration.get("piece_digest_hex", PIECE_HEX))
+    for declared, entry in zip(declared_ranges(declaration), json_items(declaration, "ranges"), strict=True):
         # a range longer than the whole image cannot be in it (and is not allocated to find that out)
         content = view.read(declared, mask) if 0 <= declared.size <= len(view.data) else None
         if content is None:
@@ -118,7 +120,7 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
                 continue
             address = declared.address + bounds[index]
             size = bounds[index + 1] - bounds[index]
-            item: dict[str, Any] = {"address": f"{address:#x}", "size": size, "range": declared.name}
+            item: dict[str, object] = {"address": f"{address:#x}", "size": size, "range": declared.name}
             functions, symbols = lookup("functions"), lookup("symbols")
             table = lookup("tables").holding(address)
             function = functions.holding(address)
@@ -138,9 +140,9 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
                 undeclared.add(item)
             else:
                 near = symbols.before(address)
-                floor = int(section["address"], 16) if section is not None else declared.address
-                if near is not None and int(near["address"], 16) >= floor:
-                    offset = address - int(near["address"], 16)
+                floor = json_hex(section["address"]) if section is not None else declared.address
+                if near is not None and json_hex(near["address"]) >= floor:
+                    offset = address - json_hex(near["address"])
                     item["symbol"] = f"{near['name']}+{offset:#x}" if offset else str(near["name"])
                 elif section is not None:  # no declared symbol in this section before it (a stripped vendor file)
                     item["symbol"] = f"{section['name']}+{address - floor:#x}"
@@ -152,23 +154,23 @@ def compare_loaded(ref: Mapping[str, Any], image: Image, predicate: Mapping[str,
         out.append(failed("firmware.loaded-bytes", f"{ranges.count} loaded range(s) differ from the {label}: {names}",
                           subject, ranges=ranges.items, count=ranges.count, reference=label))
     elif not (flags.count or layout.count or header_layout.count or control.count):
-        out.append(passed("firmware.loaded-bytes", f"all {len(declaration.get('ranges', []))} loaded ranges "
+        out.append(passed("firmware.loaded-bytes", f"all {len(json_items(declaration, 'ranges'))} loaded ranges "
                           f"({compared} bytes) are identical to the {label}", subject, bytes=compared))
     return out
 
 
-def _executable(section: Mapping[str, Any] | None, declared: Range) -> bool:
+def _executable(section: JsonObject | None, declared: Range) -> bool:
     if section is not None:
-        return "exec" in section.get("flags", []) or "code" in section.get("flags", [])
+        return "exec" in json_texts(section, "flags") or "code" in json_texts(section, "flags")
     return "x" in declared.flags
 
 
-def _compare_layout(declaration: Mapping[str, Any], view: View) -> tuple[_Listed, _Listed]:
+def _compare_layout(declaration: JsonObject, view: View) -> tuple[_Listed, _Listed]:
     flags, layout = _Listed(), _Listed()
 
-    def keyed(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    def keyed(entries: Iterable[JsonObject]) -> dict[tuple[str, str], JsonObject]:
         # a repeated key (a second LOAD at the same address, a second ".text") gets an ordinal: it must not vanish
-        out: dict[tuple[str, str], Mapping[str, Any]] = {}
+        out: dict[tuple[str, str], JsonObject] = {}
         for entry in entries:
             base = (str(entry.get("type")), str(entry.get("name") or entry.get("address")))
             key, ordinal = base, 1
@@ -177,7 +179,7 @@ def _compare_layout(declaration: Mapping[str, Any], view: View) -> tuple[_Listed
             out[key] = entry
         return out
 
-    declared = keyed(declaration.get("layout", []))
+    declared = keyed(json_items(declaration, "layout"))
     present = keyed(view.layout)
     for k in sorted(set(declared) | set(present)):
         was, now = declared.get(k), present.get(k)
@@ -194,9 +196,9 @@ def _compare_layout(declaration: Mapping[str, Any], view: View) -> tuple[_Listed
     return flags, layout
 
 
-def _compare_header(declaration: Mapping[str, Any], view: View) -> tuple[_Listed, _Listed]:
+def _compare_header(declaration: JsonObject, view: View) -> tuple[_Listed, _Listed]:
     control, layout = _Listed(), _Listed()
-    declared = declaration.get("header", {})
+    declared = json_part(declaration, "header")
     for name in sorted(set(declared) | set(view.header)):
         was, now = declared.get(name), view.header.get(name)
         if was == now:
@@ -220,8 +222,8 @@ def _compare_header(declaration: Mapping[str, Any], view: View) -> tuple[_Listed
     return control, layout
 
 
-def _compare_relocations(declaration: Mapping[str, Any], view: View, control: _Listed) -> None:
-    declared = {(str(r["target"]), str(r["section"])): r for r in declaration.get("relocations", [])}
+def _compare_relocations(declaration: JsonObject, view: View, control: _Listed) -> None:
+    declared = {(str(r["target"]), str(r["section"])): r for r in json_items(declaration, "relocations")}
     present = {(str(r["target"]), str(r["section"])): r for r in view.relocations}
     for key in sorted(set(declared) | set(present)):
         was, now = declared.get(key), present.get(key)
@@ -239,8 +241,14 @@ def _end_of_sections(view: View) -> int:
     return (end + alignment - 1) // alignment * alignment
 
 
+def _neighbours(item: Mapping[str, object]) -> str:
+    """'A and B' of an undeclared range's ``between``: the declared functions before and after it (or None)."""
+    before, after = json_list(item["between"], "between")
+    return f"{before} and {after}"
+
+
 def _findings(label: str, subject: str, *, flags: _Listed, layout: _Listed, header_layout: _Listed,
-              control: _Listed, changed_functions: _Listed, undeclared: _Listed, data: _Listed) -> list[Any]:
+              control: _Listed, changed_functions: _Listed, undeclared: _Listed, data: _Listed) -> list[Finding]:
     out = []
     if flags.count:
         text = ", ".join(f"{i['where']} {i['declared']} -> {i['actual']}" for i in flags.items[:4])
@@ -267,8 +275,7 @@ def _findings(label: str, subject: str, *, flags: _Listed, layout: _Listed, head
                           f"declared functions: {text}", subject, functions=changed_functions.items,
                           count=changed_functions.count, reference=label))
     if undeclared.count:
-        text = ", ".join(f"{i['address']} ({i['size']} bytes, between {i['between'][0]} and {i['between'][1]})"
-                         for i in undeclared.items[:3])
+        text = ", ".join(f"{i['address']} ({i['size']} bytes, between {_neighbours(i)})" for i in undeclared.items[:3])
         out.append(failed("firmware.undeclared-code", f"{undeclared.count} changed executable range(s) outside "
                           f"every declared function: {text}", subject, regions=undeclared.items,
                           count=undeclared.count, reference=label))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from verifier.declared.fields import JsonObject, JsonValue
+from verifier.declared.firmware_manifest import json_int, json_list, json_texts
 from verifier.firmware.raw_image import block_digest
 from verifier.model import Finding, failed, passed, warned
 
 
-def pin(raw_layout: Mapping[str, Any], data: bytes, findings: Sequence[Finding]) -> dict[str, Any]:
+def pin(raw_layout: JsonObject, data: bytes, findings: Sequence[Finding]) -> dict[str, JsonValue]:
     """The layout with the raw image's exact size, digest, gap fill and left-out sections, once ``compare``
     found that it matches the build (``findings`` are that comparison's)."""
     layout_finding = next(f for f in findings if f.check == "firmware.raw-layout")
@@ -23,11 +24,11 @@ def pin(raw_layout: Mapping[str, Any], data: bytes, findings: Sequence[Finding])
             "gap_fill": layout_finding.evidence["gap_fill"], "omitted": list(layout_finding.evidence["omitted"])}
 
 
-def _changed_blocks(section: Mapping[str, Any], data: bytes, offset: int, block: int) -> list[int]:
+def _changed_blocks(section: JsonObject, data: bytes, offset: int, block: int) -> list[int]:
     """Offsets (within the section) of the blocks whose digest differs; the part past the file counts as changed."""
     changed = []
-    size = int(section["size"])
-    for index, digest in enumerate(section.get("blocks") or []):
+    size = json_int(section["size"])
+    for index, digest in enumerate(json_list(section.get("blocks") or [], "blocks")):
         start = index * block
         chunk = data[offset + start : offset + min(start + block, size)]
         if len(chunk) < min(block, size - start) or block_digest(chunk) != digest:
@@ -35,27 +36,36 @@ def _changed_blocks(section: Mapping[str, Any], data: bytes, offset: int, block:
     return changed
 
 
-def _span(section: Mapping[str, Any]) -> tuple[int, int]:
+def _span(section: JsonObject) -> tuple[int, int]:
     offset = int(str(section["offset"]), 16)
-    return offset, offset + int(section["size"])
+    return offset, offset + json_int(section["size"])
+
+
+def _sections(raw_layout: JsonObject) -> list[JsonObject]:
+    sections = json_list(raw_layout["sections"], "raw_image.sections")
+    if not all(isinstance(section, Mapping) for section in sections):
+        raise TypeError("'raw_image.sections' is not a list of objects")
+    return [section for section in sections if isinstance(section, Mapping)]
 
 
 @dataclass
 class _Sorted:
     """The declared sections, sorted by what the raw image holds where each one belongs."""
 
-    present: list[Mapping[str, Any]]
-    changed: list[Mapping[str, Any]]
-    blank: list[Mapping[str, Any]]
-    beyond: list[Mapping[str, Any]]
-    cut: Mapping[str, Any] | None
+    present: list[JsonObject]
+    changed: list[JsonObject]
+    blank: list[JsonObject]
+    beyond: list[JsonObject]
+    cut: JsonObject | None
     fill: int
 
 
-def _sort(raw_layout: Mapping[str, Any], data: bytes) -> _Sorted:
-    sections = sorted(raw_layout["sections"], key=_span)
-    present, candidates, beyond = [], [], []
-    cut = None
+def _sort(raw_layout: JsonObject, data: bytes) -> _Sorted:
+    sections = sorted(_sections(raw_layout), key=_span)
+    present: list[JsonObject] = []
+    candidates: list[JsonObject] = []
+    beyond: list[JsonObject] = []
+    cut: JsonObject | None = None
     for section in sections:
         start, end = _span(section)
         if start >= len(data):
@@ -67,13 +77,13 @@ def _sort(raw_layout: Mapping[str, Any], data: bytes) -> _Sorted:
             if end > len(data):
                 cut = cut or section
     declared = raw_layout.get("gap_fill")
-    fill = int(declared) if declared is not None else _guess_fill(present, candidates, data)
+    fill = json_int(declared) if declared is not None else _guess_fill(present, candidates, data)
     blank = [s for s in candidates if s is not cut and not data[slice(*_span(s))].strip(bytes([fill]))]
     changed = [s for s in candidates if not any(s is b for b in blank)]
     return _Sorted(present, changed, blank, beyond, cut, fill)
 
 
-def _guess_fill(present: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping[str, Any]], data: bytes) -> int:
+def _guess_fill(present: Sequence[JsonObject], candidates: Sequence[JsonObject], data: bytes) -> int:
     """objcopy fills gaps with zeros, or --gap-fill's byte (U-Boot: 0xff); only those two are accepted."""
     position = 0
     for section in sorted(present, key=_span):
@@ -85,14 +95,14 @@ def _guess_fill(present: Sequence[Mapping[str, Any]], candidates: Sequence[Mappi
     return 0xFF if first == 0xFF else 0
 
 
-def compare(raw_layout: Mapping[str, Any], data: bytes, *, label: str, subject: str) -> list[Finding]:
+def compare(raw_layout: JsonObject, data: bytes, *, label: str, subject: str) -> list[Finding]:
     """Judge a raw image against the ELF layout of its manifest: every byte is a section's, or gap fill."""
     base = int(str(raw_layout["base"]), 16)
-    block = int(raw_layout["block_size"])
+    block = json_int(raw_layout["block_size"])
     if block <= 0:
         raise ValueError(f"raw_image block_size {block} is not positive")
     found = _sort(raw_layout, data)
-    changed: list[dict[str, Any]] = []
+    changed: list[dict[str, object]] = []
     for section in found.changed:
         start, _ = _span(section)
         blocks = _changed_blocks(section, data, start, block)
@@ -128,9 +138,9 @@ def compare(raw_layout: Mapping[str, Any], data: bytes, *, label: str, subject: 
     return out
 
 
-def _gap_bytes(occupied: Sequence[Mapping[str, Any]], data: bytes, fill: int, base: int) -> list[dict[str, Any]]:
+def _gap_bytes(occupied: Sequence[JsonObject], data: bytes, fill: int, base: int) -> list[dict[str, object]]:
     """Bytes other than the fill between the sections that are there (a left-out section is gap too)."""
-    gaps: list[dict[str, Any]] = []
+    gaps: list[dict[str, object]] = []
     position, previous = 0, "the start"
     for section in sorted(occupied, key=_span):
         start, end = _span(section)
@@ -146,32 +156,33 @@ def _gap_bytes(occupied: Sequence[Mapping[str, Any]], data: bytes, fill: int, ba
     return gaps
 
 
-def _judge_size(raw_layout: Mapping[str, Any], data: bytes, found: _Sorted, label: str, subject: str) -> Finding:
+def _judge_size(raw_layout: JsonObject, data: bytes, found: _Sorted, label: str, subject: str) -> Finding:
     size = len(data)
     occupied = found.present + found.changed
     last = max((_span(s)[1] for s in occupied), default=0)
     left_out = [str(s["name"]) for s in sorted(found.blank + found.beyond, key=_span)]
     evidence = {"size": size, "sections_end": f"{last:#x}", "omitted": left_out, "gap_fill": found.fill}
     pinned = raw_layout.get("image_size")
-    if pinned is not None and size != int(pinned):
-        what = "trailing bytes" if size > int(pinned) else "truncated"
+    if pinned is not None and size != json_int(pinned):
+        what = "trailing bytes" if size > json_int(pinned) else "truncated"
         return failed("firmware.raw-layout", f"the raw image is {size} bytes, the {label} declares {pinned} "
-                                             f"({what})", subject, declared=int(pinned), **evidence)
+                                             f"({what})", subject, declared=json_int(pinned), **evidence)
     if found.cut is not None:
         return failed("firmware.raw-layout", f"the raw image ends at {size:#x}, inside section {found.cut['name']} "
                                              f"(truncated)", subject, **evidence)
     if size > last:
         return failed("firmware.raw-layout", f"{size - last} bytes after the last section the {label} places, "
                                              f"which ends at {last:#x} (trailing bytes)", subject, **evidence)
-    dropped_code = [str(s["name"]) for s in found.blank + found.beyond if "exec" in s.get("flags", [])]
+    dropped_code = [str(s["name"]) for s in found.blank + found.beyond if "exec" in json_texts(s, "flags")]
     if dropped_code:
         return failed("firmware.raw-layout", f"executable section(s) {', '.join(dropped_code)} of the {label} are "
                                              "not in the raw image", subject, **evidence)
     if "omitted" in raw_layout:
-        if sorted(raw_layout["omitted"]) != sorted(left_out):
+        declared_omitted = json_texts(raw_layout, "omitted")
+        if sorted(declared_omitted) != sorted(left_out):
             return failed("firmware.raw-layout", f"the raw image leaves out {', '.join(left_out) or 'nothing'}, the "
-                                                 f"{label} {', '.join(raw_layout['omitted']) or 'nothing'}", subject,
-                          declared_omitted=list(raw_layout["omitted"]), **evidence)
+                                                 f"{label} {', '.join(declared_omitted) or 'nothing'}", subject,
+                          declared_omitted=declared_omitted, **evidence)
     elif left_out:
         # Without a pinned layout, a section left out by objcopy -j and one blanked by an attacker look alike.
         return warned("firmware.raw-layout", f"not in the raw image: {', '.join(left_out)} (objcopy -j leaves "

@@ -117,7 +117,7 @@ def scan(image: Path, manifest: Path | None, key_paths: tuple[Path, ...], baseli
         raise UsageError("--key verifies the --manifest statement; give --manifest too")
     declared = read_declared_firmware(manifest, image) if manifest is not None else None
     findings = provenance_findings(declared, image, key_paths) if declared is not None else []
-    findings += scan_firmware(image, manifest=dict(declared.predicate) if declared else None, baseline=baseline,
+    findings += scan_firmware(image, manifest=declared.manifest if declared else None, baseline=baseline,
                               rules=rules, trust_anchors=trust_anchors, limits=_limits(max_size))
     metadata = {"image": str(image), "manifest": str(manifest) if manifest else None,
                 "baseline": str(baseline) if baseline else None}

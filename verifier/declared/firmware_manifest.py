@@ -16,40 +16,171 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from attestations.errors import AttestationError
+from verifier.declared.fields import HEX64, FieldReader, JsonObject, JsonValue
 from verifier.errors import BadInputError
 from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION
 from verifier.model import Finding, failed, passed, skipped
 
+if TYPE_CHECKING:  # types only: the readers below import the attestations package where they run
+    from attestations.dsse import Envelope
+    from attestations.statement import Statement, Subject
+
 MAX_MANIFEST_FILE = 64 * 1024 * 1024
+#: Inventory lists the judges iterate: each, when present, is a list of objects.
+ITEM_LISTS = ("functions", "sections", "imports", "exports", "constructors", "modules", "embedded", "strings")
+#: Parts the judges read as objects: each, when present (not null), is one.
+OBJECT_PARTS = ("layout", "overlay", "raw_image", "loaded", "authenticode")
+
+
+@dataclass(frozen=True)
+class DeclaredFile:
+    """What the manifest says of the whole file: its size and SHA-256, each when declared."""
+
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DeclaredManifest:
+    """A firmware-manifest predicate, read once: the fields the judges and intake use, typed and checked.
+
+    ``document`` is the predicate as written: its open-ended inventory (functions, sections, modules,
+    embedded images, loaded bytes) is compared item by item by ``verifier.checks.firmware``, which
+    reports a malformed item there as bad input.
+    """
+
+    format: str
+    schema_version: int
+    document: JsonObject
+    architecture: str | None = None
+    file: DeclaredFile = DeclaredFile()
+
+    @classmethod
+    def from_predicate(cls, document: object, where: str) -> DeclaredManifest:
+        """The manifest in ``document``; ``BadInputError`` naming ``where`` and the field otherwise."""
+        if not isinstance(document, Mapping) or "format" not in document:
+            raise BadInputError(f"{where} is not a firmware manifest (no 'format' field)")
+        if document.get("schema_version") != SCHEMA_VERSION:
+            raise BadInputError(f"{where}: unsupported firmware manifest schema_version "
+                                f"{document.get('schema_version')!r}")
+        f = FieldReader(where)
+        image_format = f.text(document, "format")
+        if not image_format:
+            raise f.error("'format' must be a non-empty string")
+        for name in ITEM_LISTS:
+            items = document.get(name)
+            if items is not None and (not isinstance(items, list | tuple)
+                                      or not all(isinstance(item, Mapping) for item in items)):
+                raise f.error(f"'{name}' must be a list of objects")
+        for name in OBJECT_PARTS:
+            part = document.get(name)
+            if part is not None and not isinstance(part, Mapping):
+                raise f.error(f"'{name}' must be an object")
+        return cls(image_format, SCHEMA_VERSION, document, f.text(document, "architecture"),
+                   _declared_file(document.get("file"), f))
+
+
+def _declared_file(value: object, f: FieldReader) -> DeclaredFile:
+    if value is None:
+        return DeclaredFile()
+    if not isinstance(value, Mapping):
+        raise f.error("'file' must be an object")
+    digest = f.text(value, "sha256", "file.sha256")
+    if digest is not None and not HEX64.fullmatch(digest):
+        raise f.error("'file.sha256' must be 64 hex digits")
+    return DeclaredFile(digest, f.integer(value, "size", "file.size"))
+
+
+def json_items(obj: JsonObject, key: str) -> list[JsonObject]:
+    """``obj[key]`` as the list of objects an inventory holds, ``[]`` when absent.
+
+    Anything else (null, a string, an object, a list holding a non-object) raises ``TypeError``, as reading it
+    as a list of objects did before the manifest was typed: the firmware scan reports it as bad input.
+    """
+    value = obj.get(key, [])
+    if not isinstance(value, list | tuple) or not all(isinstance(item, Mapping) for item in value):
+        raise TypeError(f"'{key}' is not a list of objects")
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def json_part(obj: JsonObject, key: str, *, falsy_is_empty: bool = False) -> JsonObject:
+    """``obj[key]`` as an object, ``{}`` when absent (or, with ``falsy_is_empty``, null or empty); ``TypeError``
+    otherwise."""
+    value = obj.get(key, {})
+    if falsy_is_empty and not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"'{key}' is not an object")
+    return value
+
+
+def json_texts(obj: JsonObject, key: str) -> list[str]:
+    """``obj[key]`` as a list of strings (flags, region names), ``[]`` when absent; ``TypeError`` otherwise."""
+    value = obj.get(key, [])
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"'{key}' is not a list of strings")
+    return [item for item in value if isinstance(item, str)]
+
+
+def json_int(value: object) -> int:
+    """``int(value)`` of a JSON number or numeric string, as the judges read sizes; ``TypeError`` for anything else
+    (as ``int()`` of it raised before the manifest was typed)."""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"int() argument must be a string or a number, not {type(value).__name__!r}")
+    return int(value)
+
+
+def json_float(value: object) -> float:
+    """``float(value)`` of a JSON number or numeric string (an entropy); ``TypeError`` for anything else."""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"float() argument must be a string or a real number, not {type(value).__name__!r}")
+    return float(value)
+
+
+def json_text(value: object) -> str:
+    """A string field (a name, a certificate digest); ``TypeError`` for anything else."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__!r}")
+    return value
+
+
+def json_hex(value: object) -> int:
+    """``int(value, 16)`` of a hex address as the manifest writes it; ``TypeError`` for a non-string, as before."""
+    if not isinstance(value, str):
+        raise TypeError("int() can't convert non-string with explicit base")
+    return int(value, 16)
+
+
+def json_list(value: object, what: str) -> list[JsonValue]:
+    """A JSON array (a list, or a tuple built in-process); ``TypeError`` naming ``what`` otherwise."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"'{what}' is not a list")
+    return list(value)
 
 
 @dataclass(frozen=True)
 class DeclaredFirmware:
-    """A firmware-manifest predicate and where it came from."""
+    """A firmware manifest and where it came from."""
 
-    predicate: Mapping[str, Any]
+    manifest: DeclaredManifest
     source: str
-    envelope: Any = None  # attestations.dsse.Envelope when the statement was signed (not yet verified)
-    subjects: tuple[Any, ...] = ()  # attestations.statement.Subject of the statement, if any
+    envelope: Envelope | None = None  # when the statement was signed (not yet verified)
+    subjects: tuple[Subject, ...] = ()  # of the statement, if any
     matched_by: str = "only"  # digest | name | only (a plain predicate or the file's single statement)
 
+    @property
+    def predicate(self) -> JsonObject:
+        return self.manifest.document
 
-def _statement_predicate(statement: Any, where: str) -> Mapping[str, Any]:
+
+def _statement_manifest(statement: Statement, where: str) -> DeclaredManifest:
     if statement.predicate_type != FIRMWARE_MANIFEST:
         raise BadInputError(f"{where}: statement predicateType is {statement.predicate_type!r}, "
                             f"expected {FIRMWARE_MANIFEST}")
-    return _checked(statement.predicate, where)
-
-
-def _checked(document: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(document, dict) or "format" not in document:
-        raise BadInputError(f"{where} is not a firmware manifest (no 'format' field)")
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise BadInputError(f"{where}: unsupported firmware manifest schema_version {document.get('schema_version')!r}")
-    return document
+    return DeclaredManifest.from_predicate(statement.predicate, where)
 
 
 def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFirmware:
@@ -84,10 +215,10 @@ def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFir
             if document.get("predicateType") != FIRMWARE_MANIFEST:
                 raise BadInputError(f"{where}: statement predicateType is {document.get('predicateType')!r}, "
                                     f"expected {FIRMWARE_MANIFEST}")
-            return DeclaredFirmware(_checked(document.get("predicate"), where), where)
+            return DeclaredFirmware(DeclaredManifest.from_predicate(document.get("predicate"), where), where)
         if document is not None:
-            return DeclaredFirmware(_checked(document, where), where)
-        candidates = []
+            return DeclaredFirmware(DeclaredManifest.from_predicate(document, where), where)
+        candidates: list[tuple[Statement, Envelope]] = []
         for item in parse_documents(data, where):
             if not isinstance(item, Envelope):
                 continue  # a Sigstore bundle or a metablock carries no firmware manifest for us
@@ -101,11 +232,11 @@ def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFir
     return _pick(candidates, image, where)
 
 
-def _pick(candidates: Sequence[tuple[Any, Any]], image: Path | None, where: str) -> DeclaredFirmware:
+def _pick(candidates: Sequence[tuple[Statement, Envelope]], image: Path | None, where: str) -> DeclaredFirmware:
     from attestations.statement import digest_file, subject_matches
 
-    def made(statement: Any, envelope: Any, how: str) -> DeclaredFirmware:
-        return DeclaredFirmware(_statement_predicate(statement, where), where, envelope, statement.subjects, how)
+    def made(statement: Statement, envelope: Envelope, how: str) -> DeclaredFirmware:
+        return DeclaredFirmware(_statement_manifest(statement, where), where, envelope, statement.subjects, how)
 
     if image is None:
         if len(candidates) > 1:

@@ -5,12 +5,13 @@ Reading files happens here; ``verifier.checks.firmware`` judges the facts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from verifier.checks.firmware import judge_image, not_analysed
-from verifier.declared.firmware_manifest import read_declared_firmware
+from verifier.declared.fields import JsonObject
+from verifier.declared.firmware_manifest import DeclaredManifest, read_declared_firmware
 from verifier.errors import BadInputError
 from verifier.firmware.authenticode import load_trust_anchors
 from verifier.firmware.capabilities import compile_rules
@@ -30,18 +31,26 @@ def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
     return dict(read_declared_firmware(path, image).predicate)
 
 
-def scan_firmware(path: Path, *, manifest: Mapping[str, Any] | None = None, baseline: Path | None = None,
+def _declared(manifest: DeclaredManifest | JsonObject) -> DeclaredManifest:
+    """A manifest given as its predicate (intake's verified statement, a test's) is read here, once."""
+    if isinstance(manifest, DeclaredManifest):
+        return manifest
+    return DeclaredManifest.from_predicate(manifest, "the manifest")
+
+
+def scan_firmware(path: Path, *, manifest: DeclaredManifest | JsonObject | None = None, baseline: Path | None = None,
                   rules: Path | None = None, trust_anchors: Sequence[Path] = (),
                   limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+    declared = _declared(manifest) if manifest is not None else None
     anchors = load_trust_anchors(trust_anchors)
     compiled = compile_rules(rules)
     image = load_file(path, limits)
     if image.kind == "too-large":
         return [not_analysed(image.events[0], path.name)]
     actual = analyse(image, rules=compiled)
-    references: list[tuple[str, Mapping[str, Any]]] = []
-    if manifest is not None:
-        references.append(("manifest", manifest))
+    references: list[tuple[str, JsonObject]] = []
+    if declared is not None:
+        references.append(("manifest", declared.document))
     if baseline is not None:
         base_image = load_file(baseline, limits)
         if base_image.kind == "too-large":

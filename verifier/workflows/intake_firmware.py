@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from attestations import predicates
 from attestations.statement import subject_matches
 from verifier.checks.attestations import VouchedStatement
 from verifier.checks.firmware_policy import apply_firmware_policy
+from verifier.declared.fields import JsonObject
 from verifier.model import Finding, failed
 from verifier.policy.model import Policy
 
 
 def _declared_manifest(
     name: str, digests: Mapping[str, str], vouched: Sequence[VouchedStatement]
-) -> Mapping[str, Any] | None:
+) -> JsonObject | None:
     """The verified firmware manifest for this image: by digest, else by the image's name.
 
     Matching by name lets a swapped image be scanned against what the vendor declared under that
@@ -52,5 +52,5 @@ def check_firmware(
                 subject,
             )
         ]
-    findings = scan_firmware(path, manifest=dict(manifest), baseline=None, rules=None, trust_anchors=())
+    findings = scan_firmware(path, manifest=manifest, baseline=None, rules=None, trust_anchors=())
     return apply_firmware_policy(findings, policy)
