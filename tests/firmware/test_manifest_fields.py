@@ -89,6 +89,18 @@ def test_hand_edited_digest_type_is_exit_2_on_the_command_line(elf_build: ElfBui
     assert "file.sha256" in result.stderr
 
 
+def test_plain_manifest_with_a_key_written_twice_is_exit_2(elf_build: ElfBuild, tmp_path: Path) -> None:
+    """json.loads keeps the last of two keys, another parser the first: a plain manifest declaring its functions
+    twice (the honest list last, an empty one first) could be read two ways, so it is refused, like statements."""
+    body = elf_build.manifest.read_text().strip()
+    assert body.startswith("{")
+    twice = tmp_path / "functions_written_twice.json"
+    twice.write_text('{"functions": [],' + body[1:])
+    result = run_cli(["firmware", "scan", elf_build.stripped, "--manifest", twice])
+    assert_clean_error(result, 2)
+    assert "ambiguous JSON" in result.stderr and "functions" in result.stderr
+
+
 def _edited(predicate: dict[str, object], part: str, index: int, field: str, value: object) -> dict[str, object]:
     items = list(predicate[part])  # type: ignore[call-overload]
     items[index] = {**items[index], field: value}

@@ -185,6 +185,7 @@ def _statement_manifest(statement: Statement, where: str) -> DeclaredManifest:
 
 def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFirmware:
     """The firmware manifest in ``path`` that declares ``image``; ``BadInputError`` (exit 2) when there is none."""
+    from attestations import strict_json
     from attestations.documents import parse_documents
     from attestations.dsse import Envelope, parse_envelope
     from attestations.files import read_limited
@@ -194,17 +195,13 @@ def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFir
     try:
         data = read_limited(path, limit=MAX_MANIFEST_FILE, what="manifest")
         try:
-            document = json.loads(data)
-        except UnicodeDecodeError as exc:
-            raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
-        except RecursionError:
-            raise BadInputError(f"manifest {path} is nested too deeply") from None
-        except json.JSONDecodeError as exc:
+            # The strict reader: a key written twice, a lone surrogate or a number beyond 2**53 would be read
+            # differently by another parser, so a manifest holding one is refused rather than guessed at.
+            document = strict_json.loads(data, f"manifest {path}")
+        except strict_json.JsonSyntaxError as exc:
             if b"\n" not in data.strip():
-                raise BadInputError(f"manifest {path} is not valid JSON: {exc}") from exc
-            document = None
-        except ValueError:  # int() of a number past Python's digit limit
-            raise BadInputError(f"manifest {path} holds an integer with too many digits") from None
+                raise BadInputError(str(exc)) from None
+            document = None  # several lines: a release's .intoto.jsonl, read statement by statement below
         if isinstance(document, dict) and "payload" in document and "payloadType" in document:
             envelope = parse_envelope(document, where)
             statement = parse_statement(envelope.payload)
