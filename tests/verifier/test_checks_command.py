@@ -21,6 +21,8 @@ def test_checks_lists_every_catalogued_id_as_aligned_text() -> None:
     assert [row.split()[0] for row in rows] == sorted(CATALOGUE)
     starts = {row.index(CATALOGUE[row.split()[0]].summary) for row in rows}
     assert len(starts) == 1  # every summary starts in the same column
+    # a newcomer finds the judge of any id from the list alone
+    assert all(row.split()[1] == CATALOGUE[row.split()[0]].judge for row in rows)
     assert f"{len(CATALOGUE)} checks" in lines[-1]
 
 

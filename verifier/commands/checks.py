@@ -38,10 +38,13 @@ def checks(pattern: str, output_format: str) -> int:
 
 
 def text(chosen: tuple[Check, ...]) -> str:
-    """One line per check: the id, padded to the longest, then its summary; every cell escaped."""
+    """One line per check: the id and the module of its judge, each padded to the longest, then its summary."""
     width = max((len(display(c.id)) for c in chosen), default=0)
-    lines = [f"{display(c.id).ljust(width)}  {display(c.summary)}" for c in chosen]
-    return "\n".join(lines) + f"\n\n{len(chosen)} checks; each is documented at {DOCS_PATH}#<id>.\n"
+    judge_width = max((len(c.judge) for c in chosen), default=0)
+    lines = [f"{display(c.id).ljust(width)}  {display(c.judge).ljust(judge_width)}  {display(c.summary)}"
+             for c in chosen]
+    count = "1 check" if len(chosen) == 1 else f"{len(chosen)} checks"
+    return "\n".join(lines) + f"\n\n{count}; each is documented at {DOCS_PATH}#<id>.\n"
 
 
 def markdown(chosen: tuple[Check, ...] | None = None) -> str:
