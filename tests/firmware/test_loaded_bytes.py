@@ -295,6 +295,36 @@ def test_pe_clean_unstripped_manifest_stripped_image_passes(loaded_pe_build: Loa
     assert _mode(findings) == "byte-exact"
 
 
+def _pe_header_field(image: Path, out: Path, offset_from_coff: int, value: bytes) -> Path:
+    import struct
+
+    data = bytearray(image.read_bytes())
+    (lfanew,) = struct.unpack_from("<I", data, 0x3C)
+    at = lfanew + 4 + offset_from_coff
+    data[at : at + len(value)] = value
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_pe_stripped_in_a_later_second_passes(loaded_pe_build: LoadedPeBuild, tmp_path: Path) -> None:
+    """The false reject this fixes: binutils' strip writes the time it ran into the COFF TimeDateStamp, so a copy
+    stripped a second (or a release) after the link differs there; CI saw it on a loaded machine. The stamp is set
+    here as strip would a day later, rather than waiting."""
+    later = _pe_header_field(loaded_pe_build.stripped, tmp_path / "stripped_a_day_later.exe", 4,
+                             (1_800_000_000).to_bytes(4, "little"))
+    findings = _scan(later, loaded_pe_build.manifest)
+    assert judge(findings).value == "pass", [f for f in findings if f.status is not Status.PASS]
+    assert _mode(findings) == "byte-exact"
+
+
+def test_pe_header_byte_beside_the_timestamp_still_fails(loaded_pe_build: LoadedPeBuild, tmp_path: Path) -> None:
+    """The mask covers the stamp only: the optional header's linker version, four bytes on, is still compared."""
+    changed = _pe_header_field(loaded_pe_build.stripped, tmp_path / "linker_version_changed.exe", 20 + 2, b"\x63")
+    findings = _scan(changed, loaded_pe_build.manifest)
+    assert judge(findings).value == "fail"
+    assert any(f.check == "firmware.loaded-bytes" and f.status is Status.FAIL for f in findings), findings
+
+
 def test_pe_code_in_text_padding_reached_through_a_data_pointer(loaded_pe_build: LoadedPeBuild,
                                                                 tmp_path: Path) -> None:
     """No wine here, so the PE is not run: the test shows instead that the planted bytes lie in the loaded,

@@ -17,9 +17,9 @@ each changed piece: a declared function, the padding between functions, data wit
 control-flow table. Piece boundaries are computed from the manifest itself, never from the scanned image.
 
 Fields that stripping rewrites and no loader reads are masked before hashing: ELF ``e_shoff``, ``e_shentsize``,
-``e_shnum``, ``e_shstrndx``; PE ``NumberOfSections``, the COFF symbol-table pointer and count, the "stripped"
-characteristics bits, ``SizeOfHeaders``, ``SizeOfImage``, ``CheckSum`` and the section table (compared field by field
-instead, without file offsets).
+``e_shnum``, ``e_shstrndx``; PE ``NumberOfSections``, ``TimeDateStamp`` (strip writes the time it ran), the COFF
+symbol-table pointer and count, the "stripped" characteristics bits, ``SizeOfHeaders``, ``SizeOfImage``,
+``CheckSum`` and the section table (compared field by field instead, without file offsets).
 
 This module declares (``declare``: pieces and their digests); ``loaded_view`` reads the ranges and tables from an
 ELF or PE image; ``loaded_compare`` judges an image by a declaration.

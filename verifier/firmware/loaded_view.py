@@ -301,7 +301,9 @@ def _pe_view(image: Image, predicate: Mapping[str, Any]) -> View:
     opt = coff + 20
     section_table = opt + optional_size
     headers_size = int(b.optional_header.sizeof_headers)
-    mask = [(coff + 2, coff + 4), (coff + 8, coff + 16), (opt + 56, opt + 68),
+    # TimeDateStamp (coff + 4) too: binutils' strip writes the time of stripping there, so an honest stripped copy
+    # made a second after the link differs in it; no loader acts on it (only import binding compares it).
+    mask = [(coff + 2, coff + 16), (opt + 56, opt + 68),
             (section_table, max(section_table, headers_size))]
     characteristics_at = coff + 18
     names = coff_long_names(b, data)
