@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hw.errors import TransportError
 from hw.tpm.errors import TpmFormatError
 
 if TYPE_CHECKING:
@@ -78,8 +79,6 @@ def load_certificate_file(path: Path, what: str) -> list[Certificate]:
 
 def read_nv_certificate(tcti: str, index: int) -> bytes | None:
     """Read one NV index with ``tpm2_nvread`` on the given TCTI; ``None`` when the index is not defined."""
-    from hw.errors import TransportError
-
     try:
         proc = subprocess.run(
             ["tpm2_nvread", f"0x{index:08x}", "-o", "/dev/stdout"],

@@ -13,8 +13,15 @@ from typing import Any
 
 import click
 
+from hw.errors import HardwareError
+from hw.evidence import DeviceEvidence
+from hw.profile import RegionSpec
+from hw.reader import read_device
 from hw.registry import AUTO, NAMES, READ_CHOICES
+from verifier.checks.device import check_device, tpm_findings
 from verifier.commands.common import emit, format_option
+from verifier.commands.files import write_output
+from verifier.declared.device_manifest import load_device_manifest
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
 from verifier.output.sanitize import display
@@ -39,7 +46,6 @@ def _hex_nonce(value: str | None) -> bytes | None:
 
 def _write_atomic(path: Path, blob: bytes) -> None:
     # A regular file is replaced atomically; a device, FIFO or "-" is written through; see write_atomic.
-    from verifier.commands.files import write_output
 
     write_output(path, blob)
 
@@ -89,9 +95,6 @@ def read_cmd(
     output_format: str,
 ) -> int:
     """Read a device's identity and measurements over its serial line into a DeviceEvidence file."""
-    from hw.profile import RegionSpec
-    from hw.reader import read_device
-
     specs = []
     for text in regions:
         try:
@@ -99,8 +102,6 @@ def read_cmd(
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     if manifest is not None:
-        from verifier.declared.device_manifest import load_device_manifest
-
         specs += load_device_manifest(manifest).region_specs()
     password = _password(password_env, ask_password, password_argument, default_env="PROVCHECK_DEVICE_PASSWORD")
     evidence = read_device(
@@ -199,11 +200,6 @@ def verify_cmd(
     output_format: str,
 ) -> int:
     """Compare DeviceEvidence with the device manifest; print which facts were only self-reported."""
-    from hw.errors import HardwareError
-    from hw.evidence import DeviceEvidence
-    from verifier.checks.device import check_device, tpm_findings
-    from verifier.declared.device_manifest import load_device_manifest
-
     required = _strength_requirements(requirements)
     expected = _hex_nonce(nonce)
     try:

@@ -10,6 +10,7 @@ on a pty.
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Sequence
@@ -17,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from attestations.files import write_atomic, write_private
+from attestations.keys import generate_private_key, load_signer, private_pem, public_pem
 from verifier.model import Report, Verdict
+from verifier.policy.loading import load_policy
+from verifier.workflows.intake import IntakeRequest, run_intake
+from verifier.workflows.release import ReleaseRequest, sign_release
 
 # --- a tiny firmware image, assembled here so the demo needs no compiler ------------------------------------
 
@@ -227,8 +233,6 @@ def declared_device_manifest(sim: Any) -> dict[str, Any]:
 
 def prepare(directory: Path) -> dict[str, Path]:
     """Keys, firmware images, device manifest and policy: everything the vendor and operator start from."""
-    from attestations.files import write_atomic, write_private
-    from attestations.keys import generate_private_key, private_pem, public_pem
     from hw.sim import Simulator
 
     (directory / "keys").mkdir(parents=True, exist_ok=True)
@@ -256,11 +260,7 @@ def prepare(directory: Path) -> dict[str, Path]:
 
 
 def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = print) -> DemoResult:
-    from attestations.keys import load_signer
     from hw.sim import Simulator
-    from verifier.policy.loading import load_policy
-    from verifier.workflows.intake import IntakeRequest, run_intake
-    from verifier.workflows.release import ReleaseRequest, sign_release
 
     root = Path(tempfile.mkdtemp(prefix="provcheck-demo-")) if directory is None else directory
     root.mkdir(parents=True, exist_ok=True)
@@ -270,8 +270,6 @@ def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = prin
     say(f"2. firmware image: firmware/{FIRMWARE_NAME} ({paths['firmware'].stat().st_size} bytes, x86-64 ELF)")
     release_dir = root / "release"
     if release_dir.exists():
-        import shutil
-
         shutil.rmtree(release_dir)
     signed = sign_release(
         ReleaseRequest(

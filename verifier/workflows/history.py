@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from verifier.errors import BadInputError, ProvcheckError
 from verifier.model import ExitCode, Finding, errored, failed, passed, skipped
 
@@ -75,7 +77,6 @@ def default_history_path() -> Path:
     home = os.environ.get(ENV_HOME)
     if home:
         return Path(home).expanduser() / HISTORY_FILE
-    import platformdirs
 
     return platformdirs.user_data_path("provcheck", appauthor=False) / HISTORY_FILE
 
@@ -95,7 +96,6 @@ def default_head_key_path() -> Path:
     explicit = os.environ.get(ENV_HEAD_KEY)
     if explicit:
         return Path(explicit).expanduser()
-    import platformdirs
 
     return platformdirs.user_config_path("provcheck", appauthor=False) / HEAD_KEY_FILE
 
