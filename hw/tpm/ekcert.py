@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
     from hw.tpm.public import TpmPublic
 
+# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
+# when a certificate is read or its chain walked.
+
 MAX_CERT_FILE = 256 * 1024
 MAX_CHAIN_DEPTH = 8
 # TCG EK Credential Profile 2.3: NV indexes of the EK certificates; swtpm puts its platform certificate at 0x1c08000.

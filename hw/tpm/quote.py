@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
+# when an attestation key is loaded or a quote's signature checked.
+
 TPM_RH_ENDORSEMENT = 0x4000000B
 TPM_RH_OWNER = 0x40000001
 MAX_QUOTE_FILE = 64 * 1024

@@ -15,6 +15,8 @@ from verifier.output.junit import render_suites
 from verifier.output.sanitize import display
 from verifier.workflows.bench import DeviceOutcome, load_plan, run_bench
 
+# Heavy, so imported inside the command (pyproject's TID253): rich, loaded only when a plan runs.
+
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 

@@ -26,6 +26,9 @@ from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
 from verifier.output.sanitize import display
 
+# Heavy, so imported inside the command that uses it (pyproject's TID253): hw.sim, which imports
+# cryptography at module level, loaded only by 'device simulate'.
+
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _STRENGTHS = ("signed", "measured", "reported")
 

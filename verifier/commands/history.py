@@ -13,6 +13,8 @@ from verifier.model import Report
 from verifier.output.sanitize import display
 from verifier.workflows.history import History, check_chain
 
+# Heavy, so imported inside the command (pyproject's TID253): rich, loaded only to draw the table.
+
 
 @click.command("history")
 @click.option("--serial", "serial", default=None, help="Only the records of this device serial number.")

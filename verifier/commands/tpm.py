@@ -36,6 +36,9 @@ from verifier.output.sanitize import display
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
+# Heavy, so imported inside the function that uses it (pyproject's TID253): cryptography, loaded only
+# when an EK certificate is compared with an EK public area.
+
 
 MAX_INPUT = 1024 * 1024
 MAX_LOG = 16 * 1024 * 1024

@@ -25,6 +25,9 @@ from verifier.policy.loading import load_policy
 from verifier.workflows.intake import IntakeRequest, run_intake
 from verifier.workflows.release import ReleaseRequest, sign_release
 
+# Heavy, so imported inside the functions that use it (pyproject's TID253): hw.sim, which imports
+# cryptography at module level, loaded only when the demo runs.
+
 # --- a tiny firmware image, assembled here so the demo needs no compiler ------------------------------------
 
 _BASE = 0x400000
