@@ -262,7 +262,9 @@ def prepare(directory: Path) -> dict[str, Path]:
     return paths
 
 
-def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = print) -> DemoResult:
+def run_demo(directory: Path | None = None, *, say: Callable[[str], None]) -> DemoResult:
+    """Run every demo case in ``directory`` (a new temporary one by default); each progress line goes to ``say``,
+    which the demo command chooses (the terminal, or stderr when stdout carries JSON): a workflow never prints."""
     from hw.sim import Simulator
 
     root = Path(tempfile.mkdtemp(prefix="provcheck-demo-")) if directory is None else directory
