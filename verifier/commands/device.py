@@ -47,12 +47,6 @@ def _hex_nonce(value: str | None) -> bytes | None:
     return bytes.fromhex(text)
 
 
-def _write_atomic(path: Path, blob: bytes) -> None:
-    # A regular file is replaced atomically; a device, FIFO or "-" is written through; see write_atomic.
-
-    write_output(path, blob)
-
-
 @device.command("read")
 @click.option("--port", required=True, help="pyserial URL or path: /dev/ttyUSB0, rfc2217://host:port, socket://...")
 @click.option("--profile", type=click.Choice(READ_CHOICES), default=AUTO, show_default=True)
@@ -123,7 +117,7 @@ def read_cmd(
     )
     blob = evidence.to_bytes()
     if output is not None:
-        _write_atomic(output, blob)
+        write_output(output, blob)
         click.echo(f"provcheck: evidence written to {display(str(output))}", err=True)
     if output_format == "json":
         sys.stdout.write(blob.decode())
@@ -272,7 +266,7 @@ def simulate_cmd(
     with sim:
         if write_manifest is not None:
             manifest = sim.declared_manifest()
-            _write_atomic(write_manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+            write_output(write_manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         click.echo(sim.port)
         sys.stdout.flush()
         knobs = ", ".join(tampers) or "honest"

@@ -31,12 +31,6 @@ def _limits(max_size: int) -> Limits:
     return Limits(max_file_size=max_size * MIB)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole record or nothing (a temp file beside a regular file, then rename); a device,
-    FIFO or ``-`` is written through, never replaced."""
-    write_output(path, data)
-
-
 @click.group()
 def firmware() -> None:
     """Inventory, scan and diff firmware images (ELF, PE/UEFI, Mach-O, UEFI volumes, option ROMs, HEX/S-record)."""
@@ -59,12 +53,12 @@ def inventory(image: Path, output: Path | None, output_format: str, max_size: in
     if output_format == "text":
         text = _summary(manifest.to_predicate(), image.name)
         if output is not None:
-            _write_atomic(output, manifest.canonical_bytes() + b"\n")
+            write_output(output, manifest.canonical_bytes() + b"\n")
         sys.stdout.write(text)
         return
     data = manifest.canonical_bytes() + b"\n"
     if output is not None:
-        _write_atomic(output, data)
+        write_output(output, data)
         click.echo(f"provcheck: wrote {display(str(output))}", err=True)
     else:
         sys.stdout.buffer.write(data)
