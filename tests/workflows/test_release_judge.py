@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.workflows.conftest import Workspace
 from verifier.model import Finding
-from verifier.policy.model import load_policies
+from verifier.policy.loading import load_policies
 from verifier.workflows.attest_verify import VerifyRequest, run_verify
 from verifier.workflows.intake_release import verify_release
 from verifier.workflows.release import BUNDLE_NAME
