@@ -30,6 +30,9 @@ from hw.framing import MAX_BODY, CorruptFrame, Frame, FrameSplitter, Kind, decod
 from hw.profile import ProfileFacts, ReadOptions
 from hw.transport import Transport
 
+# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
+# when a device's attestation is verified.
+
 PROTOCOL_VERSIONS = (1,)
 SIGNING_CONTEXT = b"provcheck-attest/v1 measurements\x00"
 CERT_CHUNK = 1024

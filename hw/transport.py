@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import serial
+
 from hw.errors import TransportError
 from hw.transcript import Transcript
+
+try:
+    import termios
+except ImportError:  # pragma: no cover - not POSIX
+    termios = None  # type: ignore[assignment]
 
 DEFAULT_BAUD = 115200
 _READ_CHUNK = 4096
@@ -22,15 +29,9 @@ _READ_CHUNK = 4096
 
 def _line_errors() -> tuple[type[BaseException], ...]:
     """What a dying line raises: pyserial's errors, OSError, and termios.error (not an OSError)."""
-    import serial
-
     errors: list[type[BaseException]] = [serial.SerialException, OSError]
-    try:
-        import termios
-
+    if termios is not None:
         errors.append(termios.error)
-    except ImportError:  # pragma: no cover - not POSIX
-        pass
     return tuple(errors)
 
 
@@ -105,8 +106,6 @@ class SerialTransport:
         transcript: Transcript,
         open_timeout: float = 5.0,
     ) -> None:
-        import serial
-
         open_errors: tuple[type[BaseException], ...] = (*_line_errors(), ValueError)
         self.url = normalise_url(url)
         self.deadline = deadline

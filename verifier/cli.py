@@ -10,12 +10,14 @@ import errno
 import importlib
 import logging
 import sys
+import traceback
 from typing import Any
 
 import click
 
 from verifier import __version__
 from verifier.model import ExitCode
+from verifier.output.sanitize import SanitisingFormatter, display
 
 # name -> (module:attribute, one-line help shown by ``provcheck --help``)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -83,7 +85,6 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     level = logging.DEBUG if verbose > 1 or debug else logging.INFO if verbose == 1 else logging.WARNING
-    from verifier.output.sanitize import SanitisingFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SanitisingFormatter("provcheck: %(message)s"))
@@ -91,8 +92,6 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 
 def _one_line(exc: BaseException | str) -> str:
-    from verifier.output.sanitize import display
-
     text = exc if isinstance(exc, str) else (str(exc).strip() or exc.__class__.__name__)
     # Error text quotes file names and device output: escaped, so it cannot drive the terminal.
     return display(" ".join(text.split()), limit=2000)
@@ -129,8 +128,6 @@ def main(argv: list[str] | None = None) -> None:
 
     def traceback_if_debug() -> None:
         if debug:
-            import traceback
-
             traceback.print_exc(file=sys.stderr)
 
     try:

@@ -28,6 +28,9 @@ from hw.tpm.public import TpmPublic
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
+# when a credential is made or its activation checked.
+
 CREDENTIAL_MAGIC = 0xBADCC0DE
 ALG_AES = 0x0006
 ALG_CFB = 0x0043

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hw.errors import TransportError
 from hw.tpm.errors import TpmFormatError
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
     from hw.tpm.public import TpmPublic
+
+# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
+# when a certificate is read or its chain walked.
 
 MAX_CERT_FILE = 256 * 1024
 MAX_CHAIN_DEPTH = 8
@@ -78,8 +82,6 @@ def load_certificate_file(path: Path, what: str) -> list[Certificate]:
 
 def read_nv_certificate(tcti: str, index: int) -> bytes | None:
     """Read one NV index with ``tpm2_nvread`` on the given TCTI; ``None`` when the index is not defined."""
-    from hw.errors import TransportError
-
     try:
         proc = subprocess.run(
             ["tpm2_nvread", f"0x{index:08x}", "-o", "/dev/stdout"],

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+# Heavy, so imported inside the function that uses it (pyproject's TID253): cryptography, loaded only
+# when a public area is turned into a key.
+
 _CURVES = {0x0003: "secp256r1", 0x0004: "secp384r1", 0x0005: "secp521r1"}
 ATTR_SIGN = 1 << 18
 ATTR_RESTRICTED = 1 << 16

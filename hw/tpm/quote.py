@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from hw.tpm.algorithms import HashAlgorithm, hash_by_name
+from hw.tpm.algorithms import HashAlgorithm, hash_by_id, hash_by_name
 from hw.tpm.attest import PcrSelection, QuoteAttest, parse_quote_attest
 from hw.tpm.errors import TpmFormatError
 from hw.tpm.public import TpmPublic, parse_public
@@ -21,6 +21,9 @@ from hw.tpm.signature import TpmSignature, parse_signature
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
+# when an attestation key is loaded or a quote's signature checked.
 
 TPM_RH_ENDORSEMENT = 0x4000000B
 TPM_RH_OWNER = 0x40000001
@@ -70,8 +73,6 @@ def load_attestation_key(data: bytes) -> AttestationKey:
 def qualified_name(parent_qualified_name: bytes, name: bytes) -> bytes:
     """QN = nameAlg || H_nameAlg(parent QN || name) (TPM 2.0 Part 1, 16)."""
     alg_id = int.from_bytes(name[:2], "big")
-    from hw.tpm.algorithms import hash_by_id
-
     return name[:2] + hash_by_id(alg_id).digest(parent_qualified_name + name)
 
 

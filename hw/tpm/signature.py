@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from hw.tpm.algorithms import ALG_ECDSA, ALG_RSAPSS, ALG_RSASSA, SIGNATURE_SCHEMES, HashAlgorithm, hash_by_id
 from hw.tpm.binary import Reader
 
+# Heavy, so imported inside the method that uses it (pyproject's TID253): cryptography, loaded only
+# when an ECDSA signature is re-encoded as DER.
+
 
 @dataclass(frozen=True)
 class TpmSignature:

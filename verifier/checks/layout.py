@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from attestations import layout as intoto_layout
 from attestations.statement import Subject, digest_file, subject_matches
 from verifier.model import Finding, failed, passed, skipped, warned
 
@@ -17,8 +18,6 @@ def check_layout(
     allow_inspections: bool,
     artifacts: Sequence[Path] = (),
 ) -> list[Finding]:
-    from attestations import layout as intoto_layout
-
     try:
         fact = intoto_layout.verify_layout(
             layout, layout_keys=layout_keys, link_dir=link_dir, allow_inspections=allow_inspections

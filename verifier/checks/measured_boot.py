@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 
 from hw.errors import HardwareError
 from hw.tpm.bootstate import SECURE_BOOT_VARIABLES, BootFacts, boot_facts
+from hw.tpm.ekcert import verify_chain
 from hw.tpm.eventlog import EventLog, parse_event_log
+from hw.tpm.quote import QuoteVerification, load_attestation_key, verify_quote
 from hw.tpm.replay import Comparison, compare, replay
 from verifier.declared.boot import BootReference, hex_text
 from verifier.declared.fields import JsonValue
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
     from hw.evidence import TpmEvidence
     from hw.tpm.credential import ActivationCheck
     from hw.tpm.public import TpmPublic
-    from hw.tpm.quote import QuoteVerification
 
 PcrBanks = dict[str, dict[int, bytes]]
 _PCR_INDEX = re.compile(r"[0-9]+")
@@ -111,8 +112,6 @@ def quoted_strength(evidence_tpm: TpmEvidence, nonce: bytes | None) -> tuple[str
     is one the quote covers; otherwise ``measured`` (the values came from the TPM but nothing
     signed them). The AK's binding to a real TPM is a separate rule (``tpm.ak.binding``).
     """
-    from hw.tpm.quote import load_attestation_key, verify_quote
-
     try:
         inputs = tpm_inputs(evidence_tpm)
     except (BadInputError, ValueError) as exc:
@@ -265,8 +264,6 @@ def ek_chain_findings(
     ek_public: TpmPublic | None,
     platform_cert: Certificate | None = None,
 ) -> list[Finding]:
-    from hw.tpm.ekcert import verify_chain
-
     out: list[Finding] = []
     if ek_cert is None:
         return out
@@ -486,8 +483,6 @@ def check_measured_boot(
 ) -> list[Finding]:
     """Judge the decoded TPM evidence: quote, AK binding, log replay and the declared boot (``boot``; None
     when no device manifest is given)."""
-    from hw.tpm.quote import load_attestation_key, verify_quote
-
     if inputs is None:
         return [skipped("tpm.evidence", "the device gave no TPM evidence", "TPM",
                         required=require_quote or require_secure_boot)]

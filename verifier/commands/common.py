@@ -10,6 +10,7 @@ import click
 
 from verifier.model import Report
 from verifier.output import get_renderer
+from verifier.output.text import TextRenderer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,8 +32,6 @@ def emit(report: Report, output_format: str) -> int:
     """Write the report to stdout in the chosen format and return the exit code."""
     renderer = get_renderer(output_format)
     if output_format == "text":
-        from verifier.output.text import TextRenderer
-
         renderer = TextRenderer(color=sys.stdout.isatty())
     sys.stdout.write(renderer.render(report))
     sys.stdout.flush()

@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from attestations.documents import Document, read_documents
 from attestations.keys import load_distinct_public_keys
+from attestations.sigstore import IdentityPolicy
 from attestations.statement import digest_file
 from verifier.checks import attestations as judge
+from verifier.checks.layout import check_layout
 from verifier.checks.signers import TrustedSigners, judge_release
 from verifier.errors import UsageError
 from verifier.model import Finding, Status, failed, skipped
-
-if TYPE_CHECKING:
-    from attestations.sigstore import IdentityPolicy
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,6 @@ class VerifyRequest:
 
 def _identity_policy(request: VerifyRequest) -> IdentityPolicy | None:
     """Who must have signed the Sigstore bundles, or ``None`` when no --identity was given."""
-    from attestations.sigstore import IdentityPolicy
-
     claims = {k: v for k, v in request.github_claims.items() if v}
     if request.identity and request.issuer:
         return IdentityPolicy(identity=request.identity, issuer=request.issuer, **claims)
@@ -114,8 +110,6 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
 
 
 def _verify_layout(request: VerifyRequest) -> list[Finding]:
-    from verifier.checks.layout import check_layout
-
     assert request.layout is not None and request.link_dir is not None
     return check_layout(
         request.layout,

@@ -10,6 +10,7 @@ on a pty.
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Sequence
@@ -17,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from attestations.files import write_atomic, write_private
+from attestations.keys import generate_private_key, load_signer, private_pem, public_pem
 from verifier.model import Report, Verdict
+from verifier.policy.loading import load_policy
+from verifier.workflows.intake import IntakeRequest, run_intake
+from verifier.workflows.release import ReleaseRequest, sign_release
+
+# Heavy, so imported inside the functions that use it (pyproject's TID253): hw.sim, which imports
+# cryptography at module level, loaded only when the demo runs.
 
 # --- a tiny firmware image, assembled here so the demo needs no compiler ------------------------------------
 
@@ -227,8 +236,6 @@ def declared_device_manifest(sim: Any) -> dict[str, Any]:
 
 def prepare(directory: Path) -> dict[str, Path]:
     """Keys, firmware images, device manifest and policy: everything the vendor and operator start from."""
-    from attestations.files import write_atomic, write_private
-    from attestations.keys import generate_private_key, private_pem, public_pem
     from hw.sim import Simulator
 
     (directory / "keys").mkdir(parents=True, exist_ok=True)
@@ -255,12 +262,10 @@ def prepare(directory: Path) -> dict[str, Path]:
     return paths
 
 
-def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = print) -> DemoResult:
-    from attestations.keys import load_signer
+def run_demo(directory: Path | None = None, *, say: Callable[[str], None]) -> DemoResult:
+    """Run every demo case in ``directory`` (a new temporary one by default); each progress line goes to ``say``,
+    which the demo command chooses (the terminal, or stderr when stdout carries JSON): a workflow never prints."""
     from hw.sim import Simulator
-    from verifier.policy.loading import load_policy
-    from verifier.workflows.intake import IntakeRequest, run_intake
-    from verifier.workflows.release import ReleaseRequest, sign_release
 
     root = Path(tempfile.mkdtemp(prefix="provcheck-demo-")) if directory is None else directory
     root.mkdir(parents=True, exist_ok=True)
@@ -270,8 +275,6 @@ def run_demo(directory: Path | None = None, *, say: Callable[[str], None] = prin
     say(f"2. firmware image: firmware/{FIRMWARE_NAME} ({paths['firmware'].stat().st_size} bytes, x86-64 ELF)")
     release_dir = root / "release"
     if release_dir.exists():
-        import shutil
-
         shutil.rmtree(release_dir)
     signed = sign_release(
         ReleaseRequest(

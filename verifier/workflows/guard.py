@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from attestations.errors import AttestationError
+from hw.errors import HardwareError
 from verifier.errors import ProvcheckError
 from verifier.model import Finding, errored
 
@@ -25,10 +26,8 @@ def guard(check: str, subject: str, step: Callable[[], list[Finding]]) -> list[F
         return [errored(check, f"{prefix}{exc}", subject)]
     except AttestationError as exc:
         return [errored(check, str(exc), subject)]
+    except HardwareError as exc:
+        return [errored(check, str(exc), subject, kind=type(exc).__name__)]
     except Exception as exc:
-        from hw.errors import HardwareError
-
-        if isinstance(exc, HardwareError):
-            return [errored(check, str(exc), subject, kind=type(exc).__name__)]
         log.debug("%s raised", check, exc_info=True)
         return [errored(check, f"{type(exc).__name__}: {exc}", subject, kind=type(exc).__name__)]

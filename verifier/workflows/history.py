@@ -36,6 +36,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
+from attestations.errors import AttestationError
+from attestations.files import write_atomic
 from verifier.errors import BadInputError, ProvcheckError
 from verifier.model import ExitCode, Finding, errored, failed, passed, skipped
 
@@ -75,7 +79,6 @@ def default_history_path() -> Path:
     home = os.environ.get(ENV_HOME)
     if home:
         return Path(home).expanduser() / HISTORY_FILE
-    import platformdirs
 
     return platformdirs.user_data_path("provcheck", appauthor=False) / HISTORY_FILE
 
@@ -95,7 +98,6 @@ def default_head_key_path() -> Path:
     explicit = os.environ.get(ENV_HEAD_KEY)
     if explicit:
         return Path(explicit).expanduser()
-    import platformdirs
 
     return platformdirs.user_config_path("provcheck", appauthor=False) / HEAD_KEY_FILE
 
@@ -158,13 +160,10 @@ class HeadKey:
         """Best effort and unlocked: a racing writer can only leave an older head, which is still a true one."""
         target = self.witness_path(database)
         try:
+            witness = {"database": str(database.resolve()), "history_id": history_id, "seq": seq, "row_hash": digest}
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handle, temporary = tempfile.mkstemp(prefix=".witness-", dir=target.parent)
-            with os.fdopen(handle, "w") as out:
-                json.dump({"database": str(database.resolve()), "history_id": history_id, "seq": seq,
-                           "row_hash": digest}, out)
-            os.replace(temporary, target)
-        except OSError:
+            write_atomic(target, json.dumps(witness).encode(), mode=0o600)
+        except (OSError, AttestationError):  # write_atomic reports its OSErrors as InputError / OutputError
             return
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from attestations import predicates
+from hw.evidence import DeviceEvidence
+from hw.reader import read_device
 from verifier.checks.attestations import VouchedStatement
 from verifier.checks.components import component_diff
+from verifier.checks.device import DerivedEvidence, check_device, derive_strengths, recorded_nonce
+from verifier.checks.measured_boot import check_measured_boot, declared_authenticode, tpm_inputs
 from verifier.declared.device_manifest import DeviceManifest, manifest_from_predicate
 from verifier.errors import BadInputError
 from verifier.model import Finding, Status, failed, passed, skipped
@@ -21,10 +25,6 @@ from verifier.output.report_set import ReportSet
 from verifier.policy.model import Policy
 from verifier.workflows.guard import guard
 from verifier.workflows.intake_request import IntakeRequest
-
-if TYPE_CHECKING:
-    from hw.evidence import DeviceEvidence
-    from verifier.checks.device import DerivedEvidence
 
 EVIDENCE_FILE = "evidence.json"
 
@@ -100,8 +100,6 @@ def read_and_judge_device(
             # binding its signed facts have); whether that read was fresh is hw.nonce's finding, not the quote's.
             quote_nonce = nonce
             if from_file:
-                from verifier.checks.device import recorded_nonce
-
                 quote_nonce = recorded_nonce(judged) or nonce
             findings += guard("tpm", "tpm", lambda: _check_tpm(read_ok, manifest, vouched, policy, quote_nonce))
     elif policy.device.required:
@@ -144,9 +142,6 @@ def parsed_manifest(declared: DeviceManifest | BadInputError) -> DeviceManifest:
 def read_evidence(
     request: IntakeRequest, manifest: DeviceManifest | BadInputError | None, nonce: bytes, transcript_dir: Path | None
 ) -> DeviceEvidence:
-    from hw.evidence import DeviceEvidence
-    from hw.reader import read_device
-
     if request.evidence is not None:
         return DeviceEvidence.load(request.evidence)
     assert request.port is not None
@@ -226,8 +221,6 @@ def _derived(
     from_file: bool,
 ) -> DerivedEvidence:
     """The evidence with each strength re-derived: signed only over this run's nonce (or, for a file, its own)."""
-    from verifier.checks.device import derive_strengths, recorded_nonce
-
     # An unreadable manifest declares no identity here; the comparison itself judges (and reports) it.
     identity = manifest.identity if isinstance(manifest, DeviceManifest) else None
     binding = recorded_nonce(evidence) if from_file else nonce
@@ -236,8 +229,6 @@ def _derived(
 
 def _unverified(evidence: DeviceEvidence) -> DeviceEvidence:
     """The evidence with nothing verified: every fact counts as the device's word."""
-    from verifier.checks.device import derive_strengths
-
     return derive_strengths(replace(evidence, attestation=None, tpm=None), None, nonce=None).evidence
 
 
@@ -248,8 +239,6 @@ def _check_device(
     nonce: bytes,
     from_file: bool,
 ) -> list[Finding]:
-    from verifier.checks.device import check_device
-
     manifest = parsed_manifest(declared)
     findings = check_device(
         evidence,
@@ -302,7 +291,6 @@ def _check_tpm(
     wanted = policy.tpm.require_quote or policy.tpm.require_secure_boot or policy.tpm.ak_binding != "none"
     if evidence.tpm is None and not wanted and not declares_boot:
         return []
-    from verifier.checks.measured_boot import check_measured_boot, declared_authenticode, tpm_inputs
 
     boot = parsed_manifest(manifest).boot if manifest is not None else None
     authenticode = declared_authenticode(

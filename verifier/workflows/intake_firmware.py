@@ -16,6 +16,7 @@ from verifier.checks.firmware_policy import apply_firmware_policy
 from verifier.declared.fields import JsonObject
 from verifier.model import Finding, failed
 from verifier.policy.model import Policy
+from verifier.workflows.firmware_scan import scan_firmware
 
 
 def _declared_manifest(
@@ -39,8 +40,6 @@ def _declared_manifest(
 def check_firmware(
     path: Path, digests: Mapping[str, str], vouched: Sequence[VouchedStatement], policy: Policy
 ) -> list[Finding]:
-    from verifier.workflows.firmware_scan import scan_firmware  # deferred: the scan loads LIEF
-
     manifest = _declared_manifest(path.name, digests, vouched)
     subject = path.name
     if manifest is None:

@@ -15,6 +15,7 @@ from attestations import predicates
 from attestations.documents import read_documents
 from attestations.dsse import Envelope
 from attestations.keys import load_distinct_public_keys
+from attestations.sigstore import IdentityPolicy
 from verifier.checks.attestations import (
     Artifact,
     SigstoreOptions,
@@ -49,8 +50,6 @@ def _no_signers_error(policy: Policy) -> PolicyError:
 
 def _trusted_signers(rule: SignerRule, policy: Policy, envelopes: Sequence[Envelope]) -> TrustedSigners:
     """One signer rule of the policy with its key files read; a threshold its keys cannot meet is a bad policy."""
-    from attestations.sigstore import IdentityPolicy
-
     keys = tuple(load_distinct_public_keys(rule.keys)) if rule.keys else ()
     if keys:
         for ptype in sorted(envelopes_by_type(envelopes)):

@@ -13,6 +13,7 @@ The release verifies on its own: ``provcheck attest verify FW... --bundle releas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,12 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attestations import predicates
-from attestations.dsse import Envelope, sign_envelope, write_jsonl
+from attestations import predicates, strict_json
+from attestations.dsse import Envelope, parse_envelope, sign_envelope, write_jsonl
+from attestations.errors import InputError
 from attestations.files import read_limited, write_atomic
 from attestations.keys import Signer
 from attestations.statement import Subject, build_statement, parse_statement, subject_for_file
+from verifier.checks.raw_image import compare, pin
+from verifier.declared.device_manifest import load_device_manifest
 from verifier.errors import BadInputError, UsageError
+from verifier.firmware.inventory import build_manifest
+from verifier.firmware.loader import load_file
+from verifier.model import Status
 
 BUNDLE_NAME = "release.intoto.jsonl"
 INDEX_NAME = "index.json"
@@ -74,9 +81,6 @@ class SignedRelease:
 
 
 def _load_json(path: Path, what: str) -> Any:
-    from attestations import strict_json
-    from attestations.errors import InputError
-
     data = read_limited(path, limit=_JSON_LIMIT, what=what)
     try:
         # Strict: what is re-signed here must be what the builder's own tools read.
@@ -93,12 +97,9 @@ def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dic
     U-Boot's ``u-boot.bin`` from ``u-boot``). The raw image's size, gap fill and left-out sections are then
     pinned in the manifest, as checked here.
     """
-    from verifier.firmware.inventory import build_manifest
-
     predicate = dict(build_manifest(build).to_predicate())
     if shipped is None or shipped == build:
         return predicate
-    from verifier.firmware.loader import load_file
 
     image = load_file(shipped)
     declared = predicate.get("format")
@@ -110,9 +111,6 @@ def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dic
     if image.kind == declared:
         return predicate
     if image.kind == "raw" and declared == "elf" and predicate.get("raw_image"):
-        from verifier.checks.raw_image import compare, pin
-        from verifier.model import Status
-
         findings = compare(predicate["raw_image"], image.data, label="build", subject=shipped.name)
         wrong = [f.message for f in findings if f.status is Status.FAIL]
         if wrong:
@@ -126,15 +124,11 @@ def firmware_manifest_predicate(build: Path, shipped: Path | None = None) -> dic
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
 def device_manifest_predicate(path: Path) -> tuple[dict[str, Any], str]:
     """The device-manifest predicate from the project's predicate, a Statement carrying it, or a CycloneDX HBOM."""
-    from verifier.declared.device_manifest import load_device_manifest
-
     manifest = load_device_manifest(path)
     raw = _load_json(path, "device manifest")
     origin = "CycloneDX HBOM" if isinstance(raw, dict) and raw.get("bomFormat") == "CycloneDX" else "device manifest"
@@ -153,8 +147,6 @@ def _provenance(
     if not isinstance(obj, dict):
         raise BadInputError(f"provenance {path} is not a JSON object")
     if "payloadType" in obj and "signatures" in obj:
-        from attestations.dsse import parse_envelope
-
         return [], [parse_envelope(obj, str(path))], None
     if "mediaType" in obj and "verificationMaterial" in obj:
         return [], [], path
