@@ -6,23 +6,22 @@ module decides whether that is enough, and says so as findings.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from attestations import sigstore as sb
 from attestations import slsa, strict_json
 from attestations.documents import Document, MetablockDocument, SigstoreBundleDocument
 from attestations.dsse import Envelope, SignatureCheck, verify_many
 from attestations.errors import AttestationError, InputError, UnsupportedError
 from attestations.keys import PublicKey
 from attestations.predicates import INTOTO_PAYLOAD_TYPE, describe
+from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice, VerifiedBundle
 from attestations.statement import Statement, Subject, parse_statement, subject_matches
 from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
-
-if TYPE_CHECKING:
-    from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice, VerifiedBundle
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,6 @@ class SigstoreOptions:
 
         Only names the trust root; it is read when a bundle is verified against it.
         """
-        from attestations.sigstore import TrustConfigChoice
-
         if trusted_root is not None:
             trust = TrustConfigChoice.from_file(trusted_root)
         elif staging:
@@ -147,8 +144,6 @@ def _artifact_for_bundle(raw: bytes, artifacts: Sequence[Artifact]) -> Artifact 
         digest = obj["messageSignature"]["messageDigest"]["digest"]
     except (InputError, KeyError, TypeError):
         return artifacts[0] if len(artifacts) == 1 else None
-    import base64
-
     try:
         want = base64.b64decode(digest).hex()
     except (ValueError, TypeError):
@@ -176,8 +171,6 @@ class TrustRoots:
         self._loaded: dict[TrustConfigChoice | None, PinnedTrustRoot] = {}
 
     def get(self, choice: TrustConfigChoice | None) -> PinnedTrustRoot:
-        from attestations import sigstore as sb
-
         if choice not in self._loaded:
             self._loaded[choice] = sb.load_trust_root(choice or sb.TrustConfigChoice.production())
         return self._loaded[choice]
@@ -191,8 +184,6 @@ def verify_sigstore_bundles_with(
     roots: TrustRoots,
 ) -> tuple[list[Finding], list[VouchedStatement], set[str]]:
     """As :func:`verify_sigstore_bundles`, with the trust roots already loaded by an earlier call kept in ``roots``."""
-    from attestations import sigstore as sb
-
     findings: list[Finding] = []
     vouched: list[VouchedStatement] = []
     covered: set[str] = set()

@@ -9,18 +9,10 @@ from typing import Any
 
 import click
 
-from attestations import strict_json
-from attestations.dsse import envelopes_to_jsonl, sign_envelope
-from attestations.files import read_limited, write_atomic
-from attestations.keys import load_signer
-from attestations.predicates import INTOTO_PAYLOAD_TYPE
-from attestations.statement import build_statement, subject_for_file
 from verifier.commands.common import emit, format_option
 from verifier.commands.keys import passphrase_from_env
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Finding, Report
-from verifier.output.sanitize import display
-from verifier.workflows.attest_verify import VerifyRequest, run_verify
 
 _PREDICATE_LIMIT = 16 * 1024 * 1024
 _existing_file = click.Path(path_type=Path)
@@ -63,10 +55,18 @@ def sign(
     output_format: str,
 ) -> int:
     """Build an in-toto Statement v1 for ARTIFACTS (sha256 and sha512) and sign it as DSSE."""
+    from attestations.dsse import envelopes_to_jsonl, sign_envelope
+    from attestations.files import read_limited, write_atomic
+    from attestations.keys import load_signer
+    from attestations.predicates import INTOTO_PAYLOAD_TYPE
+    from attestations.statement import build_statement, subject_for_file
+
     if "://" not in predicate_type:
         raise UsageError(f"--predicate-type must be a URI, not {predicate_type!r}")
     predicate: Any = {}
     if predicate_path is not None:
+        from attestations import strict_json
+
         # Strict: a predicate with a key twice would be signed as whichever one the parser kept.
         raw = read_limited(predicate_path, limit=_PREDICATE_LIMIT, what="predicate")
         predicate = strict_json.loads(raw, f"predicate {predicate_path}")
@@ -94,6 +94,8 @@ def sign(
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     else:
         names = ", ".join(s.name for s in subjects)
+        from verifier.output.sanitize import display
+
         # Subject names are file names: escaped before they reach the terminal.
         click.echo(display(f"signed {names} as {predicate_type} with {len(signers)} key(s) -> {target}"))
     return 0
@@ -175,6 +177,8 @@ def verify(
     output_format: str,
 ) -> int:
     """Verify attestations for ARTIFACTS: signatures, thresholds, subjects, SLSA build policy, the build chain."""
+    from verifier.workflows.attest_verify import VerifyRequest, run_verify
+
     if not bundle_paths and layout_path is None:
         raise UsageError("give at least one --bundle, or a --layout")
     if trusted_root is not None and staging:

@@ -8,14 +8,7 @@ from pathlib import Path
 
 import click
 
-from attestations.files import write_atomic
 from verifier.commands.common import emit, format_option
-from verifier.model import Verdict
-from verifier.output.junit import render_suites
-from verifier.output.sanitize import display
-from verifier.workflows.bench import DeviceOutcome, load_plan, run_bench
-
-# Heavy, so imported inside the command (pyproject's TID253): rich, loaded only when a plan runs.
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -54,6 +47,12 @@ def bench(
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from attestations.files import write_atomic
+    from verifier.model import Verdict
+    from verifier.output.junit import render_suites
+    from verifier.output.sanitize import display
+    from verifier.workflows.bench import DeviceOutcome, load_plan, run_bench
 
     plan = load_plan(plan_path)
     if report_dir is None:

@@ -10,7 +10,6 @@ import click
 
 from verifier.model import Report
 from verifier.output import get_renderer
-from verifier.output.text import TextRenderer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +31,8 @@ def emit(report: Report, output_format: str) -> int:
     """Write the report to stdout in the chosen format and return the exit code."""
     renderer = get_renderer(output_format)
     if output_format == "text":
+        from verifier.output.text import TextRenderer
+
         renderer = TextRenderer(color=sys.stdout.isatty())
     sys.stdout.write(renderer.render(report))
     sys.stdout.flush()

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from verifier.commands.common import format_option
-from verifier.workflows.demo import run_demo
 
 
 @click.command("demo")
@@ -26,6 +25,8 @@ def demo(directory: Path | None, output_format: str) -> int:
     Needs nothing but provcheck itself: the firmware is generated, the device is simulated on a pty.
     Exit 0 when every case came out as expected.
     """
+    from verifier.workflows.demo import run_demo
+
     say = (lambda line: click.echo(line, err=True)) if output_format == "json" else click.echo
     result = run_demo(directory, say=say)
     if output_format == "json":

@@ -13,21 +13,12 @@ from typing import Any
 
 import click
 
-from hw.errors import HardwareError
-from hw.evidence import DeviceEvidence
-from hw.profile import RegionSpec
-from hw.reader import read_device
 from hw.registry import AUTO, NAMES, READ_CHOICES
-from verifier.checks.device import check_device, tpm_findings
 from verifier.commands.common import emit, format_option
 from verifier.commands.files import write_output
-from verifier.declared.device_manifest import load_device_manifest
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
 from verifier.output.sanitize import display
-
-# Heavy, so imported inside the command that uses it (pyproject's TID253): hw.sim, which imports
-# cryptography at module level, loaded only by 'device simulate'.
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _STRENGTHS = ("signed", "measured", "reported")
@@ -45,6 +36,7 @@ def _hex_nonce(value: str | None) -> bytes | None:
     if len(text) != 64 or not re.fullmatch(r"[0-9a-f]+", text):
         raise UsageError("--nonce must be 32 bytes as 64 hex digits")
     return bytes.fromhex(text)
+
 
 
 @device.command("read")
@@ -92,6 +84,9 @@ def read_cmd(
     output_format: str,
 ) -> int:
     """Read a device's identity and measurements over its serial line into a DeviceEvidence file."""
+    from hw.profile import RegionSpec
+    from hw.reader import read_device
+
     specs = []
     for text in regions:
         try:
@@ -99,6 +94,8 @@ def read_cmd(
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     if manifest is not None:
+        from verifier.declared.device_manifest import load_device_manifest
+
         specs += load_device_manifest(manifest).region_specs()
     password = _password(password_env, ask_password, password_argument, default_env="PROVCHECK_DEVICE_PASSWORD")
     evidence = read_device(
@@ -197,6 +194,11 @@ def verify_cmd(
     output_format: str,
 ) -> int:
     """Compare DeviceEvidence with the device manifest; print which facts were only self-reported."""
+    from hw.errors import HardwareError
+    from hw.evidence import DeviceEvidence
+    from verifier.checks.device import check_device, tpm_findings
+    from verifier.declared.device_manifest import load_device_manifest
+
     required = _strength_requirements(requirements)
     expected = _hex_nonce(nonce)
     try:

@@ -8,16 +8,11 @@ from typing import Any
 
 import click
 
-from verifier.checks.firmware_diff import diff_manifests
 from verifier.commands.common import emit, format_option
 from verifier.commands.files import write_output
-from verifier.declared.firmware_manifest import provenance_findings, read_declared_firmware
-from verifier.errors import UsageError
-from verifier.firmware.inventory import build_manifest
 from verifier.firmware.limits import DEFAULT_LIMITS, MIB, Limits
 from verifier.model import Report
 from verifier.output.sanitize import display
-from verifier.workflows.firmware_scan import scan_firmware
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -29,6 +24,7 @@ def _limits_option(func: Any) -> Any:
 
 def _limits(max_size: int) -> Limits:
     return Limits(max_file_size=max_size * MIB)
+
 
 
 @click.group()
@@ -49,6 +45,8 @@ def inventory(image: Path, output: Path | None, output_format: str, max_size: in
     The manifest is canonical JSON: the same image always gives the same bytes. Run it on the unstripped
     build output; sign it with 'provcheck attest sign --predicate-type https://provcheck.dev/firmware-manifest/v1'.
     """
+    from verifier.firmware.inventory import build_manifest
+
     manifest = build_manifest(image, limits=_limits(max_size))
     if output_format == "text":
         text = _summary(manifest.to_predicate(), image.name)
@@ -105,6 +103,10 @@ def scan(image: Path, manifest: Path | None, key_paths: tuple[Path, ...], baseli
     changed UEFI modules. Always: Authenticode integrity (and trust with --trust-anchor), entry point.
     Exit 0 clean, 1 a finding failed, 2 bad input, 3 inconclusive (e.g. a size or decompression limit).
     """
+    from verifier.declared.firmware_manifest import provenance_findings, read_declared_firmware
+    from verifier.errors import UsageError
+    from verifier.workflows.firmware_scan import scan_firmware
+
     if key_paths and manifest is None:
         raise UsageError("--key verifies the --manifest statement; give --manifest too")
     declared = read_declared_firmware(manifest, image) if manifest is not None else None
@@ -128,6 +130,9 @@ def diff(old: Path, new: Path, output_format: str, max_size: int) -> int:
 
     Exit 0 when the images are equivalent, 1 when they differ, 2 on bad input.
     """
+    from verifier.checks.firmware_diff import diff_manifests
+    from verifier.firmware.inventory import build_manifest
+
     limits = _limits(max_size)
     before = build_manifest(old, limits=limits).to_predicate()
     after = build_manifest(new, limits=limits).to_predicate()

@@ -9,11 +9,6 @@ from pathlib import Path
 import click
 
 from verifier.commands.common import emit, format_option
-from verifier.model import Report
-from verifier.output.sanitize import display
-from verifier.workflows.history import History, check_chain
-
-# Heavy, so imported inside the command (pyproject's TID253): rich, loaded only to draw the table.
 
 
 @click.command("history")
@@ -29,6 +24,9 @@ from verifier.workflows.history import History, check_chain
 @format_option()
 def history(serial: str | None, verify: bool, full: bool, history_db: Path | None, output_format: str) -> int:
     """List intake records, newest last, and optionally verify that none was edited or deleted."""
+    from verifier.model import Report
+    from verifier.workflows.history import History, check_chain
+
     store = History(history_db)
     if verify:
         report = Report("intake history chain", tuple(check_chain(store)), subject=str(store.path))
@@ -43,11 +41,15 @@ def history(serial: str | None, verify: bool, full: bool, history_db: Path | Non
         return 0
     if not rows:
         where = f" for serial {serial}" if serial else ""
+        from verifier.output.sanitize import display
+
         click.echo(display(f"no intake records{where} in {store.path}"), err=True)
         return 0
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from verifier.output.sanitize import display
 
     # Every cell is escaped: a serial or release name is whatever the device or release said,
     # and Text() alone still passes ESC and CR through to the terminal.

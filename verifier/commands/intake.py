@@ -10,11 +10,6 @@ import click
 
 from hw.registry import AUTO, READ_CHOICES
 from verifier.commands.common import emit, format_option
-from verifier.commands.keys import passphrase_from_env
-from verifier.errors import UsageError
-from verifier.output.sanitize import display
-from verifier.policy.loading import load_policies
-from verifier.workflows.intake import IntakeRequest, run_intake
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -93,6 +88,11 @@ def intake(
     Exit 0 when everything the policy requires is proven, 1 on a definite failure,
     2 on bad input (including an invalid policy), 3 when it could not be decided.
     """
+    from verifier.commands.keys import passphrase_from_env
+    from verifier.errors import UsageError
+    from verifier.policy.loading import load_policies
+    from verifier.workflows.intake import IntakeRequest, run_intake
+
     policy = load_policies(list(policy_paths))
     if port and evidence:
         raise UsageError("give --port or --evidence, not both")
@@ -127,6 +127,8 @@ def intake(
     code = emit(result.report, output_format)
     if result.files:
         where = result.files.get("html") or next(iter(result.files.values()))
+        from verifier.output.sanitize import display
+
         click.echo(f"reports: {display(str(where.parent))}", err=True)
     if result.history_seq is not None:
         click.echo(f"history: record {result.history_seq}", err=True)

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from attestations.files import write_atomic, write_private
-from attestations.keys import generate_private_key, private_pem, public_pem
 from verifier.commands.common import format_option
 from verifier.errors import UsageError
 
@@ -49,6 +47,9 @@ def keys() -> None:
 @format_option()
 def generate(prefix: Path, key_type: str, passphrase_env: str | None, force: bool, output_format: str) -> int:
     """Generate a key pair for signing releases and attestations."""
+    from attestations.files import write_atomic, write_private
+    from attestations.keys import generate_private_key, private_pem, public_pem
+
     password = passphrase_from_env(passphrase_env)
     private_path = prefix.with_name(prefix.name + ".key")
     public_path = prefix.with_name(prefix.name + ".pub")

@@ -7,13 +7,7 @@ from pathlib import Path
 
 import click
 
-from attestations.files import write_atomic
-from hw.evidence import DeviceEvidence
-from hw.tpm.eventlog import parse_event_log
-from hw.tpm.quote import load_attestation_key, verify_quote
-from verifier.checks.measured_boot import baseline, check_measured_boot, tpm_inputs
 from verifier.commands.common import emit, format_option
-from verifier.commands.tpm import _nonce
 from verifier.errors import InconclusiveError, UsageError
 from verifier.model import Finding, Report, Verdict, passed
 
@@ -38,6 +32,12 @@ def baseline_command(evidence: Path, output: Path, nonce: str | None, bank: str,
     and verifies). The operator reviews the fragment; the vendor signs it inside a
     device manifest.
     """
+    from attestations.files import write_atomic
+    from hw.evidence import DeviceEvidence
+    from hw.tpm.eventlog import parse_event_log
+    from verifier.checks.measured_boot import baseline, check_measured_boot, tpm_inputs
+    from verifier.commands.tpm import _nonce
+
     if not output.parent.is_dir():
         raise UsageError(f"directory {output.parent} does not exist")
     record = DeviceEvidence.load(evidence)
@@ -52,6 +52,7 @@ def baseline_command(evidence: Path, output: Path, nonce: str | None, bank: str,
     # Only the checks that say whether this boot is internally consistent decide; the declared-boot checks have
     # nothing to compare with yet, which is the point of recording a baseline.
     deciding = [f for f in findings if f.check.startswith(("tpm.quote", "tpm.eventlog"))]
+    from hw.tpm.quote import load_attestation_key, verify_quote
 
     pcrs = inputs.reported_pcrs or None
     if inputs.quote is not None and inputs.ak is not None:

@@ -8,11 +8,7 @@ from pathlib import Path
 
 import click
 
-from attestations.keys import load_signer
 from verifier.commands.common import format_option
-from verifier.commands.keys import passphrase_from_env
-from verifier.output.sanitize import display
-from verifier.workflows.release import ReleaseRequest, sign_release
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -86,6 +82,10 @@ def sign(
 
     Verify it alone with: provcheck attest verify FW... --bundle DIR/release.intoto.jsonl --key VENDOR.pub
     """
+    from attestations.keys import load_signer
+    from verifier.commands.keys import passphrase_from_env
+    from verifier.workflows.release import ReleaseRequest, sign_release
+
     password = passphrase_from_env(passphrase_env)
     signers = [load_signer(path, password) for path in key_paths]
     result = sign_release(
@@ -111,6 +111,7 @@ def sign(
         }
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         return 0
+    from verifier.output.sanitize import display
 
     # Subject names and origins are file names and statement fields: escaped before they reach the terminal.
     signed_by = ", ".join(result.signers)

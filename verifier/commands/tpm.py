@@ -11,34 +11,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from attestations.files import read_limited, write_private
-from hw.tpm import ekcert
-from hw.tpm.credential import CredentialRecord, check_activation, new_credential
-from hw.tpm.eventlog import EventLog, parse_event_log
-from hw.tpm.public import TpmPublic, parse_public
-from hw.tpm.quote import load_attestation_key, verify_quote
-from hw.tpm.replay import replay
-from verifier.checks.measured_boot import (
-    TpmInputs,
-    check_measured_boot,
-    declared_authenticode,
-    declared_findings,
-    event_log_findings,
-    reference_pcr_findings,
-)
 from verifier.commands.common import emit, format_option
-from verifier.commands.files import write_output
-from verifier.declared.boot import BootReference, boot_reference_from_document
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Finding, Report
-from verifier.output.sanitize import display
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-# Heavy, so imported inside the function that uses it (pyproject's TID253): cryptography, loaded only
-# when an EK certificate is compared with an EK public area.
-
+    from hw.tpm.eventlog import EventLog
+    from hw.tpm.public import TpmPublic
+    from verifier.declared.boot import BootReference
 
 MAX_INPUT = 1024 * 1024
 MAX_LOG = 16 * 1024 * 1024
@@ -48,6 +30,8 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _read(path: Path, what: str, limit: int = MAX_INPUT) -> bytes:
+    from attestations.files import read_limited
+
     return read_limited(path, limit=limit, what=what)
 
 
@@ -100,6 +84,8 @@ def parse_pcr_file(data: bytes, what: str) -> dict[str, dict[int, bytes]]:
 
 
 def load_event_log(path: Path) -> EventLog:
+    from hw.tpm.eventlog import parse_event_log
+
     return parse_event_log(_read(path, "event log", MAX_LOG))
 
 
@@ -114,6 +100,9 @@ def load_declared(
     device_manifest: Path | None, firmware_manifests: Sequence[Path], extra: Sequence[str]
 ) -> tuple[BootReference | None, set[str]]:
     """The declared boot (None without a device manifest) and the Authenticode hashes the release declares."""
+    from verifier.checks.measured_boot import declared_authenticode
+    from verifier.declared.boot import BootReference, boot_reference_from_document
+
     reference: BootReference | None = None
     if device_manifest is not None:
         manifest = _load_json(device_manifest, "device manifest")
@@ -139,6 +128,9 @@ def load_trust(
     ek_public_path: Path | None, ek_cert_path: Path | None, platform_path: Path | None,
     ca_paths: Sequence[Path], tcti: str | None,
 ) -> tuple[TpmPublic | None, Certificate | None, Certificate | None, list[Certificate]]:
+    from hw.tpm import ekcert
+    from hw.tpm.public import parse_public
+
     ek_public = parse_public(_read(ek_public_path, "EK public area")) if ek_public_path else None
     bundle = [c for p in ca_paths for c in ekcert.load_certificate_file(p, "TPM CA")]
     ek_cert = ekcert.load_certificate_file(ek_cert_path, "EK certificate")[0] if ek_cert_path else None
@@ -166,6 +158,8 @@ def _cert_matches(cert: Certificate, ek: TpmPublic) -> bool:
 
 
 def _print_events(log: EventLog) -> None:
+    from verifier.output.sanitize import display
+
     out = sys.stdout
     out.write(f"{log.format} event log, banks {', '.join(log.banks)}, {len(log.events)} events\n")
     for e in log.events:
@@ -238,9 +232,12 @@ def verify_quote_command(
     output_format: str,
 ) -> int:
     """Verify a quote made by tpm2_quote: signature, nonce, PCR digest, signer; then the log and the declared boot."""
+    from verifier.checks.measured_boot import TpmInputs, check_measured_boot
+
     expected_nonce = _nonce(nonce)
     ek_pub, ek_certificate, platform, bundle = load_trust(ek_public, ek_cert, platform_cert, tpm_ca, tcti)
     reference, digests = load_declared(device_manifest, firmware_manifests, authenticode)
+    from hw.tpm.quote import load_attestation_key, verify_quote
 
     # Malformed local files are bad input (exit 2), checked before judging.
     ak_bytes = _read(ak, "attestation key")
@@ -248,12 +245,16 @@ def verify_quote_command(
     verify_quote(msg, sig, values, load_attestation_key(ak_bytes), nonce=expected_nonce, ek_public=ek_pub)
     log_bytes = _read(eventlog, "event log", MAX_LOG) if eventlog else None
     if log_bytes is not None:
+        from hw.tpm.eventlog import parse_event_log
+
         parse_event_log(log_bytes)
     evidence = TpmInputs({}, log_bytes or None, (msg, sig, values), None)
     activation = None
     if ak_binding == "activated" or credential_record or activated_secret:
         if not (credential_record and activated_secret):
             raise UsageError("--ak-binding activated needs --credential-record and --activated-secret")
+        from hw.tpm.credential import CredentialRecord, check_activation
+
         record = CredentialRecord.from_json(_load_json(credential_record, "credential record"))
         returned = _read(activated_secret, "activated secret")
         activation = lambda ak_public: check_activation(record, returned, ak_public, ek_pub)  # noqa: E731
@@ -280,11 +281,17 @@ def make_credential_command(ek_public: Path, ak: Path, output: Path, record: Pat
     Send OUTPUT to the device; it runs tpm2_activatecredential with the AK and EK and returns the secret. Only
     the TPM that holds the EK's private key and the AK with exactly this public area can release it.
     """
+    from attestations.files import write_private
+    from hw.tpm.credential import new_credential
+    from hw.tpm.public import parse_public
+    from verifier.commands.files import write_output
+
     ek = parse_public(_read(ek_public, "EK public area"))
     ak_public = parse_public(_read(ak, "AK public area"))
     blob, kept = new_credential(ek, ak_public)
     write_private(record, (json.dumps(kept.to_json(), indent=2) + "\n").encode(), overwrite=True)
     write_output(output, blob)
+    from verifier.output.sanitize import display
 
     click.echo(f"credential for AK {ak_public.name.hex()} under EK {ek.name.hex()}: {display(str(output))}", err=True)
     return 0
@@ -301,6 +308,9 @@ def eventlog_command(
     authenticode: tuple[str, ...], require_secure_boot: bool, output_format: str,
 ) -> int:
     """Decode a TCG binary event log, replay every bank, and compare with PCR values."""
+    from verifier.checks.measured_boot import declared_findings, event_log_findings, reference_pcr_findings
+    from verifier.declared.boot import BootReference
+
     parsed = load_event_log(log)
     pcrs = parse_pcr_file(_read(pcr_file, "PCR file"), f"PCR file {pcr_file}") if pcr_file else None
     declared, digests = load_declared(device_manifest, firmware_manifests, authenticode)
@@ -309,6 +319,7 @@ def eventlog_command(
     findings += reference_pcr_findings(reference, pcrs, "given")
     if declared is not None or digests or require_secure_boot:
         findings += declared_findings(parsed, reference, digests, require_secure_boot=require_secure_boot)
+    from hw.tpm.replay import replay
 
     metadata: dict[str, Any] = {"replayed_pcrs": replay(parsed).hex()}
     if output_format == "json":

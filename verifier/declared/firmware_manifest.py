@@ -16,17 +16,18 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from attestations import strict_json
+from attestations.documents import parse_documents
+from attestations.dsse import Envelope, parse_envelope, verify_signatures
 from attestations.errors import AttestationError
+from attestations.files import read_limited
+from attestations.keys import load_public_keys
+from attestations.statement import Statement, Subject, digest_file, parse_statement, subject_matches
 from verifier.declared.fields import HEX64, FieldReader, JsonObject, JsonValue
 from verifier.errors import BadInputError
 from verifier.firmware.inventory import FIRMWARE_MANIFEST, SCHEMA_VERSION
 from verifier.model import Finding, failed, passed, skipped
-
-if TYPE_CHECKING:  # types only: the readers below import the attestations package where they run
-    from attestations.dsse import Envelope
-    from attestations.statement import Statement, Subject
 
 MAX_MANIFEST_FILE = 64 * 1024 * 1024
 #: Inventory lists the judges iterate: each, when present, is a list of objects.
@@ -185,12 +186,6 @@ def _statement_manifest(statement: Statement, where: str) -> DeclaredManifest:
 
 def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFirmware:
     """The firmware manifest in ``path`` that declares ``image``; ``BadInputError`` (exit 2) when there is none."""
-    from attestations import strict_json
-    from attestations.documents import parse_documents
-    from attestations.dsse import Envelope, parse_envelope
-    from attestations.files import read_limited
-    from attestations.statement import parse_statement
-
     where = str(path)
     try:
         data = read_limited(path, limit=MAX_MANIFEST_FILE, what="manifest")
@@ -230,8 +225,6 @@ def read_declared_firmware(path: Path, image: Path | None = None) -> DeclaredFir
 
 
 def _pick(candidates: Sequence[tuple[Statement, Envelope]], image: Path | None, where: str) -> DeclaredFirmware:
-    from attestations.statement import digest_file, subject_matches
-
     def made(statement: Statement, envelope: Envelope, how: str) -> DeclaredFirmware:
         return DeclaredFirmware(_statement_manifest(statement, where), where, envelope, statement.subjects, how)
 
@@ -268,9 +261,6 @@ def provenance_findings(declared: DeclaredFirmware, image: Path, key_paths: Sequ
 
     Without keys nothing is claimed: the finding says the manifest is unverified.
     """
-    from attestations.dsse import verify_signatures
-    from attestations.keys import load_public_keys
-
     subject = image.name
     out: list[Finding] = []
     if declared.matched_by == "digest":
