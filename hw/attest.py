@@ -21,8 +21,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import cbor2
-
 from hw.device_cbor import bounded_text, decode_device_cbor
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import Component, Fact, IdentityKey, Observable, RegionDigest, SignedMeasurements
@@ -30,8 +28,9 @@ from hw.framing import MAX_BODY, CorruptFrame, Frame, FrameSplitter, Kind, decod
 from hw.profile import ProfileFacts, ReadOptions
 from hw.transport import Transport
 
-# Heavy, so imported inside the functions that use it (pyproject's TID253): cryptography, loaded only
-# when a device's attestation is verified.
+# Heavy, so imported inside the functions that use them (pyproject's TID253): cryptography, loaded only
+# when a device's attestation is verified, and cbor2 (~80 ms), loaded when a frame is built or read: every
+# --profile choice imports this module through the registry.
 
 PROTOCOL_VERSIONS = (1,)
 SIGNING_CONTEXT = b"provcheck-attest/v1 measurements\x00"
@@ -55,6 +54,8 @@ class AttestClient:
     def request(self, message: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         self._seq = (self._seq + 1) & 0xFF
         seq = self._seq
+        import cbor2
+
         body = cbor2.dumps(dict(message))
         wire = encode_frame(Frame(seq, Kind.REQUEST, body))
         wait = timeout or self.read_timeout
@@ -199,6 +200,8 @@ def _leaf_key(der: bytes) -> tuple[str, str]:
 
 def chain_blob_of(chain_der: list[bytes]) -> bytes:
     """The chain as the protocol carries it: a definite-length CBOR array of DER certificates."""
+    import cbor2
+
     return cbor2.dumps(list(chain_der))
 
 

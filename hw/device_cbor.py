@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cbor2
-
 from hw.errors import DeviceProtocolError
 
 #: The protocol's deepest message is three containers (payload -> identity -> macs); unknown keys get room.
@@ -148,6 +146,8 @@ def decode_device_cbor(data: bytes, *, what: str, max_items: int = MAX_ITEMS) ->
         check_profile(data, max_items=max_items)
     except DeviceProtocolError as exc:
         raise DeviceProtocolError(f"{what}: {exc}") from None
+    import cbor2  # deferred (pyproject's TID253): ~80 ms, and every --profile choice imports this module
+
     try:
         return cbor2.loads(
             data, max_depth=MAX_DEPTH + 1, allow_duplicate_keys=False, strict_hashable_types=True, str_errors="strict"

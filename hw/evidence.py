@@ -226,7 +226,7 @@ class DeviceEvidence:
     timings: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     #: What the profile could observe, as the reader stated it; None in files written before it was recorded.
-    #: The judge takes it only within what the registry says the profile can observe (``hw.registry.observed``).
+    #: The judge takes it only within what the registry says the profile can observe (``hw.observation.observed``).
     observable: Observable | None = None
     schema: str = EVIDENCE_SCHEMA
 

@@ -12,7 +12,7 @@ from hw.console import without_escapes
 from hw.errors import DeviceProtocolError, TransportError
 from hw.evidence import DeviceEvidence
 from hw.profile import ConsoleProfile, ProfileFacts, ReadOptions, RegionSpec
-from hw.registry import AUTO, PROFILES, READ_CHOICES, profile_named, spelled_out
+from hw.registry import AUTO, READ_CHOICES, profile_named, profiles, spelled_out
 from hw.transcript import DEFAULT_CAP, Transcript
 from hw.transport import Deadline, Transport, open_transport
 
@@ -41,10 +41,10 @@ def detect_profile(transport: Transport, *, read_timeout: float) -> ConsoleProfi
             seen.extend(chunk)
             del seen[:-4096]
         tail = without_escapes(bytes(seen)).rstrip(b"\x00").rstrip()[-300:] + b" "
-        for profile in PROFILES:
+        for profile in profiles():
             if profile.recognizes(tail):
                 return profile
-    for profile in PROFILES:
+    for profile in profiles():
         if profile.answers_probe(transport, timeout=min(1.5, read_timeout)):
             return profile
     shown = bytes(seen[-60:]).decode("ascii", "backslashreplace")

@@ -13,8 +13,8 @@ import pytest
 
 from hw.errors import EvidenceInputError
 from hw.evidence import DeviceEvidence, Observable
+from hw.observation import observed
 from hw.reader import read_device
-from hw.registry import observed
 from hw.sim import Simulator
 from hw.uboot import UBOOT
 from verifier.checks.device import check_device

@@ -15,7 +15,7 @@ import pytest
 
 from hw.profile import ConsoleProfile
 from hw.reader import read_device
-from hw.registry import AUTO, BY_NAME, NAMES, PROFILES, READ_CHOICES, profile_named
+from hw.registry import AUTO, NAMES, READ_CHOICES, by_name, profile_named, profiles
 from hw.sim import SIM_PROFILES, TAMPERS, Simulator
 from verifier.errors import BadInputError
 
@@ -77,10 +77,22 @@ def test_the_reader_refuses_a_profile_the_registry_does_not_know() -> None:
 
 
 def test_registered_profiles_bind_the_protocol_under_distinct_names() -> None:
-    assert len(BY_NAME) == len(PROFILES) and AUTO not in BY_NAME
-    for profile in PROFILES:
+    assert len(by_name()) == len(profiles()) == len(NAMES) and AUTO not in by_name()
+    for name, profile in zip(NAMES, profiles(), strict=True):
         bound: ConsoleProfile = profile  # mypy checks the binding; this checks the registry holds it
-        assert BY_NAME[bound.name] is bound
+        assert bound.name == name and by_name()[name] is bound
+
+
+def test_a_profile_choice_does_not_import_the_bindings() -> None:
+    """A command's --help lists the registry's names; the bindings (with pexpect and cobs) load when a device is
+    read. A fresh interpreter shows what importing the registry alone loads."""
+    import subprocess
+    import sys
+
+    probe = "import sys, hw.registry; print(sorted(m for m in ('hw.uboot', 'hw.linux', 'hw.attest', 'pexpect', "
+    probe += "'cobs') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 def _profile_lists(tree: ast.AST) -> list[int]:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 
 from hw.evidence import DeviceEvidence, RegionDigest
-from hw.registry import beyond_profile, observed
+from hw.observation import beyond_profile, observed
 from verifier.checks.components import (
     describe_declared,
     describe_found,
