@@ -103,16 +103,24 @@ def test_subcontractors_nested_without_end_are_bad_input() -> None:
         manifest_from_predicate({**PREDICATE, "supplier": party})
 
 
+def test_keys_that_differ_only_in_case_are_bad_input(tmp_path: Path) -> None:
+    """Go's encoding/json reads "Model" and "model" as one key: a manifest holding both is read two ways."""
+    path = tmp_path / "model_twice_up_to_case.json"
+    path.write_text(json.dumps(PREDICATE).replace('"model": "RTU-9"', '"model": "RTU-9", "Model": "RTU-1"'))
+    with pytest.raises(BadInputError, match="differ only in case"):
+        load_device_manifest(path)
+
+
 def test_a_key_written_twice_is_bad_input(tmp_path: Path) -> None:
     """Two values for one field: provcheck would judge the last, another reader (the signer's) the first."""
     path = tmp_path / "twice.json"
     text = json.dumps(PREDICATE)
     path.write_text(text.replace('"model": "RTU-9"', '"model": "RTU-9", "model": "RTU-1"'))
-    with pytest.raises(BadInputError, match="'model' is written twice"):
+    with pytest.raises(BadInputError, match="'model' appears twice"):
         load_device_manifest(path)
     path.write_text(json.dumps(statement(PREDICATE)).replace('"model": "RTU-9"', '"model": "RTU-9", "model": "X"')
                     + "\n")
-    with pytest.raises(BadInputError, match="written twice"):
+    with pytest.raises(BadInputError, match="appears twice"):
         load_device_manifest(path)
 
 

@@ -15,10 +15,10 @@ and the intake report's component diff all read that object, never the JSON.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from attestations import strict_json
 from verifier.declared.boot import BootReference
 from verifier.declared.device_model import (
     DeclaredComponent,
@@ -57,19 +57,14 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # --- loading ----------------------------------------------------------------------------------------------
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A JSON object whose keys are distinct: a key written twice is read one way here and maybe another way
-    by the tool that made or signed the manifest, so it is refused rather than resolved."""
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise BadInputError(f"the key {key!r} is written twice in one object")
-        out[key] = value
-    return out
-
-
-def _loads(text: str | bytes) -> object:
-    return json.loads(text, object_pairs_hook=_unique_keys)
+def _loads(data: str | bytes, what: str) -> object:
+    """The strict JSON reader (attestations.strict_json): a key written twice (or twice up to case), a lone
+    surrogate or an integer beyond 2**53 is read one way here and maybe another by the tool that made or signed the
+    manifest, so it is refused rather than resolved. Not JSON at all is ``JsonSyntaxError``, for the caller."""
+    try:
+        return strict_json.loads(data, what)
+    except strict_json.AmbiguousJsonError as exc:
+        raise BadInputError(str(exc)) from None
 
 
 def load_device_manifest(path: Path) -> DeviceManifest:
@@ -84,12 +79,8 @@ def load_device_manifest(path: Path) -> DeviceManifest:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(f"cannot read device manifest {path}: {exc}") from exc
     try:
-        data = _loads(text)
-    except RecursionError as exc:
-        raise BadInputError(f"device manifest {path} is nested too deeply") from exc
-    except BadInputError as exc:
-        raise BadInputError(f"device manifest {path}: {exc}") from None
-    except ValueError:  # JSONDecodeError, or an integer past Python's digit limit
+        data = _loads(text, f"device manifest {path}")
+    except strict_json.JsonSyntaxError:
         # An .intoto.jsonl file: the first line that parses and carries a device manifest.
         data = _first_jsonl_manifest(text, path)
 
@@ -101,14 +92,9 @@ def _first_jsonl_manifest(text: str, path: Path) -> object:
         if not line.strip():
             continue
         try:
-            candidate = _loads(line)
-        except RecursionError:
-            raise BadInputError(f"device manifest {path} is nested too deeply at line {number}") from None
-        except BadInputError as exc:
-            raise BadInputError(f"device manifest {path}: {exc} at line {number}") from None
-        except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "an integer with too many digits"
-            raise BadInputError(f"device manifest {path} is not valid JSON: {reason} at line {number}") from None
+            candidate = _loads(line, f"device manifest {path} line {number}")
+        except strict_json.JsonSyntaxError as exc:
+            raise BadInputError(str(exc)) from None
         if _find_predicate(candidate) is not None:
             return candidate
     raise BadInputError(f"device manifest {path} holds no device-manifest statement")
@@ -134,8 +120,8 @@ def _find_predicate(data: object) -> tuple[str, object] | None:
         return None
     if "payload" in data and "payloadType" in data:
         try:
-            inner = _loads(base64.b64decode(str(data["payload"]), validate=True))
-        except (ValueError, RecursionError):
+            inner = _loads(base64.b64decode(str(data["payload"]), validate=True), "the envelope's payload")
+        except (ValueError, strict_json.JsonSyntaxError):  # not base64, or not JSON: no manifest here
             return None
         found = _find_predicate(inner)
         return ("dsse", found[1]) if found and found[0] != "cyclonedx" else found
