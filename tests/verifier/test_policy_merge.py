@@ -25,6 +25,7 @@ from verifier.policy.model import (
     DeviceRules,
     FirmwareRules,
     Merge,
+    MissingReference,
     Policy,
     TpmRules,
     merge_rule,
@@ -87,9 +88,13 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "tpm.require_secure_boot": (True, False),
     "tpm.ak_binding": (AkBinding.ACTIVATED, AkBinding.NONE),
     "tpm.pinned_ak_keyids": (("ab" * 32,), ()),
+    "reference_values.signers": ((Path("keys/vendor.pub"),), ()),
+    "reference_values.required": (True, False),
+    "reference_values.missing": (MissingReference.FAIL, MissingReference.WARN),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
-_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers"}
+_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers",
+                "reference_values"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:
@@ -186,3 +191,16 @@ def test_tables_of_different_classes_are_refused_rather_than_walked_by_one_of_th
     for parts in ([plain, extended], [extended, plain]):
         with pytest.raises(TypeError, match="cannot combine"):
             all_of(parts)
+
+
+def test_reference_value_signers_narrow_to_those_every_naming_part_trusts(tmp_path: Path) -> None:
+    """A part that names no reference-value signer restricts nothing; two that name some keep the common ones."""
+    from verifier.policy.model import ReferenceValueRules
+
+    one, two, three = Path("one.pem"), Path("two.pem"), Path("three.pem")
+    a = replace(_base(tmp_path, "a.toml"), reference_values=ReferenceValueRules(signers=(one, two)))
+    b = replace(_base(tmp_path, "b.toml"), reference_values=ReferenceValueRules(signers=(two, three)))
+    c = _base(tmp_path, "c.toml")
+    assert all_of([a, b, c]).reference_values.signers == (two,)
+    assert all_of([c, a]).reference_values.signers == (one, two)
+    assert all_of([c, a]).reference_values.missing is MissingReference.WARN

@@ -27,7 +27,9 @@ from verifier.policy.model import (
     ComponentSerials,
     DeviceRules,
     FirmwareRules,
+    MissingReference,
     Policy,
+    ReferenceValueRules,
     SignerRule,
     SigstoreIdentity,
     SupplierRule,
@@ -77,7 +79,8 @@ def _normal(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers")
+_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers",
+             "reference_values")
 
 
 def parse_policy(text: str, path: Path) -> Policy:
@@ -114,6 +117,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
     device = _device(r, data.get("device", {}))
     tpm = _tpm(r, data.get("tpm", {}))
     suppliers = _suppliers(r, data.get("suppliers", {}))
+    reference_values = _reference_values(r, data.get("reference_values", {}))
 
     policy = Policy(
         sources=(path,),
@@ -125,6 +129,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
         device=device,
         tpm=tpm,
         suppliers=(suppliers,) if suppliers.restricts() else (),
+        reference_values=reference_values,
     )
     if not policy.requires_something():
         raise PolicyError(
@@ -246,6 +251,21 @@ def _tpm(r: TomlReader, value: object) -> TpmRules:
         require_secure_boot=r.boolean(t, "require_secure_boot", where, False),
         ak_binding=binding,
         pinned_ak_keyids=pinned,
+    )
+
+
+def _reference_values(r: TomlReader, value: object) -> ReferenceValueRules:
+    where: Where = ("reference_values",)
+    t = r.table(value, where, _keys(ReferenceValueRules))
+    signers = tuple(r.file(k, (*where, "signers")) for k in r.strings(t, "signers", where))
+    required = r.boolean(t, "required", where, False)
+    if required and not signers:
+        raise r.error((*where, "signers"), "names no key: reference values are used only when a key listed here "
+                      "signed them, so required = true needs at least one")
+    return ReferenceValueRules(
+        signers=signers,
+        required=required,
+        missing=r.choice(t, "missing", where, MissingReference, MissingReference.WARN),
     )
 
 

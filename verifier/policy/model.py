@@ -206,6 +206,23 @@ class SupplierRule:
         )
 
 
+class MissingReference(_Ordered):
+    """What a measured component without a reference value is (``[reference_values] missing``), weakest first."""
+
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class ReferenceValueRules:
+    """``[reference_values]``: who may sign CoRIM reference values, whether they must be given, and what a
+    measured component without one is."""
+
+    signers: tuple[Path, ...] = field(default=(), metadata=merge_rule(Merge.NARROWEST))
+    required: bool = field(default=False, metadata=merge_rule(Merge.ANY))
+    missing: MissingReference = field(default=MissingReference.WARN, metadata=merge_rule(Merge.STRONGEST))
+
+
 @dataclass(frozen=True)
 class Policy:
     sources: tuple[Path, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
@@ -217,6 +234,9 @@ class Policy:
     device: DeviceRules = field(metadata=merge_rule(Merge.FIELDWISE))
     tpm: TpmRules = field(metadata=merge_rule(Merge.FIELDWISE))
     suppliers: tuple[SupplierRule, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
+    reference_values: ReferenceValueRules = field(
+        default_factory=ReferenceValueRules, metadata=merge_rule(Merge.FIELDWISE)
+    )
 
     @property
     def name(self) -> str:
@@ -262,6 +282,7 @@ class Policy:
             or self.device.required
             or self.tpm.require_quote
             or self.tpm.require_secure_boot
+            or self.reference_values.required
         )
 
     def to_json(self) -> dict[str, object]:
