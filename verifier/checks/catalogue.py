@@ -69,6 +69,7 @@ _LOADED = "verifier.checks.loaded_bytes"
 _RAW = "verifier.checks.raw_image"
 _DIFF = "verifier.checks.firmware_diff"
 _FW_MANIFEST = "verifier.declared.firmware_manifest"
+_REFVAL = "verifier.checks.reference_values"
 
 _CHECKS: tuple[Check, ...] = (
     # --- attestations and releases ---
@@ -199,6 +200,13 @@ _CHECKS: tuple[Check, ...] = (
     Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
           _RELEASE_RULES),
+    # --- reference values (CoRIM) ---
+    Check("refval.match", "A component provcheck measured equals, on every algorithm it computed, the reference "
+          "values trusted CoRIMs declare for the device's class.", _REFVAL),
+    Check("refval.mismatch", "No trusted reference value for the device's class and the component differs from "
+          "what provcheck measured (on any algorithm, from any CoRIM).", _REFVAL),
+    Check("refval.missing", "Every component provcheck measured has a trusted reference value it can match (the "
+          "policy's missing = warn or fail).", _REFVAL),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),

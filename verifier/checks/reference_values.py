@@ -40,6 +40,8 @@ IMAGE_PREFIX = "image/"
 SECTION_INFIX = "/section/"
 REGION_PREFIX = "region/"
 PCR_PREFIX = "pcr/"
+#: The mkey of the measurement whose integrity registers are TPM PCRs (a measurement without mkey counts too).
+PCR_MEASUREMENT = "tpm/pcrs"
 
 
 def image_key(name: str) -> str:
@@ -107,6 +109,32 @@ ALGORITHMS: Mapping[int | str, Algorithm] = {
 }
 #: The registry id of each algorithm provcheck writes (release CoRIMs).
 ALGORITHM_IDS: Mapping[str, int] = {"sha256": 1, "sha384": 7, "sha512": 8}
+
+
+def loaded_sections(sections: Sequence[Mapping[str, object]]) -> list[tuple[str, bytes]]:
+    """(label, sha256) of each loaded section of a firmware-manifest ``sections`` list, in order: ELF ``alloc``
+    sections and PE sections that are readable and not discardable, with a digest. A repeated name is ``name#1``.
+
+    The release writer declares these from the build's manifest and intake measures these from the shipped image:
+    strip rewrites or removes the rest (``.shstrtab``, ``.symtab``, mingw's ``.debug_*``), which would never match.
+    """
+    out: list[tuple[str, bytes]] = []
+    seen: dict[str, int] = {}
+    for section in sections:
+        name, digest, flags = section.get("name"), section.get("sha256"), section.get("flags")
+        if not isinstance(name, str) or not isinstance(digest, str) or len(digest) != 64:
+            continue
+        names = {f for f in flags if isinstance(f, str)} if isinstance(flags, list | tuple) else set()
+        if "alloc" not in names and ("read" not in names or "discardable" in names):
+            continue
+        try:
+            value = bytes.fromhex(digest)
+        except ValueError:
+            continue
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append((name if count == 0 else f"{name}#{count}", value))
+    return out
 
 
 def digests_of(data: bytes, names: Sequence[str] = ("sha256", "sha384", "sha512")) -> dict[str, bytes]:

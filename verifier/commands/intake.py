@@ -30,6 +30,13 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Policy TOML (repeat to combine: every policy must hold).",
 )
 @click.option("--firmware", type=_existing_file, help="The firmware image to scan against the declared manifest.")
+@click.option(
+    "--reference-values",
+    "reference_values",
+    multiple=True,
+    type=_existing_file,
+    help="A CoRIM of reference values (repeat for several); used only when a [reference_values] signer signed it.",
+)
 @click.option("--port", help="The device's serial port: a tty, pty path, rfc2217://, socket:// or loop:// URL.")
 @click.option(
     "--evidence",
@@ -65,6 +72,7 @@ def intake(
     release: Path,
     policy_paths: tuple[Path, ...],
     firmware: Path | None,
+    reference_values: tuple[Path, ...],
     port: str | None,
     evidence: Path | None,
     profile: str,
@@ -106,6 +114,7 @@ def intake(
             release=release,
             policy=policy,
             firmware=firmware,
+            reference_values=reference_values,
             port=port,
             evidence=evidence,
             profile=profile,

@@ -35,6 +35,7 @@ from verifier.workflows.intake_device import (
     read_and_judge_device,
 )
 from verifier.workflows.intake_firmware import check_firmware
+from verifier.workflows.intake_reference_values import judge_reference_values, read_reference_values
 from verifier.workflows.intake_release import release_index, verify_release
 from verifier.workflows.intake_report import publish, report_metadata
 from verifier.workflows.intake_request import IntakeRequest, IntakeResult
@@ -51,6 +52,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     vsa_signer = load_signer(request.vsa_key, request.vsa_passphrase) if request.vsa_key is not None else None
     # The report directory is written as one set (verifier/output/report_set.py): staged, then renamed in.
     reports = ReportSet(request.report_dir) if request.report_dir is not None else None
+    corims = read_reference_values(request.reference_values)  # bad CBOR is bad input, before the device is read
     findings: list[Finding] = []
     firmware_subjects: list[Subject] = []
     artifacts: list[Artifact] = []
@@ -78,6 +80,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     manifest = declared_device_manifest(vouched)
     device = read_and_judge_device(request, manifest, vouched, os.urandom(NONCE_BYTES), reports)
     findings += device.findings
+    findings += judge_reference_values(corims, policy, request.firmware, digests, device.judged, manifest, started)
 
     # 4. suppliers
     if policy.suppliers:

@@ -33,6 +33,8 @@ class IntakeRequest:
     read_timeout: float | None = None
     max_dump: int | None = None
     prompt: str | None = None
+    #: CoRIM files (``--reference-values``): judged by ``verifier.workflows.intake_reference_values``
+    reference_values: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

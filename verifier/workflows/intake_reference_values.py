@@ -1,0 +1,285 @@
+"""Intake step: the reference values (CoRIM) given with ``--reference-values``, against what this intake measured.
+
+1. read each CoRIM strictly (bad CBOR is bad input, exit 2, naming the file and the field) and verify its signature
+   with the keys of the policy's ``[reference_values] signers``: a CoRIM no listed key signed (or not signed at all)
+   is a failing ``refval.signature`` and contributes nothing;
+2. take the device's class (vendor, model) from what the device gave, else from the release's verified device
+   manifest; never from the image;
+3. collect what provcheck measured: the image's sha256/384/512 and its sections' sha256 (computed here from the
+   file), the firmware regions the device measured, the PCRs of its TPM evidence;
+4. judge them (``verifier.checks.reference_values``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hw.evidence import DeviceEvidence
+from verifier.checks.reference_values import (
+    PCR_MEASUREMENT,
+    DeviceClass,
+    EnvironmentClass,
+    MeasuredComponent,
+    ReferenceDigest,
+    ReferenceMeasurement,
+    ReferenceValues,
+    check_reference_values,
+    image_key,
+    loaded_sections,
+    pcr_key,
+    region_key,
+    section_key,
+)
+from verifier.declared.device_manifest import DeviceManifest
+from verifier.errors import BadInputError
+from verifier.model import Finding, failed, passed, skipped
+from verifier.policy.model import Policy
+
+if TYPE_CHECKING:
+    from attestations.corim.model import CoRIM, SignedCorim
+    from attestations.keys import PublicKey
+
+log = logging.getLogger(__name__)
+
+#: Section digests are read from images no larger than this (the whole file is parsed once more for them).
+MAX_SECTION_IMAGE = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CorimFile:
+    """One ``--reference-values`` file, decoded (nothing verified yet): a signed CoRIM, or an unsigned one."""
+
+    path: Path
+    signed: SignedCorim | None
+    corim: CoRIM
+
+
+def read_reference_values(paths: Sequence[Path]) -> tuple[CorimFile, ...]:
+    """Decode every file strictly; a file that is not a CoRIM is bad input (exit 2) naming the file and the field."""
+    return tuple(_read(path) for path in paths)
+
+
+def judge_reference_values(
+    corims: Sequence[CorimFile],
+    policy: Policy,
+    firmware: Path | None,
+    digests: Mapping[str, str],
+    evidence: DeviceEvidence | None,
+    manifest: DeviceManifest | BadInputError | None,
+    now: datetime,
+) -> list[Finding]:
+    """Every finding of the reference-values step."""
+    rules = policy.reference_values
+    if not corims:
+        if rules.required:
+            return [skipped("refval.match", "the policy requires reference values; give --reference-values",
+                            "reference values")]
+        return []
+    findings: list[Finding] = []
+    references: list[ReferenceValues] = []
+    keys = _signer_keys(rules.signers)
+    for item in corims:
+        trusted, judged = _verify(item, keys, now)
+        findings += judged
+        references += trusted
+    measured: list[MeasuredComponent] = []
+    if firmware is not None:
+        measured += image_components(firmware, digests)
+        try:
+            measured += section_components(firmware)
+        except Exception as exc:  # a LIEF or inventory failure: the firmware scan reports it; the image digest stands
+            log.debug("sections of %s", firmware, exc_info=True)
+            findings.append(skipped("refval.match", f"the sections of {firmware.name} could not be read "
+                                    f"({type(exc).__name__}); only the image digest is compared", firmware.name,
+                                    required=False))
+    if evidence is not None:
+        measured += region_components(evidence)
+        measured += pcr_components(evidence)
+    findings += check_reference_values(device_class(evidence, manifest), measured, references,
+                                       missing=rules.missing.value)
+    return findings
+
+
+# --- what the device is ----------------------------------------------------------------------------------
+
+
+def device_class(evidence: DeviceEvidence | None, manifest: DeviceManifest | BadInputError | None) -> DeviceClass | None:
+    """The device's vendor and model: as the device gave them (with the strength provcheck verified), else as the
+    release's verified device manifest declares them."""
+    if evidence is not None:
+        vendor, model = evidence.fact("manufacturer"), evidence.fact("model")
+        if vendor is not None and model is not None and isinstance(vendor.value, str) and isinstance(model.value, str) \
+                and vendor.value and model.value:
+            strengths = sorted({vendor.strength, model.strength})
+            return DeviceClass(vendor.value, model.value, f"the device ({'/'.join(strengths)})")
+    if isinstance(manifest, DeviceManifest) and manifest.manufacturer and manifest.model:
+        return DeviceClass(manifest.manufacturer, manifest.model, "the release's device manifest")
+    return None
+
+
+# --- what provcheck measured -------------------------------------------------------------------------------
+
+
+def image_components(firmware: Path, digests: Mapping[str, str]) -> list[MeasuredComponent]:
+    values = {name: bytes.fromhex(value) for name, value in digests.items() if name in ("sha256", "sha384", "sha512")}
+    return [MeasuredComponent(image_key(firmware.name), values, "computed by provcheck from the file")]
+
+
+def section_components(firmware: Path) -> list[MeasuredComponent]:
+    """The sha256 of each loaded section, as the firmware inventory computes it from the image's own section table:
+    these only say where a change is; the image digest is what a match of the image rests on."""
+    if firmware.stat().st_size > MAX_SECTION_IMAGE:
+        return []
+    from verifier.firmware.inventory import build_manifest
+
+    sections = build_manifest(firmware).to_predicate().get("sections")
+    if not isinstance(sections, list):
+        return []
+    items = [s for s in sections if isinstance(s, Mapping)]
+    return [MeasuredComponent(section_key(firmware.name, label), {"sha256": digest},
+                              "computed by provcheck from the file's section table")
+            for label, digest in loaded_sections(items)]
+
+
+def region_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
+    out: list[MeasuredComponent] = []
+    for region in evidence.regions:
+        algorithm = region.algorithm.lower().replace("-", "")
+        if region.weak or algorithm not in ("sha256", "sha384", "sha512"):
+            digests: dict[str, bytes] = {}
+        else:
+            try:
+                digests = {algorithm: bytes.fromhex(region.digest)}
+            except ValueError:
+                digests = {}
+        out.append(MeasuredComponent(
+            region_key(region.name), digests, f"measured by the device ({region.strength})",
+            {"algorithm": region.algorithm, "strength": region.strength, "method": region.method}))
+    return out
+
+
+def pcr_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
+    """Each PCR the device gave, every bank as one algorithm of it; the strength provcheck verified is named
+    (``signed`` only for values a verified quote over this intake's nonce covers)."""
+    tpm = evidence.tpm
+    if tpm is None:
+        return []
+    by_index: dict[int, dict[str, bytes]] = {}
+    for bank, values in tpm.pcrs.items():
+        name = bank.lower().replace("-", "")
+        for index, value in values.items():
+            if not index.isdigit():
+                continue
+            try:
+                by_index.setdefault(int(index), {})[name] = bytes.fromhex(value.lower().removeprefix("0x"))
+            except ValueError:
+                continue
+    return [MeasuredComponent(pcr_key(index), digests, f"TPM PCR ({tpm.strength})", {"strength": tpm.strength})
+            for index, digests in sorted(by_index.items())]
+
+
+# --- the CoRIMs -----------------------------------------------------------------------------------------------
+
+
+def reference_values_of(corim: CoRIM, source: str, signer: str) -> list[ReferenceValues]:
+    """The reference triples of a verified CoRIM, as the judge reads them."""
+    from attestations.corim.model import Oid
+
+    out: list[ReferenceValues] = []
+    for comid in corim.comids:
+        tag = comid.tag_identity.tag_id
+        for triple in comid.triples.reference:
+            env = triple.environment
+            cls = env.class_
+            specific = []
+            if cls is None:
+                vendor = model = None
+            else:
+                vendor, model = cls.vendor, cls.model
+                if cls.class_id is not None:
+                    specific.append(f"class-id {cls.class_id if isinstance(cls.class_id, Oid) else 'given'}")
+                if cls.layer is not None:
+                    specific.append(f"layer {cls.layer}")
+                if cls.index is not None:
+                    specific.append(f"index {cls.index}")
+            if env.instance is not None:
+                specific.append("instance")
+            if env.group is not None:
+                specific.append("group")
+            measurements: list[ReferenceMeasurement] = []
+            for m in triple.measurements:
+                digests = tuple(ReferenceDigest(d.alg, d.value) for d in m.mval.digests)
+                if isinstance(m.mkey, str) and digests:
+                    measurements.append(ReferenceMeasurement(m.mkey, digests))
+                if m.mkey is None or m.mkey == PCR_MEASUREMENT:
+                    for register in m.mval.integrity_registers:
+                        if isinstance(register.register, int):
+                            measurements.append(ReferenceMeasurement(
+                                pcr_key(register.register),
+                                tuple(ReferenceDigest(d.alg, d.value) for d in register.digests)))
+            out.append(ReferenceValues(f"{source} (CoMID {tag})", signer,
+                                       EnvironmentClass(vendor, model, tuple(specific)), tuple(measurements)))
+    return out
+
+
+def _read(path: Path) -> CorimFile:
+    from attestations.corim import cbor
+    from attestations.corim.cose import decode_signed
+    from attestations.corim.decode import decode_corim
+    from attestations.errors import AttestationError
+    from attestations.files import read_limited
+
+    data = read_limited(path, limit=cbor.MAX_SIZE, what="reference values")
+    try:
+        if data[:1] == b"\xd2":  # tag 18: COSE_Sign1
+            signed = decode_signed(data)
+            return CorimFile(path, signed, signed.corim)
+        return CorimFile(path, None, decode_corim(data))
+    except AttestationError as exc:
+        raise BadInputError(f"--reference-values {path.name}: {exc}") from None
+
+
+def _signer_keys(paths: Sequence[Path]) -> list[PublicKey]:
+    from attestations.keys import load_public_keys
+
+    keys: list[PublicKey] = []
+    for path in paths:
+        keys += load_public_keys(path)
+    return keys
+
+
+def _verify(item: CorimFile, keys: Sequence[PublicKey], now: datetime) -> tuple[list[ReferenceValues],
+                                                                                list[Finding]]:
+    """The CoRIM's reference values when a policy key verified it and it is valid now; its findings either way."""
+    from attestations.corim.cose import verify_signed
+
+    name = item.path.name
+    corim = item.corim
+    label = f"{name} (CoRIM {corim.id})"
+    if item.signed is None:
+        return [], [failed("refval.signature", f"{label} is not signed: its reference values are not used", name)]
+    if not keys:
+        return [], [failed("refval.signature", f"{label} is signed, but the policy's [reference_values] signers "
+                           "names no key: its reference values are not used", name)]
+    check = verify_signed(item.signed, keys)
+    if not check.valid or check.key is None:
+        return [], [failed("refval.signature", f"{label} ({check.alg}) is not signed by a key of [reference_values] "
+                           "signers: its reference values are not used", name, reasons=list(check.reasons)[:8])]
+    findings = [passed("refval.signature", f"{label} is signed ({check.alg}) by {check.key.describe()}", name,
+                       keyid=check.key.keyid)]
+    windows = [("CoRIM", corim.validity)]
+    meta = item.signed.protected.meta
+    if meta is not None:
+        windows.append(("signature", meta.signature_validity))
+    for what, validity in windows:
+        if validity is not None and not validity.contains(now):
+            findings.append(failed("refval.validity", f"{label}: the {what} validity ({validity.not_before} to "
+                                   f"{validity.not_after}) does not include {now.isoformat(timespec='seconds')}: "
+                                   "its reference values are not used", name))
+            return [], findings
+    return reference_values_of(corim, label, check.key.keyid), findings

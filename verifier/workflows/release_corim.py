@@ -1,0 +1,100 @@
+"""``release sign --corim``: the release's declared measurements as a signed CoRIM (``NAME.corim``).
+
+One CoMID, one reference triple for the device class the device manifest declares (vendor and model), holding:
+- each shipped image's sha256, sha384 and sha512 (``image/NAME``);
+- the sha256 of each loaded section its firmware manifest declares (``image/NAME/section/SECTION``), unless the
+  shipped image is a raw image laid out from its ELF build (it has no section table to measure);
+- each firmware region the device manifest declares with a digest (``region/NAME``);
+- the PCR values the device manifest's ``boot_measurements`` declare, as the integrity registers of ``tpm/pcrs``
+  (sha256, sha384 and sha512 banks; a sha1 bank is not written: it could never be matched).
+The keys are those ``verifier.checks.reference_values`` matches at intake. Signed (COSE_Sign1) with the release key
+by ``attestations.corim``'s writer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from attestations.keys import Signer
+from attestations.statement import digest_file
+from verifier.checks.reference_values import (
+    ALGORITHM_IDS,
+    PCR_MEASUREMENT,
+    image_key,
+    loaded_sections,
+    region_key,
+    section_key,
+)
+from verifier.declared.device_manifest import DeviceManifest
+from verifier.errors import UsageError
+
+#: The CoRIM id namespace of provcheck releases (a UUIDv5 of the release's name, version and creation time).
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://provcheck.dev/release-corim/v1")
+
+
+def corim_name(release_name: str) -> str:
+    return f"{Path(release_name).name}.corim"
+
+
+def release_corim(
+    *,
+    name: str,
+    version: str,
+    created: str,
+    images: Sequence[tuple[Path, Mapping[str, Any]]],
+    device: DeviceManifest | None,
+    signers: Sequence[Signer],
+) -> bytes:
+    """The signed CoRIM of a release: ``images`` are (shipped file, its firmware-manifest predicate)."""
+    from attestations.corim.build import ReferenceMeasurement, build_reference_corim, sign_reference_corim
+    from attestations.corim.model import ClassMap, Digest, IntegrityRegister, Measurement, MeasurementValues
+
+    if device is None or not device.manufacturer or not device.model:
+        raise UsageError("--corim needs a --device-manifest that declares the manufacturer and model: reference "
+                         "values are given for a device class")
+    measurements: list[ReferenceMeasurement] = []
+    for path, predicate in images:
+        digests = digest_file(path, ("sha256", "sha384", "sha512"))
+        measurements.append(ReferenceMeasurement(image_key(path.name), {k: bytes.fromhex(v) for k, v in digests.items()}))
+        raw = predicate.get("raw_image")
+        if isinstance(raw, Mapping) and raw.get("image_sha256"):
+            continue  # a raw image laid out from its ELF: no section table in what ships
+        sections = predicate.get("sections")
+        items = [s for s in sections if isinstance(s, Mapping)] if isinstance(sections, list) else []
+        for label, digest in loaded_sections(items):
+            measurements.append(ReferenceMeasurement(section_key(path.name, label), {"sha256": digest}))
+    for region in device.firmware_regions:
+        if region.sha256:
+            measurements.append(ReferenceMeasurement(region_key(region.name), {"sha256": bytes.fromhex(region.sha256)}))
+    registers: dict[int, list[Digest]] = {}
+    for bank, values in device.boot.pcrs.items():
+        alg = ALGORITHM_IDS.get(bank.lower().replace("-", ""))
+        if alg is None:
+            continue
+        for index, value in values.items():
+            registers.setdefault(index, []).append(Digest(alg, value))
+    corim_id = uuid.uuid5(_NAMESPACE, f"{name}\n{version}\n{created}")
+    corim = build_reference_corim(
+        corim_id,
+        ClassMap(vendor=device.manufacturer, model=device.model),
+        measurements,
+        creator=device.manufacturer,
+        tag_id=uuid.uuid5(corim_id, "comid"),
+    )
+    if registers:
+        pcrs = Measurement(
+            mkey=PCR_MEASUREMENT,
+            mval=MeasurementValues(integrity_registers=tuple(
+                IntegrityRegister(index, tuple(digests)) for index, digests in sorted(registers.items()))),
+        )
+        (comid,) = corim.comids
+        (triple,) = comid.triples.reference
+        triple = replace(triple, measurements=(*triple.measurements, pcrs))
+        comid = replace(comid, triples=replace(comid.triples, reference=(triple,)))
+        corim = replace(corim, tags=(comid,))
+    # One COSE_Sign1 signature: the first release key signs (a CoRIM carries one signer).
+    return sign_reference_corim(corim, signers[0], device.manufacturer)
