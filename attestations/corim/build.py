@@ -125,14 +125,20 @@ def build_reference_corim(
     return CoRIM(id=corim_id, tags=(comid,), profile=profile, validity=validity, entities=corim_entities)
 
 
-def corim_meta(signer_name: str, *, signer_uri: str | None = None, not_before: datetime | None = None,
-               not_after: datetime | None = None) -> CorimMeta:
+def corim_meta(
+    signer_name: str,
+    *,
+    signer_uri: str | None = None,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> CorimMeta:
     validity = Validity(not_after=not_after, not_before=not_before) if not_after is not None else None
     return CorimMeta(signer=CorimSigner(name=signer_name, uri=signer_uri), signature_validity=validity)
 
 
-def sign_reference_corim(corim: CoRIM, signer: Signer, signer_name: str, *, signer_uri: str | None = None,
-                         kid: bytes | None = None) -> bytes:
+def sign_reference_corim(
+    corim: CoRIM, signer: Signer, signer_name: str, *, signer_uri: str | None = None, kid: bytes | None = None
+) -> bytes:
     """``corim`` signed as COSE_Sign1; the signature validity is the CoRIM's own validity when it has one."""
     validity = corim.validity
     meta = CorimMeta(signer=CorimSigner(name=signer_name, uri=signer_uri), signature_validity=validity)

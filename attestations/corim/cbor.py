@@ -10,7 +10,8 @@ without recursion and without building anything, and refuses:
 - a declared length the remaining bytes cannot hold (nothing is allocated from it);
 - map keys other than integers and text, simple values other than false/true/null, malformed heads,
   and bytes after the item;
-and two equal keys in one map (cbor2 would silently keep the last). Then cbor2 decodes. The same style as ``hw/device_cbor.py`` (which this
+and two equal keys in one map (cbor2 would silently keep the last). Then cbor2 decodes.
+The same style as ``hw/device_cbor.py`` (which this
 package may not import: ``attestations`` and ``hw`` are independent).
 """
 
@@ -181,8 +182,7 @@ def decode(data: bytes, *, what: str) -> Any:
     import cbor2  # deferred (TID253)
 
     try:
-        return cbor2.loads(
-            data, max_depth=MAX_DEPTH * 2 + 2, str_errors="strict")
+        return cbor2.loads(data, max_depth=MAX_DEPTH * 2 + 2, str_errors="strict")
     except Exception as exc:  # cbor2 raises several types (CBORDecodeError, ValueError, OverflowError, ...)
         raise CorimFormatError(what, f"not valid CBOR: {str(exc)[:200]}") from None
 

@@ -1,6 +1,7 @@
 """Signed CoRIM: COSE_Sign1 (tag 18) decoding with the draft's header rules, verification and signing through ``cwt``.
 
-The envelope's structure and the protected header are read here (strict CBOR, the draft's ``protected-corim-header-map``):
+The envelope's structure and the protected header are read here (strict CBOR, the draft's
+``protected-corim-header-map``):
 alg is ES256, ES384, ES512 or EdDSA (anything else, ``none`` and HMAC among them, is refused), the content type is
 ``application/rim+cbor``, corim-meta (label 8) or CWT claims (label 15) name the signer, a ``crit`` label we do not
 process is refused, and no label is both protected and unprotected. The signature itself is checked by ``cwt``'s
@@ -30,7 +31,9 @@ from attestations.keys import PublicKey, Signer, private_pem, public_pem
 CONTENT_TYPE = "application/rim+cbor"
 LABEL_ALG, LABEL_CRIT, LABEL_CONTENT_TYPE, LABEL_KID, LABEL_CORIM_META, LABEL_CWT_CLAIMS = 1, 2, 3, 4, 8, 15
 #: Labels whose meaning this reader applies, so they may be listed in ``crit``.
-UNDERSTOOD_LABELS = frozenset({LABEL_ALG, LABEL_CRIT, LABEL_CONTENT_TYPE, LABEL_KID, LABEL_CORIM_META, LABEL_CWT_CLAIMS})
+UNDERSTOOD_LABELS = frozenset(
+    {LABEL_ALG, LABEL_CRIT, LABEL_CONTENT_TYPE, LABEL_KID, LABEL_CORIM_META, LABEL_CWT_CLAIMS}
+)
 #: Names of algorithms refused, to say what was asked for.
 _REFUSED_ALG_NAMES = {
     0: "none (reserved)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from attestations.corim import cbor
@@ -58,8 +58,8 @@ from attestations.corim.model import (
     ReferenceTriple,
     StatefulEnvironment,
     Svn,
-    TagIdentity,
     TaggedBytes,
+    TagIdentity,
     Triples,
     Ueid,
     Validity,
@@ -188,9 +188,7 @@ def _untag(value: Any) -> Any:
 def parse_time(value: Any, path: str) -> datetime:
     """``time`` (tag 1: seconds since the epoch); cbor2 has already turned it into an aware datetime."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     raise _err(path, "must be a time (tag 1, epoch seconds)")
 
 
@@ -686,7 +684,9 @@ def _locator(value: Any, path: str) -> Locator:
     _split(m, path, {0: "href", 1: "thumbprint"}, extensible=False)
     href_raw = _required(m, 0, "href", path)
     href = (
-        _items(href_raw, f"{path}.href", parse_uri) if isinstance(href_raw, list) else (parse_uri(href_raw, f"{path}.href"),)
+        _items(href_raw, f"{path}.href", parse_uri)
+        if isinstance(href_raw, list)
+        else (parse_uri(href_raw, f"{path}.href"),)
     )
     thumbs: tuple[Digest, ...] = ()
     if 1 in m:

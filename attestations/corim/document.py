@@ -1,4 +1,4 @@
-"""One entry point for a CoRIM-family file: signed CoRIM (tag 18), unsigned CoRIM (501), CoMID (506 or bare), CoEV (571)."""
+"""One entry point for a CoRIM-family file: signed CoRIM (18), unsigned CoRIM (501), CoMID (506 or bare), CoEV (571)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def load_document(data: bytes) -> Document:
             return Document(kind="comid", comid=parse_comid(cbor.decode(value.value, what="comid"), "comid"))
         if value.tag == TAG_COEV:
             return Document(kind="coev", coev=parse_concise_evidence(value.value, "coev"))
-        raise CorimFormatError("file", f"tag {value.tag} is not a CoRIM (501), signed CoRIM (18), CoMID (506) or CoEV (571)")
+        raise CorimFormatError(
+            "file", f"tag {value.tag} is not a CoRIM (501), a signed CoRIM (18), a CoMID (506) or a CoEV (571)"
+        )
     if isinstance(value, dict):
         return Document(kind="comid", comid=parse_comid(value, "comid"))
     raise CorimFormatError("file", "is not a CoRIM, a signed CoRIM, a CoMID or a CoEV")

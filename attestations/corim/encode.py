@@ -8,7 +8,7 @@ Extension values are written back as they were decoded.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from attestations.corim import cbor
@@ -55,7 +55,7 @@ def _extend(m: dict[Any, Any], extensions: Extensions) -> dict[Any, Any]:
 
 def _time(when: datetime) -> Any:
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     seconds = when.timestamp()
     return _tag(1, int(seconds) if seconds == int(seconds) else seconds)
 

@@ -251,7 +251,7 @@ class RawValue:
 
 @dataclass(frozen=True)
 class IntRange:
-    """``int-range-type-choice``: a bare int (``tagged`` False, min == max) or tag 564 ``[min, max]`` (None: infinite)."""
+    """``int-range-type-choice``: a bare int (``tagged`` False, min == max) or tag 564 ``[min, max]`` (None: open)."""
 
     minimum: int | None
     maximum: int | None
