@@ -233,7 +233,9 @@ def check_reference_values(
     return out
 
 
-def _why_none(device: DeviceClass | None, trusted: Sequence[ReferenceValues], selected: Sequence[ReferenceValues]) -> str:
+def _why_none(
+    device: DeviceClass | None, trusted: Sequence[ReferenceValues], selected: Sequence[ReferenceValues]
+) -> str:
     if device is None:
         return "the device's class (vendor and model) is unknown: no device was read and the release declares none"
     if not trusted:

@@ -17,8 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from attestations.corim import cbor
+from attestations.corim.cose import verify_signed
+from attestations.corim.document import load_document
+from attestations.corim.model import CoRIM, Oid, SignedCorim
+from attestations.errors import AttestationError
+from attestations.files import read_limited
+from attestations.keys import PublicKey, load_public_keys
 from hw.evidence import DeviceEvidence
 from verifier.checks.reference_values import (
     PCR_MEASUREMENT,
@@ -37,12 +43,9 @@ from verifier.checks.reference_values import (
 )
 from verifier.declared.device_manifest import DeviceManifest
 from verifier.errors import BadInputError
+from verifier.firmware.inventory import build_manifest
 from verifier.model import Finding, failed, passed, skipped
 from verifier.policy.model import Policy
-
-if TYPE_CHECKING:
-    from attestations.corim.model import CoRIM, SignedCorim
-    from attestations.keys import PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,9 @@ def judge_reference_values(
 # --- what the device is ----------------------------------------------------------------------------------
 
 
-def device_class(evidence: DeviceEvidence | None, manifest: DeviceManifest | BadInputError | None) -> DeviceClass | None:
+def device_class(
+    evidence: DeviceEvidence | None, manifest: DeviceManifest | BadInputError | None
+) -> DeviceClass | None:
     """The device's vendor and model: as the device gave them (with the strength provcheck verified), else as the
     release's verified device manifest declares them."""
     if evidence is not None:
@@ -135,8 +140,6 @@ def section_components(firmware: Path) -> list[MeasuredComponent]:
     these only say where a change is; the image digest is what a match of the image rests on."""
     if firmware.stat().st_size > MAX_SECTION_IMAGE:
         return []
-    from verifier.firmware.inventory import build_manifest
-
     sections = build_manifest(firmware).to_predicate().get("sections")
     if not isinstance(sections, list):
         return []
@@ -188,8 +191,6 @@ def pcr_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
 
 def reference_values_of(corim: CoRIM, source: str, signer: str) -> list[ReferenceValues]:
     """The reference triples of a verified CoRIM, as the judge reads them."""
-    from attestations.corim.model import Oid
-
     out: list[ReferenceValues] = []
     for comid in corim.comids:
         tag = comid.tag_identity.tag_id
@@ -228,25 +229,23 @@ def reference_values_of(corim: CoRIM, source: str, signer: str) -> list[Referenc
 
 
 def _read(path: Path) -> CorimFile:
-    from attestations.corim import cbor
-    from attestations.corim.cose import decode_signed
-    from attestations.corim.decode import decode_corim
-    from attestations.errors import AttestationError
-    from attestations.files import read_limited
-
     data = read_limited(path, limit=cbor.MAX_SIZE, what="reference values")
     try:
-        if data[:1] == b"\xd2":  # tag 18: COSE_Sign1
-            signed = decode_signed(data)
-            return CorimFile(path, signed, signed.corim)
-        return CorimFile(path, None, decode_corim(data))
+        document = load_document(data)
     except AttestationError as exc:
         raise BadInputError(f"--reference-values {path.name}: {exc}") from None
+    if document.signed is not None:
+        return CorimFile(path, document.signed, document.signed.corim)
+    if document.corim is not None:
+        return CorimFile(path, None, document.corim)
+    if document.comid is not None:
+        # A bare CoMID is never signed: read so that it can be reported (refval.signature), never used.
+        return CorimFile(path, None, CoRIM(id=f"bare CoMID {document.comid.tag_identity.tag_id}",
+                                           tags=(document.comid,)))
+    raise BadInputError(f"--reference-values {path.name}: is a {document.kind}, not reference values (a CoRIM)")
 
 
 def _signer_keys(paths: Sequence[Path]) -> list[PublicKey]:
-    from attestations.keys import load_public_keys
-
     keys: list[PublicKey] = []
     for path in paths:
         keys += load_public_keys(path)
@@ -256,8 +255,6 @@ def _signer_keys(paths: Sequence[Path]) -> list[PublicKey]:
 def _verify(item: CorimFile, keys: Sequence[PublicKey], now: datetime) -> tuple[list[ReferenceValues],
                                                                                 list[Finding]]:
     """The CoRIM's reference values when a policy key verified it and it is valid now; its findings either way."""
-    from attestations.corim.cose import verify_signed
-
     name = item.path.name
     corim = item.corim
     label = f"{name} (CoRIM {corim.id})"

@@ -31,11 +31,12 @@ from attestations.files import read_limited, write_atomic
 from attestations.keys import Signer
 from attestations.statement import Subject, build_statement, parse_statement, subject_for_file
 from verifier.checks.raw_image import compare, pin
-from verifier.declared.device_manifest import load_device_manifest
+from verifier.declared.device_manifest import load_device_manifest, manifest_from_predicate
 from verifier.errors import BadInputError, UsageError
 from verifier.firmware.inventory import build_manifest
 from verifier.firmware.loader import load_file
 from verifier.model import Status
+from verifier.workflows.release_corim import corim_name, release_corim
 
 BUNDLE_NAME = "release.intoto.jsonl"
 INDEX_NAME = "index.json"
@@ -288,9 +289,6 @@ def _corim(
     signers: Sequence[Signer],
 ) -> tuple[str, bytes]:
     """``NAME.corim`` and its bytes: the release's declared measurements, signed (``release sign --corim``)."""
-    from verifier.declared.device_manifest import manifest_from_predicate
-    from verifier.workflows.release_corim import corim_name, release_corim
-
     firmware = [s[2] for s in statements if s[1] == predicates.FIRMWARE_MANIFEST]
     device = next((s[2] for s in statements if s[1] == predicates.DEVICE_MANIFEST), None)
     return corim_name(name), release_corim(

@@ -19,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from attestations.corim.build import ReferenceMeasurement, build_reference_corim, sign_reference_corim
+from attestations.corim.model import ClassMap, Digest, IntegrityRegister, Measurement, MeasurementValues
 from attestations.keys import Signer
 from attestations.statement import digest_file
 from verifier.checks.reference_values import (
@@ -50,16 +52,14 @@ def release_corim(
     signers: Sequence[Signer],
 ) -> bytes:
     """The signed CoRIM of a release: ``images`` are (shipped file, its firmware-manifest predicate)."""
-    from attestations.corim.build import ReferenceMeasurement, build_reference_corim, sign_reference_corim
-    from attestations.corim.model import ClassMap, Digest, IntegrityRegister, Measurement, MeasurementValues
-
     if device is None or not device.manufacturer or not device.model:
         raise UsageError("--corim needs a --device-manifest that declares the manufacturer and model: reference "
                          "values are given for a device class")
     measurements: list[ReferenceMeasurement] = []
     for path, predicate in images:
         digests = digest_file(path, ("sha256", "sha384", "sha512"))
-        measurements.append(ReferenceMeasurement(image_key(path.name), {k: bytes.fromhex(v) for k, v in digests.items()}))
+        values = {k: bytes.fromhex(v) for k, v in digests.items()}
+        measurements.append(ReferenceMeasurement(image_key(path.name), values))
         raw = predicate.get("raw_image")
         if isinstance(raw, Mapping) and raw.get("image_sha256"):
             continue  # a raw image laid out from its ELF: no section table in what ships
@@ -71,11 +71,11 @@ def release_corim(
         if region.sha256:
             measurements.append(ReferenceMeasurement(region_key(region.name), {"sha256": bytes.fromhex(region.sha256)}))
     registers: dict[int, list[Digest]] = {}
-    for bank, values in device.boot.pcrs.items():
+    for bank, bank_values in device.boot.pcrs.items():
         alg = ALGORITHM_IDS.get(bank.lower().replace("-", ""))
         if alg is None:
             continue
-        for index, value in values.items():
+        for index, value in bank_values.items():
             registers.setdefault(index, []).append(Digest(alg, value))
     corim_id = uuid.uuid5(_NAMESPACE, f"{name}\n{version}\n{created}")
     corim = build_reference_corim(
