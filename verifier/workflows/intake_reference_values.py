@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from attestations.errors import AttestationError
 from attestations.files import read_limited
 from attestations.keys import PublicKey, load_public_keys
 from hw.evidence import DeviceEvidence
+from verifier.checks.corim import judge_signature, judge_validity
 from verifier.checks.reference_values import (
     PCR_MEASUREMENT,
     DeviceClass,
@@ -44,7 +45,7 @@ from verifier.checks.reference_values import (
 from verifier.declared.device_manifest import DeviceManifest
 from verifier.errors import BadInputError
 from verifier.firmware.inventory import build_manifest
-from verifier.model import Finding, failed, passed, skipped
+from verifier.model import Finding, Status, skipped
 from verifier.policy.model import Policy
 
 log = logging.getLogger(__name__)
@@ -254,29 +255,26 @@ def _signer_keys(paths: Sequence[Path]) -> list[PublicKey]:
 
 def _verify(item: CorimFile, keys: Sequence[PublicKey], now: datetime) -> tuple[list[ReferenceValues],
                                                                                 list[Finding]]:
-    """The CoRIM's reference values when a policy key verified it and it is valid now; its findings either way."""
+    """The CoRIM's reference values when a policy key verified it and it is valid now; its findings either way
+    (judged by ``verifier.checks.corim``)."""
     name = item.path.name
     corim = item.corim
     label = f"{name} (CoRIM {corim.id})"
-    if item.signed is None:
-        return [], [failed("refval.signature", f"{label} is not signed: its reference values are not used", name)]
-    if not keys:
-        return [], [failed("refval.signature", f"{label} is signed, but the policy's [reference_values] signers "
-                           "names no key: its reference values are not used", name)]
-    check = verify_signed(item.signed, keys)
-    if not check.valid or check.key is None:
-        return [], [failed("refval.signature", f"{label} ({check.alg}) is not signed by a key of [reference_values] "
-                           "signers: its reference values are not used", name, reasons=list(check.reasons)[:8])]
-    findings = [passed("refval.signature", f"{label} is signed ({check.alg}) by {check.key.describe()}", name,
-                       keyid=check.key.keyid)]
-    windows = [("CoRIM", corim.validity)]
-    meta = item.signed.protected.meta
+    check = verify_signed(item.signed, keys) if item.signed is not None else None
+    signature = judge_signature(item.signed, check, name)
+    if check is None or not check.valid or check.key is None:
+        return [], [replace(signature, message=f"{label}: {signature.message}; its reference values are not used")]
+    findings = [replace(signature, message=f"{label}: {signature.message}")]
+    windows = {"the CoRIM": corim.validity}
+    meta = item.signed.protected.meta if item.signed is not None else None
     if meta is not None:
-        windows.append(("signature", meta.signature_validity))
-    for what, validity in windows:
-        if validity is not None and not validity.contains(now):
-            findings.append(failed("refval.validity", f"{label}: the {what} validity ({validity.not_before} to "
-                                   f"{validity.not_after}) does not include {now.isoformat(timespec='seconds')}: "
-                                   "its reference values are not used", name))
+        windows["its signature"] = meta.signature_validity
+    present = {what: validity for what, validity in windows.items() if validity is not None}
+    if present:
+        validity = judge_validity(present, now, name)
+        if validity.status is not Status.PASS:
+            findings.append(replace(validity, message=f"{label}: {validity.message}; its reference values are not "
+                                    "used"))
             return [], findings
+        findings.append(validity)
     return reference_values_of(corim, label, check.key.keyid), findings
