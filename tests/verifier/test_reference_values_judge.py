@@ -1,0 +1,271 @@
+"""The reference-values judge, input by input, with the variants an attacker (or a careless signer) would try.
+
+Facts are made here: digests of bytes the test chooses, CoRIMs built and encoded with ``attestations.corim`` and
+read back through the strict decoder, so each case is a file that could really be given to intake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from attestations.corim.build import ReferenceMeasurement as Built
+from attestations.corim.build import build_reference_corim
+from attestations.corim.decode import decode_corim
+from attestations.corim.encode import encode_corim
+from attestations.corim.model import ClassMap, Digest, IntegrityRegister, Measurement, MeasurementValues, Ueid
+from hw.evidence import DeviceEvidence, Fact, RegionDigest, TpmEvidence
+from verifier.checks.reference_values import (
+    DeviceClass,
+    EnvironmentClass,
+    MeasuredComponent,
+    ReferenceDigest,
+    ReferenceMeasurement,
+    ReferenceValues,
+    check_reference_values,
+    digests_of,
+    loaded_sections,
+)
+from verifier.declared.device_manifest import DeviceManifest
+from verifier.model import Status
+from verifier.workflows.intake_reference_values import (
+    device_class,
+    pcr_components,
+    reference_values_of,
+    region_components,
+)
+
+IMAGE = b"\x7fELF honest firmware bytes" * 100
+EVIL = b"\x7fELF planted firmware bytes" * 100
+DEVICE = DeviceClass("Acme Industrial", "RTU-9", "the device (signed)")
+ACME = EnvironmentClass("Acme Industrial", "RTU-9")
+KEY = "image/rtu9.bin"
+
+
+def _measured(data: bytes = IMAGE, key: str = KEY) -> MeasuredComponent:
+    return MeasuredComponent(key, digests_of(data), "computed by provcheck from the file")
+
+
+def _ref(*digests: tuple[int | str, bytes], env: EnvironmentClass = ACME, key: str = KEY, signer: str = "k1",
+         source: str = "a.corim") -> ReferenceValues:
+    return ReferenceValues(source, signer, env,
+                           (ReferenceMeasurement(key, tuple(ReferenceDigest(a, v) for a, v in digests)),))
+
+
+def _all(data: bytes = IMAGE) -> list[tuple[int | str, bytes]]:
+    return [(1, hashlib.sha256(data).digest()), (7, hashlib.sha384(data).digest()), (8, hashlib.sha512(data).digest())]
+
+
+def _one(*refs: ReferenceValues, measured: MeasuredComponent | None = None, device: DeviceClass | None = DEVICE,
+         missing: str = "warn") -> tuple[str, Status, dict[str, object], str]:
+    (finding,) = check_reference_values(device, [measured or _measured()], refs, missing=missing)
+    return finding.check, finding.status, dict(finding.evidence), finding.message
+
+
+def test_every_algorithm_equal_is_a_match_naming_component_and_algorithms() -> None:
+    check, status, evidence, message = _one(_ref(*_all()))
+    assert (check, status) == ("refval.match", Status.PASS)
+    assert evidence["algorithms"] == ["sha256", "sha384", "sha512"]
+    assert KEY in message and "Acme Industrial / RTU-9" in message
+
+
+def test_a_tampered_image_is_a_mismatch_naming_both_digests() -> None:
+    check, status, evidence, message = _one(_ref(*_all()), measured=_measured(EVIL))
+    assert (check, status) == ("refval.mismatch", Status.FAIL)
+    assert evidence["reference"] == hashlib.sha256(IMAGE).hexdigest()
+    assert evidence["measured"] == hashlib.sha256(EVIL).hexdigest()
+    assert str(evidence["reference"]) in message and str(evidence["measured"]) in message
+
+
+def test_sha256_right_and_sha384_wrong_is_a_mismatch() -> None:
+    wrong = [(1, hashlib.sha256(IMAGE).digest()), (7, hashlib.sha384(EVIL).digest())]
+    check, _, evidence, _ = _one(_ref(*wrong))
+    assert check == "refval.mismatch" and evidence["algorithm"] == "sha384"
+
+
+def test_two_corims_that_disagree_are_a_mismatch_whatever_their_order() -> None:
+    a = _ref(*_all(IMAGE), source="a.corim")
+    b = _ref(*_all(EVIL), source="b.corim")
+    for refs in ((a, b), (b, a)):
+        check, _, evidence, _ = _one(*refs)
+        assert check == "refval.mismatch"
+        assert evidence["reference_source"] == "b.corim"
+
+
+def test_references_disagreeing_on_an_algorithm_not_computed_here_are_a_mismatch() -> None:
+    """sha3-256 is not computed for the image: two references that disagree on it cannot both be right."""
+    a = _ref((1, hashlib.sha256(IMAGE).digest()), (10, hashlib.sha3_256(IMAGE).digest()))
+    b = _ref((1, hashlib.sha256(IMAGE).digest()), (10, hashlib.sha3_256(EVIL).digest()), source="b.corim")
+    assert _one(a, b)[0] == "refval.mismatch"
+    assert _one(a)[0] == "refval.match"  # alone, sha256 matches and sha3-256 is named as not compared
+
+
+@pytest.mark.parametrize("alg", [2, 3, 4, 5, 6, "sha-256-32", "sha-256-128"])
+def test_a_truncated_digest_never_matches(alg: int | str) -> None:
+    length = {2: 16, 3: 15, 4: 12, 5: 8, 6: 4, "sha-256-32": 4, "sha-256-128": 16}[alg]
+    check, status, _, message = _one(_ref((alg, hashlib.sha256(IMAGE).digest()[:length])))
+    assert (check, status) == ("refval.missing", Status.WARN)
+    assert "never a match" in message
+    # The same truncation of another image's digest is still a definite difference.
+    assert _one(_ref((alg, hashlib.sha256(EVIL).digest()[:length])))[0] == "refval.mismatch"
+
+
+def test_a_sha256_cut_short_never_matches() -> None:
+    assert _one(_ref((1, hashlib.sha256(IMAGE).digest()[:16])))[0] == "refval.missing"
+    assert _one(_ref((1, b"")))[0] == "refval.missing"
+
+
+@pytest.mark.parametrize("alg", [99, "md5", "sha-1", "SHA-256", 9])
+def test_an_unknown_or_weak_algorithm_alone_is_not_a_match(alg: int | str) -> None:
+    value = hashlib.md5(IMAGE).digest() if alg == "md5" else hashlib.sha256(IMAGE).digest()
+    check, _, _, message = _one(_ref((alg, value)))
+    assert check == "refval.missing" and "unknown" in message
+
+
+def test_an_unknown_algorithm_beside_a_matching_one_is_named_not_used() -> None:
+    check, _, _, message = _one(_ref((1, hashlib.sha256(IMAGE).digest()), (99, b"\x00" * 32)))
+    assert check == "refval.match" and "not compared: unknown algorithm 99" in message
+
+
+def test_cose_hash_ids_are_read_as_sha2() -> None:
+    refs = _ref((-16, hashlib.sha256(IMAGE).digest()), (-43, hashlib.sha384(IMAGE).digest()))
+    assert _one(refs)[2]["algorithms"] == ["sha256", "sha384"]
+
+
+def test_reference_values_for_another_device_class_are_missing_even_with_the_right_digest() -> None:
+    other = _ref(*_all(), env=EnvironmentClass("Acme Industrial", "RTU-7"))
+    check, _, _, message = _one(other)
+    assert check == "refval.missing" and "RTU-7" in message
+
+
+@pytest.mark.parametrize("env", [
+    EnvironmentClass("acme industrial", "RTU-9"),  # case: a different string is a different class
+    EnvironmentClass("Acme Industrial", "RTU-9 "),
+    EnvironmentClass("Acme Industrial", None),  # a vendor-wide reference names no model
+    EnvironmentClass(None, "RTU-9"),
+    EnvironmentClass("Acme Industrial", "RTU-9", ("instance",)),  # more specific than provcheck can prove
+    EnvironmentClass("Acme Industrial", "RTU-9", ("layer 1",)),
+])
+def test_an_environment_is_selected_only_by_exactly_the_device_class(env: EnvironmentClass) -> None:
+    assert _one(_ref(*_all(), env=env))[0] == "refval.missing"
+
+
+def test_an_unverified_reference_is_never_used() -> None:
+    assert _one(_ref(*_all(), signer=""))[0] == "refval.missing"
+    assert _one(_ref(*_all(EVIL), signer=""), _ref(*_all()))[0] == "refval.match"
+
+
+def test_an_unknown_device_class_matches_nothing() -> None:
+    check, _, _, message = _one(_ref(*_all()), device=None)
+    assert check == "refval.missing" and "unknown" in message
+
+
+def test_the_policy_decides_whether_missing_fails() -> None:
+    assert _one(missing="fail")[1] is Status.FAIL
+    assert _one(missing="warn")[1] is Status.WARN
+
+
+def test_one_finding_per_measured_component() -> None:
+    refs = [_ref(*_all()), _ref((1, hashlib.sha256(b".text").digest()), key="image/rtu9.bin/section/.text")]
+    measured = [_measured(), _measured(b".text", "image/rtu9.bin/section/.text"), _measured(b"r", "region/boot")]
+    out = check_reference_values(DEVICE, measured, refs)
+    assert [(f.check, f.subject) for f in out] == [
+        ("refval.match", KEY), ("refval.match", "image/rtu9.bin/section/.text"), ("refval.missing", "region/boot")]
+
+
+# --- the adapters: a CoRIM as the judge reads it, and the facts intake gives it ------------------------------------
+
+
+def _corim_bytes(measurements: list[Built], *, env: ClassMap | None = None, extra: Measurement | None = None) -> bytes:
+    corim = build_reference_corim(uuid.UUID(int=1), env or ClassMap(vendor="Acme Industrial", model="RTU-9"),
+                                  measurements, tag_id="comid-1")
+    if extra is not None:
+        (comid,) = corim.comids
+        (triple,) = comid.triples.reference
+        triple = replace(triple, measurements=(*triple.measurements, extra))
+        corim = replace(corim, tags=(replace(comid, triples=replace(comid.triples, reference=(triple,))),))
+    return encode_corim(corim)
+
+
+def test_a_decoded_corim_gives_its_digests_and_pcr_registers() -> None:
+    pcr0 = hashlib.sha256(b"pcr0").digest()
+    registers = Measurement(mkey="tpm/pcrs", mval=MeasurementValues(
+        integrity_registers=(IntegrityRegister(0, (Digest(1, pcr0),)), IntegrityRegister("named", (Digest(1, pcr0),)))))
+    data = _corim_bytes([Built(KEY, {"sha256": hashlib.sha256(IMAGE).digest()})], extra=registers)
+    (refs,) = reference_values_of(decode_corim(data), "a.corim", "k1")
+    assert refs.environment == ACME
+    assert [m.key for m in refs.measurements] == [KEY, "pcr/0"]
+    measured = [_measured(), MeasuredComponent("pcr/0", {"sha256": pcr0}, "TPM PCR (signed)")]
+    assert [f.check for f in check_reference_values(DEVICE, measured, [refs])] == ["refval.match", "refval.match"]
+
+
+def test_registers_under_another_mkey_are_not_pcrs() -> None:
+    registers = Measurement(mkey="dice/layer0", mval=MeasurementValues(
+        integrity_registers=(IntegrityRegister(0, (Digest(1, b"\x01" * 32),)),)))
+    data = _corim_bytes([Built(KEY, {"sha256": hashlib.sha256(IMAGE).digest()})], extra=registers)
+    (refs,) = reference_values_of(decode_corim(data), "a.corim", "k1")
+    assert [m.key for m in refs.measurements] == [KEY]
+
+
+def test_an_environment_with_a_class_id_or_instance_is_marked_specific() -> None:
+    data = _corim_bytes([Built(KEY, {"sha256": hashlib.sha256(IMAGE).digest()})],
+                        env=ClassMap(class_id=uuid.UUID(int=7), vendor="Acme Industrial", model="RTU-9"))
+    (refs,) = reference_values_of(decode_corim(data), "a.corim", "k1")
+    assert refs.environment.specific and not refs.environment.selects(DEVICE)
+    # One unit's reference values (an instance id provcheck cannot prove) are not the class's.
+    corim = decode_corim(_corim_bytes([Built(KEY, {"sha256": hashlib.sha256(IMAGE).digest()})]))
+    (comid,) = corim.comids
+    (triple,) = comid.triples.reference
+    unit = replace(triple, environment=replace(triple.environment, instance=Ueid(b"\x01" + b"\x42" * 16)))
+    corim = replace(corim, tags=(replace(comid, triples=replace(comid.triples, reference=(unit,))),))
+    (refs,) = reference_values_of(decode_corim(encode_corim(corim)), "a.corim", "k1")
+    assert refs.environment.specific == ("instance",)
+    assert check_reference_values(DEVICE, [_measured()], [refs])[0].check == "refval.missing"
+
+
+def _evidence(**identity: tuple[str, str]) -> DeviceEvidence:
+    return DeviceEvidence("attest", "pty", {k: Fact(v, s, "test") for k, (v, s) in identity.items()})
+
+
+def test_the_device_class_comes_from_the_device_before_the_manifest() -> None:
+    manifest = DeviceManifest(manufacturer="Acme Industrial", model="RTU-9")
+    seen = device_class(_evidence(manufacturer=("Acme Industrial", "signed"), model=("RTU-7", "signed")), manifest)
+    assert seen is not None and seen.model == "RTU-7" and "signed" in seen.source
+    fallback = device_class(_evidence(manufacturer=("Acme Industrial", "signed")), manifest)
+    assert fallback is not None and fallback.model == "RTU-9" and "manifest" in fallback.source
+    assert device_class(None, None) is None
+
+
+def test_regions_and_pcrs_become_components_with_their_strength() -> None:
+    evidence = replace(
+        _evidence(),
+        regions=(RegionDigest("boot", 0, 4, "sha256", "aa" * 32, "attest", "signed"),
+                 RegionDigest("env", 0, 4, "crc32", "deadbeef", "crc32", "measured", weak=True)),
+        tpm=TpmEvidence({"sha256": {"0": "11" * 32, "7": "22" * 32}, "sha1": {"0": "33" * 20}}, None, None, None,
+                        strength="signed"),
+    )
+    regions = region_components(evidence)
+    assert [(r.key, dict(r.digests)) for r in regions] == [
+        ("region/boot", {"sha256": b"\xaa" * 32}), ("region/env", {})]
+    pcrs = pcr_components(evidence)
+    assert [p.key for p in pcrs] == ["pcr/0", "pcr/7"]
+    assert set(pcrs[0].digests) == {"sha256", "sha1"} and "signed" in pcrs[0].how
+    # A region measured only with crc32 can never match a sha256 reference.
+    ref = _ref((1, b"\xaa" * 32), key="region/env")
+    assert check_reference_values(DEVICE, [regions[1]], [ref])[0].check == "refval.missing"
+
+
+def test_loaded_sections_keep_loaded_ones_and_number_repeated_names() -> None:
+    digest = "ab" * 32
+    sections = [
+        {"name": ".text", "flags": ["alloc", "exec"], "sha256": digest},
+        {"name": ".text", "flags": ["alloc", "exec"], "sha256": digest},  # a second header with the same name
+        {"name": ".shstrtab", "flags": [], "sha256": digest},  # strip rewrites it
+        {"name": ".bss", "flags": ["alloc", "write"], "sha256": None},
+        {"name": ".rdata", "flags": ["read"], "sha256": digest},  # PE
+        {"name": ".debug_info", "flags": ["read", "discardable"], "sha256": digest},  # mingw DWARF
+    ]
+    assert [label for label, _ in loaded_sections(sections)] == [".text", ".text#1", ".rdata"]
