@@ -86,12 +86,26 @@ class Oid:
     der: bytes
 
     @property
+    def with_der_header(self) -> bool:
+        """True when the bytes are a whole DER TLV (``06 len ...``) rather than RFC 9090's content bytes.
+
+        Seen in the field: veraison's comid-flags and CoEV test cases and the OCP S.A.F.E. profile example.
+        """
+        der = self.der
+        return len(der) >= 3 and der[0] == 0x06 and der[1] == len(der) - 2 and der[1] < 0x80
+
+    @property
+    def content(self) -> bytes:
+        """The OID's content bytes, whichever way the file wrote them."""
+        return self.der[2:] if self.with_der_header else self.der
+
+    @property
     def dotted(self) -> str:
         """``1.3.6.1...``, or ``oid:<hex>`` when the bytes are not a well-formed OID."""
         arcs: list[int] = []
         value = 0
         pending = False
-        for byte in self.der:
+        for byte in self.content:
             if not pending and byte == 0x80:
                 return f"oid:{self.der.hex()}"
             value = (value << 7) | (byte & 0x7F)
