@@ -212,3 +212,37 @@ def test_corim_verify_accepts_the_release_corim(workspace: Workspace, corim_rele
     assert result.returncode == 0, (result.stdout, result.stderr)
     wrong = run_cli(["corim", "verify", corim_release / "rtu9.corim", "--key", workspace.paths["operator_pub"]])
     assert wrong.returncode == 1, (wrong.stdout, wrong.stderr)
+
+
+def test_the_release_corim_passes_the_draft_cddl(workspace: Workspace, corim_release: Path, tmp_path: Path) -> None:
+    """The release's CoRIM, and one carrying the TPM PCR registers a device manifest declares, against draft-09."""
+    from tests.attestations.corim_cases import validate_signed_parts
+
+    validate_signed_parts((corim_release / "rtu9.corim").read_bytes())
+    manifest = json.loads(workspace.paths["device_manifest"].read_text())
+    manifest["boot_measurements"] = {"pcrs": {"sha256": {"0": "11" * 32, "7": "22" * 32}, "sha1": {"0": "33" * 20},
+                                              "sha384": {"0": "44" * 48}}}
+    (tmp_path / "device.json").write_text(json.dumps(manifest))
+    out = tmp_path / "release"
+    result = run_cli(["release", "sign", "--firmware", workspace.firmware, "--key", workspace.paths["vendor_key"],
+                      "--device-manifest", tmp_path / "device.json", "--name", "rtu9", "--corim", "-o", out])
+    assert result.returncode == 0, result.stderr
+    data = (out / "rtu9.corim").read_bytes()
+    validate_signed_parts(data)
+    document = load_document(data)
+    assert document.corim is not None
+    (comid,) = document.corim.comids
+    (triple,) = comid.triples.reference
+    (pcrs,) = [m for m in triple.measurements if m.mkey == "tpm/pcrs"]
+    registers = {r.register: sorted(d.alg for d in r.digests) for r in pcrs.mval.integrity_registers}
+    assert registers == {0: [1, 7], 7: [1]}  # the sha1 bank is not written: it could never be matched
+    shown = run_cli(["corim", "show", out / "rtu9.corim", "--format", "json"])
+    assert shown.returncode == 0 and "RTU-9" in shown.stdout
+
+
+def test_release_sign_corim_without_a_device_manifest_is_a_usage_error(workspace: Workspace, tmp_path: Path) -> None:
+    result = run_cli(["release", "sign", "--firmware", workspace.firmware, "--key", workspace.paths["vendor_key"],
+                      "--corim", "-o", tmp_path / "release"])
+    assert_clean_error(result, 2)
+    assert "--device-manifest" in result.stderr
+    assert not (tmp_path / "release").exists()
