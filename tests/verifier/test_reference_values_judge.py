@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -269,3 +270,56 @@ def test_loaded_sections_keep_loaded_ones_and_number_repeated_names() -> None:
         {"name": ".debug_info", "flags": ["read", "discardable"], "sha256": digest},  # mingw DWARF
     ]
     assert [label for label, _ in loaded_sections(sections)] == [".text", ".text#1", ".rdata"]
+
+
+# --- the public CoRIM test cases (veraison/corim) -------------------------------------------------------------------
+
+
+def test_every_vector_is_read_as_reference_values_or_refused_as_evidence(vectors: Path) -> None:
+    from verifier.errors import BadInputError
+    from verifier.workflows.intake_reference_values import read_reference_values
+
+    files = sorted((vectors / "corim").rglob("*.cbor"))
+    assert files
+    for path in files:
+        if "/coev/" in str(path):
+            with pytest.raises(BadInputError, match="not reference values"):
+                read_reference_values([path])
+            continue
+        (item,) = read_reference_values([path])
+        for refs in reference_values_of(item.corim, path.name, "k"):
+            # Every environment of the vectors names a class id, a layer or an index, or no model: none is a
+            # class provcheck could prove, so none is ever selected for a device.
+            assert not refs.environment.selects(DeviceClass(refs.environment.vendor or "", refs.environment.model
+                                                            or "", "test"))
+
+
+def test_a_signed_vector_is_used_only_inside_its_signers_validity(vectors: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.attestations.corim_cases import jwk_to_pem
+    from verifier.policy.loading import parse_policy
+    from verifier.workflows.intake_reference_values import judge_reference_values, read_reference_values
+
+    key = jwk_to_pem(vectors / "corim/corim/testcases/src/ec-p256.jwk", tmp_path / "veraison.pem")
+    policy = parse_policy(f'version = 1\n[reference_values]\nsigners = ["{key}"]\nrequired = true\n',
+                          tmp_path / "policy.toml")
+    corims = read_reference_values([vectors / "corim/corim/testcases/signed-good-corim.cbor"])
+    inside = judge_reference_values(corims, policy, None, {}, None, None, datetime(2025, 6, 1, tzinfo=UTC))
+    assert [(f.check, f.status) for f in inside] == [("refval.signature", Status.PASS),
+                                                      ("refval.validity", Status.PASS)]
+    after = judge_reference_values(corims, policy, None, {}, None, None, datetime(2026, 6, 1, tzinfo=UTC))
+    assert [(f.check, f.status) for f in after] == [("refval.signature", Status.PASS),
+                                                     ("refval.validity", Status.FAIL)]
+    assert "not used" in after[1].message
+    other = parse_policy('version = 1\n[reference_values]\nsigners = ["other.pem"]\nrequired = true\n',
+                         _write(tmp_path / "other.pem", tmp_path / "policy2.toml"))
+    wrong = judge_reference_values(corims, other, None, {}, None, None, datetime(2025, 6, 1, tzinfo=UTC))
+    assert [(f.check, f.status) for f in wrong] == [("refval.signature", Status.FAIL)]
+
+
+def _write(key: Path, policy: Path) -> Path:
+    from attestations.keys import generate_private_key, public_pem
+
+    key.write_bytes(public_pem(generate_private_key("ecdsa-p256").public))
+    return policy
