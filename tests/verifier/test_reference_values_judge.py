@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
