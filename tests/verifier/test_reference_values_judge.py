@@ -254,6 +254,7 @@ def test_regions_and_pcrs_become_components_with_their_strength() -> None:
     pcrs = pcr_components(evidence)
     assert [p.key for p in pcrs] == ["pcr/0", "pcr/7"]
     assert set(pcrs[0].digests) == {"sha256", "sha1"} and "signed" in pcrs[0].how
+    assert not pcrs[0].optional
     # A region measured only with crc32 can never match a sha256 reference.
     ref = _ref((1, b"\xaa" * 32), key="region/env")
     assert check_reference_values(DEVICE, [regions[1]], [ref])[0].check == "refval.missing"
@@ -323,3 +324,14 @@ def _write(key: Path, policy: Path) -> Path:
 
     key.write_bytes(public_pem(generate_private_key("ecdsa-p256").public))
     return policy
+
+
+def test_a_pcr_at_its_reset_value_is_judged_only_when_a_reference_names_it() -> None:
+    evidence = replace(_evidence(), tpm=TpmEvidence({"sha256": {"7": "00" * 32, "17": "ff" * 32}}, None, None, None))
+    pcrs = pcr_components(evidence)
+    assert [p.optional for p in pcrs] == [True, True]
+    assert check_reference_values(DEVICE, pcrs, [], missing="fail") == []
+    # The vendor declared PCR 7; a boot that left it at zero is a mismatch, not skipped.
+    declared = _ref((1, hashlib.sha256(b"pcr7").digest()), key="pcr/7")
+    (finding,) = check_reference_values(DEVICE, pcrs, [declared], missing="fail")
+    assert (finding.check, finding.subject) == ("refval.mismatch", "pcr/7")

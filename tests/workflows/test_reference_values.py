@@ -246,3 +246,34 @@ def test_release_sign_corim_without_a_device_manifest_is_a_usage_error(workspace
     assert_clean_error(result, 2)
     assert "--device-manifest" in result.stderr
     assert not (tmp_path / "release").exists()
+
+
+def test_pcrs_the_release_declares_match_the_quoted_pcrs_of_a_linux_device(
+    workspace: Workspace, simulator: Any, tmp_path: Path
+) -> None:
+    """The Linux simulator's manifest declares PCRs 0-7; its TPM quotes them over the intake's nonce."""
+    from verifier.workflows.demo import declared_device_manifest
+
+    sim = simulator(profile="linux")
+    (tmp_path / "device.json").write_text(json.dumps(declared_device_manifest(sim)))
+    release = tmp_path / "release"
+    result = run_cli(["release", "sign", "--firmware", workspace.firmware, "--key", workspace.paths["vendor_key"],
+                      "--device-manifest", tmp_path / "device.json", "--name", "rtu9", "--corim", "-o", release])
+    assert result.returncode == 0, result.stderr
+    policy = workspace.write_policy("refval-linux.toml", policy_text(
+        ("require_nonce = true", "require_nonce = false"),
+        ('serial = "signed"', 'serial = "reported"'),
+        ('firmware_regions = "signed"', 'firmware_regions = "measured"'),
+    ) + REFERENCE_POLICY.format(missing="fail", required="true"))
+    args: list[object] = ["intake", "--release", release, "--policy", policy, "--firmware", workspace.firmware,
+                          "--port", sim.port, "--profile", "linux", "--timeout", "60", "--no-history", "--format",
+                          "json", "--reference-values", release / "rtu9.corim"]
+    run = run_cli(args)
+    report = json.loads(run.stdout)
+    assert run.returncode == 0, [f for f in report["findings"] if f["status"] != "pass"]
+    matched = _by(report, "refval.match")
+    assert {f"pcr/{i}" for i in range(8)} <= set(matched), sorted(matched)
+    assert matched["pcr/0"]["evidence"]["algorithms"] == ["sha256"]
+    assert "region/bootloader" in matched
+    # PCRs 8-23 were never extended: no reference names them, and nothing is missing.
+    assert not _by(report, "refval.missing") and not _by(report, "refval.mismatch")

@@ -198,6 +198,8 @@ class MeasuredComponent:
     digests: Mapping[str, bytes]  # canonical algorithm name -> digest, every one provcheck computed
     how: str  # "computed by provcheck from the file", "measured by the device (signed)", ...
     evidence: Mapping[str, str] = field(default_factory=dict)
+    #: judged only when a reference names it (a PCR still at its reset value: nothing was measured into it)
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ def check_reference_values(
     for component in measured:
         refs = by_key.get(component.key, [])
         if not refs:
+            if component.optional:
+                continue
             out.append(_missing(component, _why_none(device, trusted, selected), missing))
             continue
         result = _compare(component, refs)

@@ -169,7 +169,8 @@ def region_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
 
 def pcr_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
     """Each PCR the device gave, every bank as one algorithm of it; the strength provcheck verified is named
-    (``signed`` only for values a verified quote over this intake's nonce covers)."""
+    (``signed`` only for values a verified quote over this intake's nonce covers). A PCR still at its reset value
+    is judged only when a reference names it (a declared PCR left at zero is still a mismatch)."""
     tpm = evidence.tpm
     if tpm is None:
         return []
@@ -183,8 +184,14 @@ def pcr_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
                 by_index.setdefault(int(index), {})[name] = bytes.fromhex(value.lower().removeprefix("0x"))
             except ValueError:
                 continue
-    return [MeasuredComponent(pcr_key(index), digests, f"TPM PCR ({tpm.strength})", {"strength": tpm.strength})
+    return [MeasuredComponent(pcr_key(index), digests, f"TPM PCR ({tpm.strength})", {"strength": tpm.strength},
+                              optional=all(_reset(v) for v in digests.values()))
             for index, digests in sorted(by_index.items())]
+
+
+def _reset(value: bytes) -> bool:
+    """A PCR value nothing was extended into (all zeros; all ones for the locality PCRs 17-22)."""
+    return value in (bytes(len(value)), b"\xff" * len(value))
 
 
 # --- the CoRIMs -----------------------------------------------------------------------------------------------
