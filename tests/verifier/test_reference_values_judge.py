@@ -335,3 +335,64 @@ def test_a_pcr_at_its_reset_value_is_judged_only_when_a_reference_names_it() -> 
     declared = _ref((1, hashlib.sha256(b"pcr7").digest()), key="pcr/7")
     (finding,) = check_reference_values(DEVICE, pcrs, [declared], missing="fail")
     assert (finding.check, finding.subject) == ("refval.mismatch", "pcr/7")
+
+
+# --- TPM event log: boot images and firmware blobs against the allowed event digests ------------------------------
+
+
+def _event_log(blobs: list[bytes]) -> tuple[bytes, dict[str, str]]:
+    """A crypto-agile TCG log (sha256 bank) measuring each blob as EV_EFI_PLATFORM_FIRMWARE_BLOB into PCR 0, with
+    a separator in PCRs 0-7, and the PCR values it replays to."""
+    import struct
+
+    spec_id = (b"Spec ID Event03\x00" + struct.pack("<IBBBB", 0, 0, 2, 0, 2) + struct.pack("<I", 1)
+               + struct.pack("<HH", 0x000B, 32) + b"\x00")
+    log = bytearray(struct.pack("<II", 0, 0x3) + bytes(20) + struct.pack("<I", len(spec_id)) + spec_id)
+    pcrs = {i: bytes(32) for i in range(8)}
+    events = [(0, 0x80000008, hashlib.sha256(blob).digest(), struct.pack("<QQ", 0xFFC00000 + i * 0x1000, len(blob)))
+              for i, blob in enumerate(blobs)]
+    events += [(i, 0x4, hashlib.sha256(b"\x00" * 4).digest(), b"\x00" * 4) for i in range(8)]
+    for index, event_type, digest, data in events:
+        log += struct.pack("<III", index, event_type, 1) + struct.pack("<H", 0x000B) + digest
+        log += struct.pack("<I", len(data)) + data
+        pcrs[index] = hashlib.sha256(pcrs[index] + digest).digest()
+    return bytes(log), {str(i): v.hex() for i, v in pcrs.items()}
+
+
+def _tpm_evidence(log: bytes, pcrs: dict[str, str]) -> DeviceEvidence:
+    import base64
+
+    return replace(_evidence(), tpm=TpmEvidence({"sha256": pcrs}, base64.b64encode(log).decode(), None, None,
+                                                strength="signed"))
+
+
+def _allowed(*blobs: bytes, source: str = "a.corim") -> ReferenceValues:
+    return _ref(*[(1, hashlib.sha256(b).digest()) for b in blobs], key="tpm/events", source=source)
+
+
+def test_logged_firmware_blobs_are_judged_against_the_allowed_event_digests() -> None:
+    from verifier.workflows.intake_reference_values import event_components
+
+    log, pcrs = _event_log([b"PEI volume", b"DXE volume"])
+    events = event_components(_tpm_evidence(log, pcrs))
+    assert [e.key for e in events] == ["tpm/event/1", "tpm/event/2"]
+    assert all(e.member and e.reference_key == "tpm/events" for e in events)
+    out = check_reference_values(DEVICE, events, [_allowed(b"PEI volume", b"DXE volume", b"other")])
+    assert [f.check for f in out] == ["refval.match", "refval.match"]
+    # A planted DXE volume is in no allowed set; a second CoRIM that does not allow the PEI volume disagrees.
+    out = check_reference_values(DEVICE, events, [_allowed(b"PEI volume", b"other")])
+    assert [f.check for f in out] == ["refval.match", "refval.mismatch"]
+    out = check_reference_values(DEVICE, events, [_allowed(b"PEI volume", b"DXE volume"),
+                                                  _allowed(b"DXE volume", source="b.corim")])
+    assert [f.check for f in out] == ["refval.mismatch", "refval.match"]
+    # Truncated allowed digests never allow anything.
+    cut = _ref((2, hashlib.sha256(b"PEI volume").digest()[:16]), key="tpm/events")
+    assert check_reference_values(DEVICE, events[:1], [cut])[0].check == "refval.missing"
+
+
+def test_a_log_that_does_not_replay_to_the_pcrs_is_not_read() -> None:
+    from verifier.workflows.intake_reference_values import event_components
+
+    log, pcrs = _event_log([b"PEI volume"])
+    assert event_components(_tpm_evidence(log, {**pcrs, "0": "ab" * 32})) == []
+    assert event_components(_tpm_evidence(b"\x00garbage", pcrs)) == []

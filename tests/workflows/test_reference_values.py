@@ -221,7 +221,8 @@ def test_the_release_corim_passes_the_draft_cddl(workspace: Workspace, corim_rel
     validate_signed_parts((corim_release / "rtu9.corim").read_bytes())
     manifest = json.loads(workspace.paths["device_manifest"].read_text())
     manifest["boot_measurements"] = {"pcrs": {"sha256": {"0": "11" * 32, "7": "22" * 32}, "sha1": {"0": "33" * 20},
-                                              "sha384": {"0": "44" * 48}}}
+                                              "sha384": {"0": "44" * 48}},
+                                     "allowed_event_digests": {"sha256": ["55" * 32, "66" * 32]}}
     (tmp_path / "device.json").write_text(json.dumps(manifest))
     out = tmp_path / "release"
     result = run_cli(["release", "sign", "--firmware", workspace.firmware, "--key", workspace.paths["vendor_key"],
@@ -236,6 +237,8 @@ def test_the_release_corim_passes_the_draft_cddl(workspace: Workspace, corim_rel
     (pcrs,) = [m for m in triple.measurements if m.mkey == "tpm/pcrs"]
     registers = {r.register: sorted(d.alg for d in r.digests) for r in pcrs.mval.integrity_registers}
     assert registers == {0: [1, 7], 7: [1]}  # the sha1 bank is not written: it could never be matched
+    (events,) = [m for m in triple.measurements if m.mkey == "tpm/events"]
+    assert [(d.alg, d.value.hex()) for d in events.mval.digests] == [(1, "55" * 32), (1, "66" * 32)]
     shown = run_cli(["corim", "show", out / "rtu9.corim", "--format", "json"])
     assert shown.returncode == 0 and "RTU-9" in shown.stdout
 

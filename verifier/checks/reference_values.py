@@ -42,6 +42,9 @@ REGION_PREFIX = "region/"
 PCR_PREFIX = "pcr/"
 #: The mkey of the measurement whose integrity registers are TPM PCRs (a measurement without mkey counts too).
 PCR_MEASUREMENT = "tpm/pcrs"
+#: The mkey of the measurement whose digests are the allowed event digests of the TPM event log (a set: each boot
+#: image or firmware blob the log records must be one of them); each event is judged as ``tpm/event/N``.
+EVENTS_MEASUREMENT = "tpm/events"
 
 
 def image_key(name: str) -> str:
@@ -58,6 +61,10 @@ def region_key(name: str) -> str:
 
 def pcr_key(index: int) -> str:
     return f"{PCR_PREFIX}{index}"
+
+
+def event_key(number: int) -> str:
+    return f"tpm/event/{number}"
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,10 @@ class MeasuredComponent:
     evidence: Mapping[str, str] = field(default_factory=dict)
     #: judged only when a reference names it (a PCR still at its reset value: nothing was measured into it)
     optional: bool = False
+    #: the reference measurement it is judged against, when not ``key`` itself; with ``member``, the reference's
+    #: digests are a set of allowed values (event digests), each of which the component's digest may be
+    reference_key: str | None = None
+    member: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,13 +237,13 @@ def check_reference_values(
             by_key.setdefault(m.key, []).append((m, ref.source))
     out: list[Finding] = []
     for component in measured:
-        refs = by_key.get(component.key, [])
+        refs = by_key.get(component.reference_key or component.key, [])
         if not refs:
             if component.optional:
                 continue
             out.append(_missing(component, _why_none(device, trusted, selected), missing))
             continue
-        result = _compare(component, refs)
+        result = _membership(component, refs) if component.member else _compare(component, refs)
         out.append(_judged(component, result, device, missing))
     return out
 
@@ -281,6 +292,30 @@ def _compare(component: MeasuredComponent, refs: Sequence[tuple[ReferenceMeasure
         if len(values) > 1:
             shown = " vs ".join(sorted(v.hex()[:16] + "..." for v in values))
             result.disagree.append((name, shown, "(not computed here)", "the reference values disagree"))
+    return result
+
+
+def _membership(component: MeasuredComponent, refs: Sequence[tuple[ReferenceMeasurement, str]]) -> _Compared:
+    """Each reference lists allowed digests; every reference must allow the component's digest, on every algorithm
+    it lists and provcheck has (one that does not allow it is a mismatch, whatever the others say)."""
+    result = _Compared()
+    for measurement, source in refs:
+        result.sources.append(source)
+        allowed: dict[str, set[bytes]] = {}
+        for digest in measurement.digests:
+            algorithm = ALGORITHMS.get(digest.algorithm)
+            if algorithm is None or not algorithm.strong or len(digest.value) != algorithm.length:
+                result.unusable.append(f"allowed digest of algorithm {digest.algorithm!r} ({len(digest.value)} bytes)")
+                continue
+            allowed.setdefault(algorithm.name, set()).add(digest.value)
+        for name, values in sorted(allowed.items()):
+            got = component.digests.get(name)
+            if got is None:
+                result.unusable.append(f"{name} (not in the log)")
+            elif got in values:
+                result.agree.append(name)
+            else:
+                result.disagree.append((name, f"none of the {len(values)} allowed {name} digests", got.hex(), source))
     return result
 
 

@@ -6,7 +6,8 @@
 2. take the device's class (vendor, model) from what the device gave, else from the release's verified device
    manifest; never from the image;
 3. collect what provcheck measured: the image's sha256/384/512 and its sections' sha256 (computed here from the
-   file), the firmware regions the device measured, the PCRs of its TPM evidence;
+   file), the firmware regions the device measured, the PCRs of its TPM evidence and the boot images and firmware
+   blobs of an event log that replays to them;
 4. judge them (``verifier.checks.reference_values``).
 """
 
@@ -25,9 +26,15 @@ from attestations.corim.model import CoRIM, Oid, SignedCorim
 from attestations.errors import AttestationError
 from attestations.files import read_limited
 from attestations.keys import PublicKey, load_public_keys
+from hw.errors import HardwareError
 from hw.evidence import DeviceEvidence
+from hw.tpm.bootstate import boot_facts
+from hw.tpm.eventlog import parse_event_log
+from hw.tpm.replay import compare
 from verifier.checks.corim import judge_signature, judge_validity
+from verifier.checks.measured_boot import tpm_inputs
 from verifier.checks.reference_values import (
+    EVENTS_MEASUREMENT,
     PCR_MEASUREMENT,
     DeviceClass,
     EnvironmentClass,
@@ -36,6 +43,7 @@ from verifier.checks.reference_values import (
     ReferenceMeasurement,
     ReferenceValues,
     check_reference_values,
+    event_key,
     image_key,
     loaded_sections,
     pcr_key,
@@ -104,6 +112,7 @@ def judge_reference_values(
     if evidence is not None:
         measured += region_components(evidence)
         measured += pcr_components(evidence)
+        measured += event_components(evidence)
     findings += check_reference_values(device_class(evidence, manifest), measured, references,
                                        missing=rules.missing.value)
     return findings
@@ -187,6 +196,37 @@ def pcr_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
     return [MeasuredComponent(pcr_key(index), digests, f"TPM PCR ({tpm.strength})", {"strength": tpm.strength},
                               optional=all(_reset(v) for v in digests.values()))
             for index, digests in sorted(by_index.items())]
+
+
+def event_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
+    """Each boot image and firmware blob the TPM event log records, with its digest in every bank, judged against
+    the allowed event digests (``tpm/events``). Only a log that replays to the PCRs the device gave is read (else
+    ``tpm.eventlog.replay`` fails and the log is the device's word), and no event whose data does not hash to its
+    digest."""
+    tpm = evidence.tpm
+    if tpm is None or not tpm.event_log_b64:
+        return []
+    try:
+        inputs = tpm_inputs(tpm)
+        if inputs.event_log is None:
+            return []
+        log = parse_event_log(inputs.event_log)
+    except (BadInputError, HardwareError, ValueError):
+        return []
+    comparison = compare(log, inputs.reported_pcrs)
+    if comparison.mismatches or not comparison.matched:
+        return []
+    facts = boot_facts(log)
+    events = sorted([image.event for image in facts.images] + list(facts.firmware_blobs), key=lambda e: e.number)
+    out: list[MeasuredComponent] = []
+    for event in events:
+        if event.data_matches_digest() is False:
+            continue
+        digests = {bank.lower().replace("-", ""): value for bank, value in event.digests.items()}
+        out.append(MeasuredComponent(
+            event_key(event.number), digests, f"TPM event log ({tpm.strength}, replays to the PCRs)",
+            {"event": event.label(), "strength": tpm.strength}, reference_key=EVENTS_MEASUREMENT, member=True))
+    return out
 
 
 def _reset(value: bytes) -> bool:

@@ -6,7 +6,8 @@ One CoMID, one reference triple for the device class the device manifest declare
   shipped image is a raw image laid out from its ELF build (it has no section table to measure);
 - each firmware region the device manifest declares with a digest (``region/NAME``);
 - the PCR values the device manifest's ``boot_measurements`` declare, as the integrity registers of ``tpm/pcrs``
-  (sha256, sha384 and sha512 banks; a sha1 bank is not written: it could never be matched).
+  (sha256, sha384 and sha512 banks; a sha1 bank is not written: it could never be matched), and its allowed event
+  digests as the digests of ``tpm/events`` (a set: each boot image or firmware blob the log records must be one).
 The keys are those ``verifier.checks.reference_values`` matches at intake. Signed (COSE_Sign1) with the release key
 by ``attestations.corim``'s writer.
 """
@@ -25,6 +26,7 @@ from attestations.keys import Signer
 from attestations.statement import digest_file
 from verifier.checks.reference_values import (
     ALGORITHM_IDS,
+    EVENTS_MEASUREMENT,
     PCR_MEASUREMENT,
     image_key,
     loaded_sections,
@@ -77,6 +79,11 @@ def release_corim(
             continue
         for index, value in bank_values.items():
             registers.setdefault(index, []).append(Digest(alg, value))
+    allowed: list[Digest] = []
+    for bank, hexes in sorted(device.boot.allowed_event_digests.items()):
+        alg = ALGORITHM_IDS.get(bank.lower().replace("-", ""))
+        if alg is not None:
+            allowed += [Digest(alg, bytes.fromhex(h)) for h in sorted(hexes)]
     corim_id = uuid.uuid5(_NAMESPACE, f"{name}\n{version}\n{created}")
     corim = build_reference_corim(
         corim_id,
@@ -85,15 +92,19 @@ def release_corim(
         creator=device.manufacturer,
         tag_id=uuid.uuid5(corim_id, "comid"),
     )
+    extra: list[Measurement] = []
     if registers:
-        pcrs = Measurement(
+        extra.append(Measurement(
             mkey=PCR_MEASUREMENT,
             mval=MeasurementValues(integrity_registers=tuple(
                 IntegrityRegister(index, tuple(digests)) for index, digests in sorted(registers.items()))),
-        )
+        ))
+    if allowed:
+        extra.append(Measurement(mkey=EVENTS_MEASUREMENT, mval=MeasurementValues(digests=tuple(allowed))))
+    if extra:
         (comid,) = corim.comids
         (triple,) = comid.triples.reference
-        triple = replace(triple, measurements=(*triple.measurements, pcrs))
+        triple = replace(triple, measurements=(*triple.measurements, *extra))
         comid = replace(comid, triples=replace(comid.triples, reference=(triple,)))
         corim = replace(corim, tags=(comid,))
     # One COSE_Sign1 signature: the first release key signs (a CoRIM carries one signer).
