@@ -578,6 +578,11 @@ class CoRIM:
     def comids(self) -> tuple[ComID, ...]:
         return tuple(t for t in self.tags if isinstance(t, ComID))
 
+    @property
+    def reference_triples(self) -> tuple[ReferenceTriple, ...]:
+        """Every reference triple of every CoMID, in order."""
+        return tuple(r for c in self.comids for r in c.triples.reference)
+
 
 # --- signed CoRIM (COSE_Sign1, tag 18) ---------------------------------------------------------------------
 

@@ -211,3 +211,20 @@ def test_map_order_does_not_change_the_model() -> None:
     value.value = dict(reversed(list(value.value.items())))
     again = decode_corim(cbor2.dumps(value, datetime_as_timestamp=True))
     assert again == _kitchen_sink()
+
+
+def test_build_boot_measurements_and_raw_values() -> None:
+    pcrs = ReferenceMeasurement("boot", integrity_registers={0: {"sha256": bytes(32)}, 7: {"sha384": b"\x07" * 48}})
+    raw = ReferenceMeasurement("fuse", raw_value=b"\x12\x34", raw_mask=b"\xff\x00")
+    corim = build_reference_corim("boot", ClassMap(vendor="ACME", model="RoadRunner"), [pcrs, raw])
+    data = encode_corim(corim)
+    schema().validate_cbor(data)
+    again = decode_corim(data)
+    assert again == corim
+    boot, fuse = again.reference_triples[0].measurements
+    assert [(r.register, [d.alg_name for d in r.digests]) for r in boot.mval.integrity_registers] == [
+        (0, ["sha-256"]), (7, ["sha-384"])]
+    assert fuse.mval.raw_value is not None and fuse.mval.raw_value.mask == b"\xff\x00"
+    with pytest.raises(CorimFormatError, match="raw_mask: given without a raw value"):
+        build_reference_corim("x", ClassMap(vendor="v"), [ReferenceMeasurement("m", {"sha256": bytes(32)},
+                                                                                raw_mask=b"\x00")])
