@@ -67,6 +67,20 @@ class _Open:
         self.keys: set[tuple[int, int | bytes]] | None = set() if is_map else None
 
 
+def _finish(stack: list[_Open]) -> bool:
+    """Count one completed item in the open containers; True when the top-level item is complete."""
+    while stack:
+        top = stack[-1]
+        top.index += 1
+        if top.remaining == _INDEFINITE:
+            return False
+        top.remaining -= 1
+        if top.remaining:
+            return False
+        stack.pop()
+    return True
+
+
 def check_profile(data: bytes, *, what: str = "CBOR") -> None:
     """Raise ``CorimFormatError`` (path ``what``, naming the byte offset) unless ``data`` is one item in the profile."""
     end = len(data)
@@ -79,18 +93,6 @@ def check_profile(data: bytes, *, what: str = "CBOR") -> None:
 
     def fail(message: str, at: int) -> CorimFormatError:
         return CorimFormatError(what, f"{message} (at byte {at})")
-
-    def finish() -> bool:
-        while stack:
-            top = stack[-1]
-            top.index += 1
-            if top.remaining == _INDEFINITE:
-                return False
-            top.remaining -= 1
-            if top.remaining:
-                return False
-            stack.pop()
-        return True
 
     while True:
         if pos >= end:
@@ -106,7 +108,7 @@ def check_profile(data: bytes, *, what: str = "CBOR") -> None:
             if top.is_map and top.index % 2:
                 raise fail("CBOR map ends after a key without its value", start)
             stack.pop()
-            if finish():
+            if _finish(stack):
                 break
             continue
         if top is not None and top.chunk_major is not None and (major != top.chunk_major or info == 31):
@@ -167,8 +169,21 @@ def check_profile(data: bytes, *, what: str = "CBOR") -> None:
                 if count:
                     stack.append(_Open(count, is_map=major == 5))
                     continue
-        if finish():
-            break
+        # A leaf (or an empty container) is complete; the common case, a definite container with more to come,
+        # is counted here without a call.
+        if stack:
+            top = stack[-1]
+            top.index += 1
+            if top.remaining == _INDEFINITE:
+                continue
+            top.remaining -= 1
+            if top.remaining:
+                continue
+            stack.pop()
+            if _finish(stack):
+                break
+            continue
+        break
     if pos != end:
         raise fail(f"{end - pos} byte(s) after the CBOR item", pos)
 
