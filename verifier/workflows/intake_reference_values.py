@@ -20,9 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from attestations.corim import cbor
-from attestations.corim.cose import verify_signed
 from attestations.corim.document import load_document
-from attestations.corim.model import CoRIM, Oid, SignedCorim
+from attestations.corim.model import CoRIM, Document, Oid
 from attestations.errors import AttestationError
 from attestations.files import read_limited
 from attestations.keys import PublicKey, load_public_keys
@@ -31,7 +30,6 @@ from hw.evidence import DeviceEvidence
 from hw.tpm.bootstate import boot_facts
 from hw.tpm.eventlog import parse_event_log
 from hw.tpm.replay import compare
-from verifier.checks.corim import judge_signature, judge_validity
 from verifier.checks.measured_boot import tpm_inputs
 from verifier.checks.reference_values import (
     EVENTS_MEASUREMENT,
@@ -55,6 +53,7 @@ from verifier.errors import BadInputError
 from verifier.firmware.inventory import build_manifest
 from verifier.model import Finding, Status, skipped
 from verifier.policy.model import Policy
+from verifier.workflows.corim import corim_findings
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +63,11 @@ MAX_SECTION_IMAGE = 256 * 1024 * 1024
 
 @dataclass(frozen=True)
 class CorimFile:
-    """One ``--reference-values`` file, decoded (nothing verified yet): a signed CoRIM, or an unsigned one."""
+    """One ``--reference-values`` file, decoded (nothing verified yet), and the CoRIM it holds (a bare CoMID is
+    wrapped in one, so that it can be reported; it is never signed, so never used)."""
 
     path: Path
-    signed: SignedCorim | None
+    document: Document
     corim: CoRIM
 
 
@@ -282,14 +282,11 @@ def _read(path: Path) -> CorimFile:
         document = load_document(data)
     except AttestationError as exc:
         raise BadInputError(f"--reference-values {path.name}: {exc}") from None
-    if document.signed is not None:
-        return CorimFile(path, document.signed, document.signed.corim)
     if document.corim is not None:
-        return CorimFile(path, None, document.corim)
+        return CorimFile(path, document, document.corim)
     if document.comid is not None:
-        # A bare CoMID is never signed: read so that it can be reported (refval.signature), never used.
-        return CorimFile(path, None, CoRIM(id=f"bare CoMID {document.comid.tag_identity.tag_id}",
-                                           tags=(document.comid,)))
+        return CorimFile(path, document, CoRIM(id=f"bare CoMID {document.comid.tag_identity.tag_id}",
+                                               tags=(document.comid,)))
     raise BadInputError(f"--reference-values {path.name}: is a {document.kind}, not reference values (a CoRIM)")
 
 
@@ -302,26 +299,18 @@ def _signer_keys(paths: Sequence[Path]) -> list[PublicKey]:
 
 def _verify(item: CorimFile, keys: Sequence[PublicKey], now: datetime) -> tuple[list[ReferenceValues],
                                                                                 list[Finding]]:
-    """The CoRIM's reference values when a policy key verified it and it is valid now; its findings either way
-    (judged by ``verifier.checks.corim``)."""
+    """The CoRIM's reference values when a policy key verified it and every validity it declares holds now; its
+    findings either way (``refval.format``, ``refval.signature``, ``refval.validity``: ``verifier.checks.corim``)."""
     name = item.path.name
-    corim = item.corim
-    label = f"{name} (CoRIM {corim.id})"
-    check = verify_signed(item.signed, keys) if item.signed is not None else None
-    signature = judge_signature(item.signed, check, name)
-    if check is None or not check.valid or check.key is None:
-        return [], [replace(signature, message=f"{label}: {signature.message}; its reference values are not used")]
-    findings = [replace(signature, message=f"{label}: {signature.message}")]
-    windows = {"the CoRIM": corim.validity}
-    meta = item.signed.protected.meta if item.signed is not None else None
-    if meta is not None:
-        windows["its signature"] = meta.signature_validity
-    present = {what: validity for what, validity in windows.items() if validity is not None}
-    if present:
-        validity = judge_validity(present, now, name)
-        if validity.status is not Status.PASS:
-            findings.append(replace(validity, message=f"{label}: {validity.message}; its reference values are not "
-                                    "used"))
-            return [], findings
-        findings.append(validity)
-    return reference_values_of(corim, label, check.key.keyid), findings
+    label = f"{name} (CoRIM {item.corim.id})"
+    findings = corim_findings(item.document, keys, now, name)
+    signature = next(f for f in findings if f.check == "refval.signature")
+    keyid = signature.evidence.get("keyid")
+    trusted = signature.status is Status.PASS and isinstance(keyid, str) and bool(keyid) and not any(
+        f.status in (Status.FAIL, Status.ERROR) for f in findings)
+    unused = "" if trusted else "; its reference values are not used"
+    findings = [replace(f, message=f"{label}: {f.message}{unused if f.status is Status.FAIL else ''}")
+                for f in findings if f.check != "refval.format"]
+    if not trusted or not isinstance(keyid, str):
+        return [], findings
+    return reference_values_of(item.corim, label, keyid), findings

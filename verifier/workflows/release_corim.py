@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from attestations.corim.build import ReferenceMeasurement, build_reference_corim, sign_reference_corim
-from attestations.corim.model import ClassMap, Digest, IntegrityRegister, Measurement, MeasurementValues
+from attestations.corim.model import ClassMap, Digest, Measurement, MeasurementValues
 from attestations.keys import Signer
 from attestations.statement import digest_file
 from verifier.checks.reference_values import (
@@ -72,13 +72,16 @@ def release_corim(
     for region in device.firmware_regions:
         if region.sha256:
             measurements.append(ReferenceMeasurement(region_key(region.name), {"sha256": bytes.fromhex(region.sha256)}))
-    registers: dict[int, list[Digest]] = {}
+    by_index: dict[int, dict[str, bytes]] = {}
     for bank, bank_values in device.boot.pcrs.items():
-        alg = ALGORITHM_IDS.get(bank.lower().replace("-", ""))
-        if alg is None:
+        bank_name = bank.lower().replace("-", "")
+        if bank_name not in ALGORITHM_IDS:
             continue
         for index, value in bank_values.items():
-            registers.setdefault(index, []).append(Digest(alg, value))
+            by_index.setdefault(index, {})[bank_name] = value
+    if by_index:
+        registers: dict[int | str, dict[str, bytes]] = {i: by_index[i] for i in sorted(by_index)}
+        measurements.append(ReferenceMeasurement(PCR_MEASUREMENT, integrity_registers=registers))
     allowed: list[Digest] = []
     for bank, hexes in sorted(device.boot.allowed_event_digests.items()):
         alg = ALGORITHM_IDS.get(bank.lower().replace("-", ""))
@@ -92,19 +95,12 @@ def release_corim(
         creator=device.manufacturer,
         tag_id=uuid.uuid5(corim_id, "comid"),
     )
-    extra: list[Measurement] = []
-    if registers:
-        extra.append(Measurement(
-            mkey=PCR_MEASUREMENT,
-            mval=MeasurementValues(integrity_registers=tuple(
-                IntegrityRegister(index, tuple(digests)) for index, digests in sorted(registers.items()))),
-        ))
     if allowed:
-        extra.append(Measurement(mkey=EVENTS_MEASUREMENT, mval=MeasurementValues(digests=tuple(allowed))))
-    if extra:
+        # A set of allowed values: several digests of one algorithm, which the builder's mapping cannot hold.
+        events = Measurement(mkey=EVENTS_MEASUREMENT, mval=MeasurementValues(digests=tuple(allowed)))
         (comid,) = corim.comids
         (triple,) = comid.triples.reference
-        triple = replace(triple, measurements=(*triple.measurements, *extra))
+        triple = replace(triple, measurements=(*triple.measurements, events))
         comid = replace(comid, triples=replace(comid.triples, reference=(triple,)))
         corim = replace(corim, tags=(comid,))
     # One COSE_Sign1 signature: the first release key signs (a CoRIM carries one signer).
