@@ -316,7 +316,7 @@ def test_a_signed_vector_is_used_only_inside_its_signers_validity(vectors: Path,
     other = parse_policy('version = 1\n[reference_values]\nsigners = ["other.pem"]\nrequired = true\n',
                          _write(tmp_path / "other.pem", tmp_path / "policy2.toml"))
     wrong = judge_reference_values(corims, other, None, {}, None, None, datetime(2025, 6, 1, tzinfo=UTC))
-    assert [(f.check, f.status) for f in wrong][0] == ("refval.signature", Status.FAIL)
+    assert (wrong[0].check, wrong[0].status) == ("refval.signature", Status.FAIL)
     assert "not used" in wrong[0].message
 
 
