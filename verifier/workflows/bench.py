@@ -3,7 +3,8 @@
 Every device is taken in by its own ``provcheck intake`` process, so a device that hangs
 or a reader that crashes is contained: it is killed at its deadline and counted
 inconclusive, and the others carry on. Ctrl-C kills the running intakes (by PID) and
-writes the results of the devices that finished.
+writes the results of the devices that finished. Each finished device also gets an in-toto test-result
+statement beside its reports (``bench_result.py``), signed when the bench has a key.
 
 The plan (TOML, as strict as the policy: unknown keys are errors with their line)::
 

@@ -55,8 +55,8 @@ _EVIDENCE_LIMIT = 64 * 1024 * 1024
 _sign_lock = threading.Lock()
 
 
-class BenchDevice(Protocol):
-    """What is read of a plan's device (verifier.workflows.bench.BenchDevice, which imports this module)."""
+class PlannedDevice(Protocol):
+    """What is read of a plan's device (``verifier.workflows.bench.BenchDevice``, whose module imports this one)."""
 
     @property
     def name(self) -> str: ...
@@ -102,7 +102,7 @@ def _file_descriptor(name: str, path: Path, **annotations: object) -> ResourceDe
     )
 
 
-def configuration(device: BenchDevice, plan_path: Path) -> list[ResourceDescriptor]:
+def configuration(device: PlannedDevice, plan_path: Path) -> list[ResourceDescriptor]:
     """What the device was tested against: policies, release, console profile, the plan."""
     out = [_file_descriptor(f"policy:{policy.name}", policy) for policy in device.policies]
     release = locate_release(device.release)
@@ -126,7 +126,7 @@ def _device_subject(evidence_path: Path) -> Subject:
     return Subject(storable(f"device:{serial or 'unknown'}"), digests)
 
 
-def subjects(device: BenchDevice, report_dir: Path, reported: bool) -> list[Subject]:
+def subjects(device: PlannedDevice, report_dir: Path, reported: bool) -> list[Subject]:
     """The device (by its evidence) and the firmware; ``reported``: the intake wrote its report set in this run.
 
     An intake that was killed or crashed left no set, and what the directory holds is from an earlier run.
@@ -144,7 +144,7 @@ def subjects(device: BenchDevice, report_dir: Path, reported: bool) -> list[Subj
 
 
 def statement_bytes(
-    device: BenchDevice, report: Report, report_dir: Path, plan_path: Path, *, reported: bool
+    device: PlannedDevice, report: Report, report_dir: Path, plan_path: Path, *, reported: bool
 ) -> bytes:
     """The test-result statement of one device, as canonical JSON (unsigned)."""
     result, passed, warned, failed = tally(report)
@@ -161,7 +161,7 @@ def statement_bytes(
 
 
 def write_test_result(
-    device: BenchDevice,
+    device: PlannedDevice,
     report: Report,
     report_dir: Path,
     plan_path: Path,
