@@ -68,8 +68,10 @@ def signed_run(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -
     from verifier.workflows.demo import _device_config, demo_firmware
 
     root = tmp_path_factory.mktemp("bench-test-result")
-    config = _device_config(demo_firmware())
-    sims = [Simulator("attest", config=config, tamper=tamper) for tamper in ((), ("changed-serial",))]
+    sims = [
+        Simulator("attest", config=_device_config(demo_firmware()), tamper=tamper)
+        for tamper in ((), ("changed-serial",))
+    ]
     for sim in sims:
         sim.start()
     try:
@@ -400,3 +402,46 @@ def test_resource_descriptor_round_trips() -> None:
     descriptor = ResourceDescriptor(name="policy:p.toml", uri="file:///p.toml", digest={"sha256": "ab" * 32},
                                     annotations={"k": 1})
     assert ResourceDescriptor.from_dict(descriptor.to_json(), "d") == descriptor
+
+
+def test_a_device_without_a_report_is_failed_and_bound_to_its_log_not_to_stale_files(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An intake that dies without a report leaves the directory as an earlier run left it: the evidence there is
+    not this run's, so the statement does not name it; it names the device by its plan name and binds the log."""
+    import sys
+
+    from verifier.workflows import bench
+
+    monkeypatch.setattr(bench, "_intake_command", lambda device, report_dir, options: [
+        sys.executable, "-c", "import sys; sys.stderr.write('reader crashed\\n'); sys.exit(3)"])
+    plan_path = _plan(workspace, tmp_path / "plan.toml", [("dies", "loop://")])
+    plan_path.write_text(plan_path.read_text().replace(f"firmware = '{workspace.firmware}'\n", ""))
+    stale = tmp_path / "reports" / "dies"
+    stale.mkdir(parents=True)
+    (stale / "evidence.json").write_text('{"stale": true}\n')
+    (stale / "report.json").write_text("{}\n")
+    run = bench.run_bench(bench.load_plan(plan_path), tmp_path / "reports", jobs=1, options={"no_history": True})
+    (outcome,) = run.outcomes
+    assert outcome.verdict.value == "inconclusive" and outcome.test_result == stale / "test-result.intoto.json"
+    statement = json.loads(outcome.test_result.read_bytes())
+    assert statement["predicate"]["result"] == "FAILED"
+    assert statement["predicate"]["failedTests"] == ["bench.device"]
+    assert "url" not in statement["predicate"]
+    assert statement["subject"] == [
+        {"name": "bench-device:dies", "digest": {"sha256": _sha(stale / "intake.log"),
+                                                 "sha512": _sha(stale / "intake.log", "sha512")}}
+    ]
+
+
+def test_a_statement_that_cannot_be_written_makes_the_device_inconclusive(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from verifier.workflows.bench import DeviceOutcome, _with_test_result, load_plan
+
+    plan = load_plan(_plan(workspace, tmp_path / "plan.toml", [("gone", "loop://")]))
+    report = Report("gone", (passed("hw.serial-number", "ok"),), subject="gone")
+    outcome = DeviceOutcome(plan.devices[0], report, 0, tmp_path / "no-such-directory", 1.0, reported=True)
+    after = _with_test_result(outcome, plan, None)
+    assert after.test_result is None and after.verdict.value == "inconclusive"
+    assert "test-result statement was not written" in after.report.findings[-1].message
