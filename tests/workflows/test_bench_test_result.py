@@ -416,7 +416,10 @@ def test_a_device_without_a_report_is_failed_and_bound_to_its_log_not_to_stale_f
     monkeypatch.setattr(bench, "_intake_command", lambda device, report_dir, options: [
         sys.executable, "-c", "import sys; sys.stderr.write('reader crashed\\n'); sys.exit(3)"])
     plan_path = _plan(workspace, tmp_path / "plan.toml", [("dies", "loop://")])
-    plan_path.write_text(plan_path.read_text().replace(f"firmware = '{workspace.firmware}'\n", ""))
+    # No firmware in the plan, and a release with nothing signed in it (the intake would refuse it).
+    (tmp_path / "empty-release").mkdir()
+    plan_path.write_text(plan_path.read_text().replace(f"firmware = '{workspace.firmware}'\n", "").replace(
+        f"release = '{workspace.release}'", f"release = '{tmp_path / 'empty-release'}'"))
     stale = tmp_path / "reports" / "dies"
     stale.mkdir(parents=True)
     (stale / "evidence.json").write_text('{"stale": true}\n')
@@ -428,6 +431,8 @@ def test_a_device_without_a_report_is_failed_and_bound_to_its_log_not_to_stale_f
     assert statement["predicate"]["result"] == "FAILED"
     assert statement["predicate"]["failedTests"] == ["bench.device"]
     assert "url" not in statement["predicate"]
+    release = next(c for c in statement["predicate"]["configuration"] if c["name"] == "release:empty-release")
+    assert release == {"name": "release:empty-release", "uri": (tmp_path / "empty-release").resolve().as_uri()}
     assert statement["subject"] == [
         {"name": "bench-device:dies", "digest": {"sha256": _sha(stale / "intake.log"),
                                                  "sha512": _sha(stale / "intake.log", "sha512")}}

@@ -40,6 +40,7 @@ from attestations.statement import Subject, build_statement, digest_file
 from attestations.testresult import FAILED, PASSED, WARNED, ResourceDescriptor, build_test_result
 from hw.errors import HardwareError
 from hw.evidence import DeviceEvidence
+from verifier.errors import BadInputError
 from verifier.model import Report, Status, Verdict
 from verifier.output.sanitize import storable
 from verifier.workflows.release import locate_release
@@ -105,8 +106,12 @@ def _file_descriptor(name: str, path: Path, **annotations: object) -> ResourceDe
 def configuration(device: PlannedDevice, plan_path: Path) -> list[ResourceDescriptor]:
     """What the device was tested against: policies, release, console profile, the plan."""
     out = [_file_descriptor(f"policy:{policy.name}", policy) for policy in device.policies]
-    release = locate_release(device.release)
-    out.append(_file_descriptor(f"release:{release.directory.name}", release.bundle))
+    try:
+        release = locate_release(device.release)
+        out.append(_file_descriptor(f"release:{release.directory.name}", release.bundle))
+    except BadInputError:
+        # No signed bundle to name (the intake failed on it, and says so): the release by its path alone.
+        out.append(ResourceDescriptor(name=f"release:{device.release.name}", uri=device.release.resolve().as_uri()))
     out.append(ResourceDescriptor(name="profile", uri=f"urn:provcheck:profile:{device.profile}"))
     out.append(_file_descriptor(f"plan:{plan_path.name}", plan_path, device=device.name, strict=device.strict))
     return out
