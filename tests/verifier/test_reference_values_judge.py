@@ -70,7 +70,7 @@ def test_every_algorithm_equal_is_a_match_naming_component_and_algorithms() -> N
     check, status, evidence, message = _one(_ref(*_all()))
     assert (check, status) == ("refval.match", Status.PASS)
     assert evidence["algorithms"] == ["sha256", "sha384", "sha512"]
-    assert KEY in message and "Acme Industrial / RTU-9" in message
+    assert "sha256 and sha384 and sha512" in message and "Acme Industrial / RTU-9" in message
 
 
 def test_a_tampered_image_is_a_mismatch_naming_both_digests() -> None:
@@ -78,7 +78,7 @@ def test_a_tampered_image_is_a_mismatch_naming_both_digests() -> None:
     assert (check, status) == ("refval.mismatch", Status.FAIL)
     assert evidence["reference"] == hashlib.sha256(IMAGE).hexdigest()
     assert evidence["measured"] == hashlib.sha256(EVIL).hexdigest()
-    assert str(evidence["reference"]) in message and str(evidence["measured"]) in message
+    assert str(evidence["reference"])[:16] in message and str(evidence["measured"])[:16] in message
 
 
 def test_sha256_right_and_sha384_wrong_is_a_mismatch() -> None:

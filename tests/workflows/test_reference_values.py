@@ -116,7 +116,7 @@ def test_a_tampered_image_is_a_mismatch_naming_both_digests(
     image = mismatched[f"image/{tampered.name}"]
     assert image["status"] == "fail"
     measured, reference = image["evidence"]["measured"], image["evidence"]["reference"]
-    assert measured != reference and measured in image["message"] and reference in image["message"]
+    assert measured != reference and measured[:16] in image["message"] and reference[:16] in image["message"]
     assert f"image/{tampered.name}/section/.text" in mismatched
     # The device still runs the honest firmware: its region matches.
     assert "region/bootloader" in _by(report, "refval.match")

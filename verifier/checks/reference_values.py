@@ -326,7 +326,7 @@ def _judged(component: MeasuredComponent, result: _Compared, device: DeviceClass
         alg, want, got, source = result.disagree[0]
         return failed(
             "refval.mismatch",
-            f"{component.key}: {alg} is {got}, the reference value for {where} from {source} is {want} "
+            f"{alg} {_short(got)} differs from the reference value {_short(want)} for {where} in {source} "
             f"({component.how})",
             component.key,
             algorithm=alg,
@@ -344,8 +344,7 @@ def _judged(component: MeasuredComponent, result: _Compared, device: DeviceClass
         note = f"; not compared: {', '.join(sorted(set(result.unusable)))}" if result.unusable else ""
         return passed(
             "refval.match",
-            f"{component.key}: {' and '.join(algorithms)} equal the reference values for {where} "
-            f"({component.how}){note}",
+            f"{' and '.join(algorithms)} equal the reference values for {where} ({component.how}){note}",
             component.key,
             algorithms=algorithms,
             digests={a: component.digests[a].hex() for a in algorithms},
@@ -364,11 +363,16 @@ def _judged(component: MeasuredComponent, result: _Compared, device: DeviceClass
     )
 
 
+def _short(value: str) -> str:
+    """A digest as a message names it (the evidence keeps it whole)."""
+    return f"{value[:16]}…" if len(value) > 20 and " " not in value else value
+
+
 def _missing(component: MeasuredComponent, why: str, missing: str, **extra: object) -> Finding:
     make = failed if missing == "fail" else warned
     return make(
         "refval.missing",
-        f"{component.key} ({component.how}) has no reference value: {why}",
+        f"no reference value ({component.how}): {why}",
         component.key,
         measured={a: d.hex() for a, d in sorted(component.digests.items())},
         policy_missing=missing,

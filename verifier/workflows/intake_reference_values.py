@@ -271,7 +271,7 @@ def reference_values_of(corim: CoRIM, source: str, signer: str) -> list[Referenc
                             measurements.append(ReferenceMeasurement(
                                 pcr_key(register.register),
                                 tuple(ReferenceDigest(d.alg, d.value) for d in register.digests)))
-            out.append(ReferenceValues(f"{source} (CoMID {tag})", signer,
+            out.append(ReferenceValues(source if len(corim.comids) == 1 else f"{source} (CoMID {tag})", signer,
                                        EnvironmentClass(vendor, model, tuple(specific)), tuple(measurements)))
     return out
 
@@ -313,4 +313,4 @@ def _verify(item: CorimFile, keys: Sequence[PublicKey], now: datetime) -> tuple[
                 for f in findings if f.check != "refval.format"]
     if not trusted or not isinstance(keyid, str):
         return [], findings
-    return reference_values_of(item.corim, label, keyid), findings
+    return reference_values_of(item.corim, name, keyid), findings
