@@ -32,6 +32,7 @@ from verifier.checks.reference_values import (
 )
 from verifier.declared.device_manifest import DeviceManifest
 from verifier.model import Status
+from verifier.policy.loading import parse_policy
 from verifier.workflows.intake_reference_values import (
     device_class,
     pcr_components,
@@ -44,6 +45,8 @@ EVIL = b"\x7fELF planted firmware bytes" * 100
 DEVICE = DeviceClass("Acme Industrial", "RTU-9", "the device (signed)")
 ACME = EnvironmentClass("Acme Industrial", "RTU-9")
 KEY = "image/rtu9.bin"
+_EMPTY_POLICY = parse_policy("version = 1\n[reference_values]\nmissing = 'warn'\n[tpm]\nrequire_quote = true\n",
+                             Path("policy.toml"))
 
 
 def _measured(data: bytes = IMAGE, key: str = KEY) -> MeasuredComponent:
@@ -285,9 +288,9 @@ def test_every_vector_is_read_as_reference_values_or_refused_as_evidence(vectors
     for path in files:
         if "/coev/" in str(path):
             with pytest.raises(BadInputError, match="not reference values"):
-                read_reference_values([path])
+                read_reference_values([path], _EMPTY_POLICY)
             continue
-        (item,) = read_reference_values([path])
+        (item,) = read_reference_values([path], _EMPTY_POLICY).files
         for refs in reference_values_of(item.corim, path.name, "k"):
             # Every environment of the vectors names a class id, a layer or an index, or no model: none is a
             # class provcheck could prove, so none is ever selected for a device.
@@ -305,7 +308,7 @@ def test_a_signed_vector_is_used_only_inside_its_signers_validity(vectors: Path,
     key = jwk_to_pem(vectors / "corim/corim/testcases/src/ec-p256.jwk", tmp_path / "veraison.pem")
     policy = parse_policy(f'version = 1\n[reference_values]\nsigners = ["{key}"]\nrequired = true\n',
                           tmp_path / "policy.toml")
-    corims = read_reference_values([vectors / "corim/corim/testcases/signed-good-corim.cbor"])
+    corims = read_reference_values([vectors / "corim/corim/testcases/signed-good-corim.cbor"], policy)
     inside = judge_reference_values(corims, policy, None, {}, None, None, datetime(2025, 6, 1, tzinfo=UTC))
     assert [(f.check, f.status) for f in inside] == [("refval.signature", Status.PASS),
                                                       ("refval.validity", Status.PASS)]
@@ -315,6 +318,7 @@ def test_a_signed_vector_is_used_only_inside_its_signers_validity(vectors: Path,
     assert "not used" in after[1].message
     other = parse_policy('version = 1\n[reference_values]\nsigners = ["other.pem"]\nrequired = true\n',
                          _write(tmp_path / "other.pem", tmp_path / "policy2.toml"))
+    corims = read_reference_values([vectors / "corim/corim/testcases/signed-good-corim.cbor"], other)
     wrong = judge_reference_values(corims, other, None, {}, None, None, datetime(2025, 6, 1, tzinfo=UTC))
     assert (wrong[0].check, wrong[0].status) == ("refval.signature", Status.FAIL)
     assert "not used" in wrong[0].message

@@ -99,6 +99,7 @@ def test_what_release_sign_declared_is_what_intake_matches(
     image = f"image/{workspace.firmware.name}"
     assert set(matched) == {image, f"{image}/section/.text", "region/bootloader"}, _refval(report)
     assert matched[image]["evidence"]["algorithms"] == ["sha256", "sha384", "sha512"]
+    assert matched[image]["evidence"]["device_class_from"] == "the device (signed)"
     assert "Acme" in matched[image]["message"] and "sha256 and sha384 and sha512" in matched[image]["message"]
     assert [f["status"] for f in report["findings"] if f["check"] == "refval.signature"] == ["pass"]
     assert not _by(report, "refval.mismatch") and not _by(report, "refval.missing")
@@ -193,6 +194,18 @@ def test_bad_cbor_is_exit_2_naming_the_option(workspace: Workspace, corim_releas
                       "--firmware", workspace.firmware, "--reference-values", bad, "--no-history"])
     assert_clean_error(result, 2)
     assert "--reference-values truncated.corim" in result.stderr
+
+
+def test_a_signer_key_that_cannot_be_read_is_exit_2_naming_it(
+    workspace: Workspace, corim_release: Path, tmp_path: Path
+) -> None:
+    (workspace.root / "keys" / "not-a-key.pem").write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    policy = workspace.write_policy("refval-badkey.toml", policy_text() + REFERENCE_POLICY.format(
+        missing="warn", required="false").replace("keys/vendor.pub", "keys/not-a-key.pem"))
+    result = run_cli(["intake", "--release", corim_release, "--policy", policy, "--firmware", workspace.firmware,
+                      "--reference-values", corim_release / "rtu9.corim", "--no-history"])
+    assert_clean_error(result, 2)
+    assert "[reference_values] signers" in result.stderr
 
 
 def test_required_reference_values_not_given_is_inconclusive(

@@ -336,6 +336,7 @@ def _judged(component: MeasuredComponent, result: _Compared, device: DeviceClass
             differences=[{"algorithm": a, "reference": w, "measured": g, "source": s}
                          for a, w, g, s in result.disagree],
             device_class=where,
+            device_class_from=device.source if device is not None else None,
             measured_by=component.how,
             component=dict(component.evidence),
         )
@@ -350,6 +351,7 @@ def _judged(component: MeasuredComponent, result: _Compared, device: DeviceClass
             digests={a: component.digests[a].hex() for a in algorithms},
             references=sources,
             device_class=where,
+            device_class_from=device.source if device is not None else None,
             measured_by=component.how,
             component=dict(component.evidence),
         )

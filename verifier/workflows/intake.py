@@ -52,7 +52,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     vsa_signer = load_signer(request.vsa_key, request.vsa_passphrase) if request.vsa_key is not None else None
     # The report directory is written as one set (verifier/output/report_set.py): staged, then renamed in.
     reports = ReportSet(request.report_dir) if request.report_dir is not None else None
-    corims = read_reference_values(request.reference_values)  # bad CBOR is bad input, before the device is read
+    corims = read_reference_values(request.reference_values, policy)  # bad CBOR: bad input, before the device
     findings: list[Finding] = []
     firmware_subjects: list[Subject] = []
     artifacts: list[Artifact] = []

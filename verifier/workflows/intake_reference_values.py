@@ -71,13 +71,23 @@ class CorimFile:
     corim: CoRIM
 
 
-def read_reference_values(paths: Sequence[Path]) -> tuple[CorimFile, ...]:
-    """Decode every file strictly; a file that is not a CoRIM is bad input (exit 2) naming the file and the field."""
-    return tuple(_read(path) for path in paths)
+@dataclass(frozen=True)
+class ReferenceValueFiles:
+    """What intake reads before the device: every ``--reference-values`` file and the keys allowed to sign them."""
+
+    files: tuple[CorimFile, ...]
+    keys: tuple[PublicKey, ...]
+
+
+def read_reference_values(paths: Sequence[Path], policy: Policy) -> ReferenceValueFiles:
+    """Decode every file strictly and load the policy's signer keys: a file that is not a CoRIM, or a key that
+    cannot be read, is bad input (exit 2) naming it, before anything is judged."""
+    files = tuple(_read(path) for path in paths)
+    return ReferenceValueFiles(files, tuple(_signer_keys(policy.reference_values.signers)) if files else ())
 
 
 def judge_reference_values(
-    corims: Sequence[CorimFile],
+    given: ReferenceValueFiles,
     policy: Policy,
     firmware: Path | None,
     digests: Mapping[str, str],
@@ -87,16 +97,15 @@ def judge_reference_values(
 ) -> list[Finding]:
     """Every finding of the reference-values step."""
     rules = policy.reference_values
-    if not corims:
+    if not given.files:
         if rules.required:
             return [skipped("refval.match", "the policy requires reference values; give --reference-values",
                             "reference values")]
         return []
     findings: list[Finding] = []
     references: list[ReferenceValues] = []
-    keys = _signer_keys(rules.signers)
-    for item in corims:
-        trusted, judged = _verify(item, keys, now)
+    for item in given.files:
+        trusted, judged = _verify(item, given.keys, now)
         findings += judged
         references += trusted
     measured: list[MeasuredComponent] = []
@@ -293,7 +302,10 @@ def _read(path: Path) -> CorimFile:
 def _signer_keys(paths: Sequence[Path]) -> list[PublicKey]:
     keys: list[PublicKey] = []
     for path in paths:
-        keys += load_public_keys(path)
+        try:
+            keys += load_public_keys(path)
+        except AttestationError as exc:
+            raise BadInputError(f"[reference_values] signers: {exc}") from None
     return keys
 
 
