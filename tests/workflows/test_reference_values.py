@@ -199,7 +199,8 @@ def test_bad_cbor_is_exit_2_naming_the_option(workspace: Workspace, corim_releas
 def test_a_signer_key_that_cannot_be_read_is_exit_2_naming_it(
     workspace: Workspace, corim_release: Path, tmp_path: Path
 ) -> None:
-    (workspace.root / "keys" / "not-a-key.pem").write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+    (workspace.root / "keys" / "not-a-key.pem").write_text(pem)
     policy = workspace.write_policy("refval-badkey.toml", policy_text() + REFERENCE_POLICY.format(
         missing="warn", required="false").replace("keys/vendor.pub", "keys/not-a-key.pem"))
     result = run_cli(["intake", "--release", corim_release, "--policy", policy, "--firmware", workspace.firmware,
