@@ -103,6 +103,7 @@ def test_what_release_sign_declared_is_what_intake_matches(
     assert "Acme" in matched[image]["message"] and "sha256 and sha384 and sha512" in matched[image]["message"]
     assert [f["status"] for f in report["findings"] if f["check"] == "refval.signature"] == ["pass"]
     assert not _by(report, "refval.mismatch") and not _by(report, "refval.missing")
+    assert not [f for f in report["findings"] if f["check"].startswith("refval.") and f["status"] != "pass"]
 
 
 def test_a_tampered_image_is_a_mismatch_naming_both_digests(

@@ -321,8 +321,10 @@ def _verify(item: CorimFile, keys: Sequence[PublicKey], now: datetime) -> tuple[
     trusted = signature.status is Status.PASS and isinstance(keyid, str) and bool(keyid) and not any(
         f.status in (Status.FAIL, Status.ERROR) for f in findings)
     unused = "" if trusted else "; its reference values are not used"
+    # A CoRIM that declares no validity period is not a shortfall (a skip would fail a --strict intake): left out.
     findings = [replace(f, message=f"{label}: {f.message}{unused if f.status is Status.FAIL else ''}")
-                for f in findings if f.check != "refval.format"]
+                for f in findings
+                if f.check != "refval.format" and not (f.check == "refval.validity" and f.status is Status.SKIP)]
     if not trusted or not isinstance(keyid, str):
         return [], findings
     return reference_values_of(item.corim, name, keyid), findings
