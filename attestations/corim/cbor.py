@@ -5,7 +5,8 @@ from its declared length before any hook of ours sees it. ``decode`` therefore w
 without recursion and without building anything, and refuses:
 
 - a tag CoRIM does not use (``ALLOWED_TAGS``): an unknown tag is bad input, not something to skip;
-- nesting deeper than ``MAX_DEPTH``, more than ``MAX_ITEMS`` items, input larger than ``MAX_SIZE``;
+- nesting deeper than ``MAX_DEPTH``, more than ``MAX_ITEMS`` items, input larger than ``MAX_SIZE``, more than
+  ``MAX_TAGS_IN_A_ROW`` tags on one item;
 - more than ``MAX_INDEFINITE`` indefinite-length items (deterministic encoders never write them);
 - a declared length the remaining bytes cannot hold (nothing is allocated from it);
 - map keys other than integers and text, simple values other than false/true/null, malformed heads,
@@ -25,6 +26,7 @@ MAX_SIZE = 4 * 1024 * 1024
 MAX_DEPTH = 48
 MAX_ITEMS = 200_000
 MAX_INDEFINITE = 16
+MAX_TAGS_IN_A_ROW = 2
 
 #: The tags CoRIM, CoMID, CoEV and their COSE envelope use.
 ALLOWED_TAGS: dict[int, str] = {
@@ -89,6 +91,7 @@ def check_profile(data: bytes, *, what: str = "CBOR") -> None:
     pos = 0
     items = 0
     indefinite = 0
+    tags_in_a_row = 0
     stack: list[_Open] = []
 
     def fail(message: str, at: int) -> CorimFormatError:
@@ -103,7 +106,7 @@ def check_profile(data: bytes, *, what: str = "CBOR") -> None:
         major, info = initial >> 5, initial & 0x1F
         top = stack[-1] if stack else None
         if initial == 0xFF:
-            if top is None or top.remaining != _INDEFINITE:
+            if tags_in_a_row or top is None or top.remaining != _INDEFINITE:
                 raise fail("CBOR 'break' outside an indefinite-length item", start)
             if top.is_map and top.index % 2:
                 raise fail("CBOR map ends after a key without its value", start)
@@ -143,10 +146,13 @@ def check_profile(data: bytes, *, what: str = "CBOR") -> None:
         if major == 6:
             if argument not in ALLOWED_TAGS:
                 raise fail(f"CBOR tag {argument} is not one CoRIM uses", start)
-            if len(stack) >= MAX_DEPTH:
-                raise fail(f"CBOR nesting deeper than {MAX_DEPTH} levels", start)
-            stack.append(_Open(1))
+            # A tag and its content fill one slot of the enclosing container: nothing to push. CoRIM never stacks
+            # more than two tags on one item (18 around nothing else, 506 around bytes, 563 around an array).
+            tags_in_a_row += 1
+            if tags_in_a_row > MAX_TAGS_IN_A_ROW:
+                raise fail(f"more than {MAX_TAGS_IN_A_ROW} CBOR tags on one item", start)
             continue
+        tags_in_a_row = 0
         if major == 7 and not (20 <= info <= 22 or 25 <= info <= 27):
             raise fail(f"CBOR simple value 0x{initial:02x} is not allowed", start)
         if major in (2, 3) and argument != _INDEFINITE:

@@ -382,6 +382,16 @@ def test_oversized_file_is_refused_before_reading(capsys: pytest.CaptureFixture[
     assert code == 2 and "Traceback" not in err
 
 
+def test_tags_are_transparent_but_bounded() -> None:
+    with pytest.raises(CorimFormatError, match="more than 2 CBOR tags on one item"):
+        strict.check_profile(b"\xc1\xc1\xc1\x01")
+    with pytest.raises(CorimFormatError, match="'break' outside"):
+        strict.check_profile(b"\x9f\xc1\xff")  # a tag with no content before the break
+    with pytest.raises(CorimFormatError, match="map key is not an integer or text"):
+        strict.check_profile(b"\xa1\xc1\x01\x02")  # a tagged map key
+    strict.check_profile(b"\xd9\x01\xf5\xa1\x00\xd8\x25\x50" + bytes(16))
+
+
 def test_limits_named_in_the_message() -> None:
     with pytest.raises(CorimFormatError, match="more than 16 indefinite-length items"):
         strict.check_profile(HOSTILE["indefinite-many"])
