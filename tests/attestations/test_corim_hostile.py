@@ -434,3 +434,16 @@ def test_oid_forms() -> None:
     whole = Oid(bytes([0x06, len(oid.der)]) + oid.der)
     assert whole.with_der_header and whole.dotted == "1.3.6.1.4.1.42623.1.1"
     assert Oid(b"\x80\x01").dotted == "oid:8001"
+
+
+def test_json_output_stays_json(tmp_path: Path) -> None:
+    """Extension values the JSON data model cannot hold (NaN, infinity, bytes, tags) are shown, not emitted raw."""
+    comid = comid_value()
+    comid[4][0][0][1][0][1][-1] = [float("nan"), float("inf"), b"\x00\xff", cbor2.CBORTag(560, b"\x01")]
+    target = tmp_path / "odd.corim"
+    target.write_bytes(with_comid(comid))
+    shown = run_cli(["corim", "show", target, "--format", "json"])
+    assert shown.returncode == 0, shown.stderr
+    tree = json.loads(shown.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    value = tree["corim"]["tags"][0]["triples"]["reference"][0]["measurements"][0]["mval"]["extensions"]["-1"]
+    assert value == ["nan", "inf", {"hex": "00ff"}, {"tag": 560, "value": {"hex": "01"}}]
