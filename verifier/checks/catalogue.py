@@ -69,6 +69,7 @@ _LOADED = "verifier.checks.loaded_bytes"
 _RAW = "verifier.checks.raw_image"
 _DIFF = "verifier.checks.firmware_diff"
 _FW_MANIFEST = "verifier.declared.firmware_manifest"
+_REVIEW = "verifier.checks.reviews"
 
 _CHECKS: tuple[Check, ...] = (
     # --- attestations and releases ---
@@ -199,6 +200,15 @@ _CHECKS: tuple[Check, ...] = (
     Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
           _RELEASE_RULES),
+    # --- third-party security reviews (OCP S.A.F.E. short-form reports) ---
+    Check("review.age", "The review was completed no more than max_age_days ago, and is not dated in the future.",
+          _REVIEW),
+    Check("review.issue", "An open issue of the review: at or above max_cvss fails, below warns (title, CVSS, CWE, "
+          "CVE).", _REVIEW),
+    Check("review.not-covered", "The firmware file is the one reviewed: every digest the report gives is the "
+          "file's (a report without digests covers nothing).", _REVIEW),
+    Check("review.signature", "The short-form report is signed, and an accepted SRP key verifies it (never a key "
+          "it names or carries).", _REVIEW),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),
