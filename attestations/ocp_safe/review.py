@@ -8,10 +8,12 @@ ends in the same ``SignedReview`` fact, so one judge (``verifier.checks.reviews`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from attestations.errors import InputError
 from attestations.files import read_limited
 from attestations.keys import PublicKey
+from attestations.ocp_safe import corim_form
 from attestations.ocp_safe.facts import FORM_JSON, FORM_JWS, SignedReview
 from attestations.ocp_safe.jws import MAX_TOKEN_BYTES, parse_compact, verify_compact
 from attestations.ocp_safe.report import ShortFormReport
@@ -40,15 +42,11 @@ def read_review(path: str, data: bytes, keys: Sequence[PublicKey]) -> SignedRevi
             keys_given=len(keys),
             fitting=verification.fitting,
         )
-    from attestations.ocp_safe import corim_form
-
     if corim_form.looks_like_cbor(data):
         return corim_form.read_corim_review(path, data, keys)
     raise InputError(f"{path} is neither a compact JWS, a JSON short-form report nor a CoRIM")
 
 
 def load_review(path: str, keys: Sequence[PublicKey]) -> SignedReview:
-    from pathlib import Path
-
     data = read_limited(Path(path), limit=MAX_TOKEN_BYTES, what="review")
     return read_review(path, data, keys)

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from attestations.ocp_safe.report import DIGEST_LENGTHS, Issue, ShortFormReport
 from attestations.ocp_safe.facts import FORM_JSON, SignedReview
+from attestations.ocp_safe.report import DIGEST_LENGTHS, Issue, ShortFormReport
 from verifier.model import Finding, Status, failed, passed, skipped, warned
 
 
