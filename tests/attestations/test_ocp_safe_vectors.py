@@ -87,7 +87,8 @@ def test_what_the_reports_say(vectors: Path) -> None:
     assert caliptra.audit.scope_number == "1"  # written as the string "1"
     (only,) = caliptra.audit.issues
     assert (only.cvss_score, only.cwe, only.cve) == (0.0, "CWE-1041", None)
-    sample = ShortFormReport.from_json((vectors / "ocp-safe/shortform_report-main/samples/helloworld.json").read_bytes())
+    samples = vectors / "ocp-safe/shortform_report-main/samples"
+    sample = ShortFormReport.from_json((samples / "helloworld.json").read_bytes())
     assert sample.device.fw_hash_sha2_384.startswith("cb258fc1")  # the "0x" prefix is dropped
     assert sample.audit.completion_date is None  # the sample writes "None"
 
