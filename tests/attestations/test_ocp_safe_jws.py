@@ -130,7 +130,7 @@ def test_no_key_given_fails(srp: Srp) -> None:
 
 def test_changed_payload_bytes_fail(srp: Srp) -> None:
     token = srp.sign(encode(payload(FIRMWARE)))
-    head, body, signature = token.split(".")
+    head, _body, signature = token.split(".")
     changed = json.loads(encode(payload(FIRMWARE)))
     changed["audit"]["issues"] = []
     changed["device"]["fw_version"] = "1.2.4"
