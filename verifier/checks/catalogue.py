@@ -69,6 +69,7 @@ _LOADED = "verifier.checks.loaded_bytes"
 _RAW = "verifier.checks.raw_image"
 _DIFF = "verifier.checks.firmware_diff"
 _FW_MANIFEST = "verifier.declared.firmware_manifest"
+_CORIM = "verifier.checks.corim"
 _REVIEW = "verifier.checks.reviews"
 
 _CHECKS: tuple[Check, ...] = (
@@ -200,6 +201,13 @@ _CHECKS: tuple[Check, ...] = (
     Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
           _RELEASE_RULES),
+    # --- reference values (CoRIM) ---
+    Check("refval.format", "The reference values are one well-formed CoRIM, signed CoRIM, CoMID or CoEV "
+          "(strict CBOR; bad input is exit 2 naming the field).", _CORIM),
+    Check("refval.signature", "The CoRIM's COSE_Sign1 signature verifies with one of the given keys "
+          "(ES256/384/512, EdDSA); an unsigned CoRIM fails.", _CORIM),
+    Check("refval.validity", "The evaluation time is inside the CoRIM's validity and its signer's "
+          "signature-validity.", _CORIM),
     # --- third-party security reviews (OCP S.A.F.E. short-form reports) ---
     Check("review.age", "The review was completed no more than max_age_days ago, and is not dated in the future.",
           _REVIEW),
