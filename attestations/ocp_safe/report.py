@@ -227,6 +227,7 @@ class Audit:
     scope_number: str | None = None
     cvss_version: str = ""
     issues: tuple[Issue, ...] = ()
+    solid_version: str = ""  # the CoRIM form only: the OCP SOLID requirements version checked against
 
     @classmethod
     def from_dict(cls, value: object, where: str = "audit") -> Audit:
@@ -265,6 +266,7 @@ class Audit:
             "scope_number": self.scope_number,
             "cvss_version": self.cvss_version,
             "issues": [issue.to_json() for issue in self.issues],
+            **({"solid_version": self.solid_version} if self.solid_version else {}),
         }
 
 

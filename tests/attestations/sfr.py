@@ -108,3 +108,71 @@ def hmac_token(header: dict[str, Any], body: bytes, secret: bytes) -> str:
 
 def unsigned_token(body: bytes) -> str:
     return f"{b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{b64(body)}."
+
+
+# --- the CoRIM form (OCP S.A.F.E. SFR CoRIM profile), built here with cbor2 ---------------------------------------
+
+#: The profile OID's DER bytes as the specification and its example write them (they encode ...47639.1.1).
+PROFILE_DER = bytes.fromhex("060A2B0601040182F4170101")
+
+
+def sfr_corim(
+    firmware: bytes | None,
+    *,
+    profile: bytes | None = PROFILE_DER,
+    completed: int = 1793491200,  # 2026-11-01
+    issues: list[dict[int, Any]] | None = None,
+    sha384: bytes | None = None,
+    sha512: bytes | None = None,
+    sfr_changes: dict[int, Any] | None = None,
+    twice: bool = False,
+) -> bytes:
+    """An unsigned tagged CoRIM (501) carrying one SFR, whose condition is ``firmware``'s sha-384 / sha-512."""
+    import cbor2
+
+    found = digests(firmware) if firmware is not None else {}
+    condition_digests = []
+    d384 = sha384 if sha384 is not None else bytes.fromhex(found["sha384"]) if found else None
+    d512 = sha512 if sha512 is not None else bytes.fromhex(found["sha512"]) if found else None
+    if d384 is not None:
+        condition_digests.append([-43, d384])
+    if d512 is not None:
+        condition_digests.append([-44, d512])
+    environment = {0: {1: "ACME Inc.", 2: "ACME RoadRunner Trap"}}
+    sfr: dict[int, Any] = {
+        0: "1.1",
+        1: "1.2",
+        2: cbor2.CBORTag(1, completed),
+        3: 1,
+        4: [{0: {0: "1.2.3", 1: "semver"}, 2: "release_v1_2_3"}],
+        6: "1.0",
+    }
+    if issues:
+        sfr[5] = issues
+    sfr.update(sfr_changes or {})
+    endorsement = [environment, [{1: {-1: sfr}}]]
+    triple = [[[environment, [{1: {2: condition_digests}}]]], [endorsement, endorsement] if twice else [endorsement]]
+    comid = {1: {0: "review-comid-001"}, 4: {10: [triple]}}
+    corim: dict[int, Any] = {
+        0: "review-2026-11-01",
+        1: [cbor2.CBORTag(506, cbor2.dumps(comid))],
+        5: [{0: "Example Review Co", 2: [1]}],
+    }
+    if profile is not None:
+        corim[3] = cbor2.CBORTag(111, profile)
+    return bytes(cbor2.dumps(cbor2.CBORTag(501, corim)))
+
+
+def corim_issue(score: str, title: str = "Debug commands enable arbitrary memory read/write") -> dict[int, Any]:
+    return {0: title, 1: "The firmware exposes debug command handlers.",
+            2: {0: score, 1: "AV:L/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:L", 2: "3.1"}, 3: "CWE-222", 4: "CVE-2014-10000"}
+
+
+def cose_sign(corim: bytes, private: Any, name: str = "Example Review Co") -> bytes:
+    """``corim`` as a COSE_Sign1 by ``private`` (the CoRIM writer's own signing path)."""
+    from attestations.corim.cose import sign_payload
+    from attestations.corim.model import CorimMeta, CorimSigner
+    from attestations.keys import Signer, public_key_from_crypto
+
+    signer = Signer(private_key=private, public=public_key_from_crypto(private.public_key()))
+    return sign_payload(corim, signer, CorimMeta(CorimSigner(name)))

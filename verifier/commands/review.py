@@ -81,6 +81,7 @@ def describe(review: Mapping[str, Any]) -> str:
         f"  completion date    {show(review.get('completion_date') or 'not given')}",
         f"  scope              {show(review.get('scope_number') or 'not given')}",
         f"  methodology        {show(review.get('methodology'))}",
+        f"  report version     {show(review.get('report_version'))}",
         f"  vendor             {show(device.get('vendor'))}",
         f"  product            {show(device.get('product'))}",
         f"  category           {show(device.get('category'))}",
@@ -89,6 +90,8 @@ def describe(review: Mapping[str, Any]) -> str:
         f"  firmware sha384    {show(device.get('fw_hash_sha2_384') or 'not given')}",
         f"  firmware sha512    {show(device.get('fw_hash_sha2_512') or 'not given')}",
     ]
+    if review.get("solid_version"):
+        lines.append(f"  SOLID version      {show(review.get('solid_version'))}")
     for entry in device.get("manifest") or []:
         lines.append(f"  manifest file      {show(entry.get('file_name'))} {show(entry.get('file_hash'))}")
     issues = review.get("issues") or []

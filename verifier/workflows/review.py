@@ -54,6 +54,7 @@ def review_metadata(review: SignedReview) -> dict[str, Any]:
         "methodology": report.audit.methodology,
         "report_version": report.audit.report_version,
         "cvss_version": report.audit.cvss_version,
+        "solid_version": report.audit.solid_version,
         "device": report.device.to_json(),
         "issues": [issue.to_json() for issue in report.audit.issues],
     }
