@@ -145,3 +145,18 @@ def test_bad_review_inputs_are_exit_2(workspace: Workspace, srp: Srp, tmp_path: 
     no_keys.write_text(policy.read_text().replace(f'srp_keys = ["{srp.pub}"]', "srp_keys = []"))
     # required = true with no SRP key: no review could ever pass, so the policy itself is refused.
     assert_clean_error(run_cli(["intake", "--release", workspace.release, "--policy", no_keys, "--no-history"]), 2)
+
+
+def test_a_cose_signed_corim_review_is_read_by_the_same_step(workspace: Workspace, srp: Srp, tmp_path: Path) -> None:
+    from tests.attestations.sfr import corim_issue, cose_sign, sfr_corim
+
+    firmware = workspace.firmware.read_bytes()
+    signed = tmp_path / "review.corim"
+    signed.write_bytes(cose_sign(sfr_corim(firmware, issues=[corim_issue("4.0")]), srp.private))
+    code, report = _intake(workspace, _policy(workspace, tmp_path, [srp.pub]), "--review", signed)
+    assert code == 0, _statuses(report)
+    assert report["metadata"]["reviews"][0]["form"] == "cose-corim"
+    unsigned = tmp_path / "unsigned.corim"
+    unsigned.write_bytes(sfr_corim(firmware))
+    code, report = _intake(workspace, _policy(workspace, tmp_path, [srp.pub]), "--review", unsigned)
+    assert code == 1 and _statuses(report) == [("review.signature", "fail")]
