@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -156,12 +157,19 @@ def refusal(jws: CompactJws) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _jwk(key: PublicKey) -> Any:
+    """The key as jwcrypto's JWK, made once per key (a batch of reports from one SRP pays for it once)."""
+    from jwcrypto import jwk
+
+    return jwk.JWK.from_pyca(key.key)
+
+
 def verify_compact(jws: CompactJws, keys: Sequence[PublicKey]) -> JwsVerification:
     """Try every given key that fits the header's algorithm; the first that verifies is the signer."""
     reason = refusal(jws)
     if reason is not None:
         return JwsVerification(jws, None, refused=reason)
-    from jwcrypto import jwk
     from jwcrypto import jws as jwcrypto_jws
 
     alg = jws.alg
@@ -180,7 +188,7 @@ def verify_compact(jws: CompactJws, keys: Sequence[PublicKey]) -> JwsVerificatio
     for key in fitting:
         tried += 1
         try:
-            token.verify(jwk.JWK.from_pyca(key.key), alg=alg)
+            token.verify(_jwk(key), alg=alg)
         except jwcrypto_jws.InvalidJWSSignature:
             continue
         return JwsVerification(jws, key, tried=tried, fitting=len(fitting))
