@@ -195,3 +195,31 @@ def test_plain_json_is_read_but_never_trusted(srp: Srp) -> None:
     review = _review(encode(payload(FIRMWARE)), srp.pub)
     finding = check_signature(review)
     assert review.form == "json" and finding.status is Status.FAIL and "not signed" in finding.message
+
+
+def _rsa_token(bits: int, alg: str, tmp_path: Path) -> tuple[str, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto import jws as jwcrypto_jws
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pub = tmp_path / f"rsa-{bits}.pub"
+    pub.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+    token = jwcrypto_jws.JWS(encode(payload(FIRMWARE)))
+    token.add_signature(jwk.JWK.from_pyca(private), alg=alg, protected=json.dumps({"alg": alg, "kid": "rsa"}))
+    return token.serialize(compact=True), pub
+
+
+def test_rsa_pss_with_a_3072_bit_key_is_an_sfr_algorithm(tmp_path: Path) -> None:
+    token, pub = _rsa_token(3072, "PS384", tmp_path)
+    assert _signature(token, pub)[0] is Status.PASS
+
+
+def test_rsa_below_3072_bits_and_pkcs1_v15_are_not(tmp_path: Path) -> None:
+    token, pub = _rsa_token(2048, "PS512", tmp_path)
+    status, message = _signature(token, pub)
+    assert status is Status.FAIL and "is a key for PS512" in message  # the SFR format allows 3072 and 4096 only
+    token, pub = _rsa_token(3072, "RS384", tmp_path)
+    status, message = _signature(token, pub)
+    assert status is Status.FAIL and "RS384" in message
