@@ -23,10 +23,12 @@ from attestations.corim.model import (
     Digest,
     Entity,
     Environment,
+    IntegrityRegister,
     MeasuredElement,
     Measurement,
     MeasurementValues,
     Oid,
+    RawValue,
     ReferenceTriple,
     Svn,
     TagIdentity,
@@ -67,6 +69,10 @@ class ReferenceMeasurement:
     version: str | None = None
     version_scheme: int | str | None = None
     name: str | None = None
+    #: Expected integrity registers (PCRs): register (index or name) -> {algorithm: digest}.
+    integrity_registers: Mapping[int | str, Mapping[str, bytes]] = field(default_factory=dict)
+    raw_value: bytes | None = None
+    raw_mask: bytes | None = None
 
 
 def digests_from(mapping: Mapping[str, bytes], path: str) -> tuple[Digest, ...]:
@@ -80,15 +86,26 @@ def digests_from(mapping: Mapping[str, bytes], path: str) -> tuple[Digest, ...]:
 
 
 def reference_measurement(m: ReferenceMeasurement, path: str = "measurement") -> Measurement:
-    if not m.digests and m.svn is None and m.version is None:
-        raise CorimFormatError(path, "needs a digest, an svn or a version")
+    if not (m.digests or m.integrity_registers or m.raw_value is not None) and m.svn is None and m.version is None:
+        raise CorimFormatError(path, "needs a digest, integrity registers, a raw value, an svn or a version")
+    if m.raw_mask is not None and m.raw_value is None:
+        raise CorimFormatError(f"{path}.raw_mask", "given without a raw value")
+    registers = tuple(
+        IntegrityRegister(register, digests_from(digests, f"{path}.integrity_registers[{register!r}]"))
+        for register, digests in m.integrity_registers.items()
+    )
+    raw = None
+    if m.raw_value is not None:
+        raw = RawValue(m.raw_value, mask=m.raw_mask, masked_form=m.raw_mask is not None)
     return Measurement(
         mkey=m.mkey,
         mval=MeasurementValues(
             version=VersionInfo(m.version, m.version_scheme) if m.version is not None else None,
             svn=Svn(m.svn, minimum=m.min_svn) if m.svn is not None else None,
             digests=digests_from(m.digests, f"{path}.digests"),
+            raw_value=raw,
             name=m.name,
+            integrity_registers=registers,
         ),
     )
 

@@ -10,6 +10,7 @@ COSE_Sign1 verification with each given public key, never by hand.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -212,9 +213,17 @@ _KEY_MATCHES_ALG = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _cose_key(key: PublicKey, alg: int, kid: bytes) -> Any:
+    """cwt's key object for ``key`` under ``alg`` and ``kid``, built once (PEM parsing costs more than a verify)."""
+    from cwt import COSEKey  # deferred (TID253)
+
+    return COSEKey.from_pem(public_pem(key), alg=alg, kid=kid)
+
+
 def verify_signed(signed: SignedCorim, keys: Sequence[PublicKey]) -> SignatureCheck:
     """Check ``signed`` with each key through cwt's COSE_Sign1 verification; valid when one of them verifies it."""
-    from cwt import COSE, COSEKey  # deferred (TID253)
+    from cwt import COSE  # deferred (TID253)
 
     alg = signed.protected.alg
     # cwt only tries keys whose kid equals the message's; the kid is a hint, so every given key is tried under it.
@@ -227,7 +236,7 @@ def verify_signed(signed: SignedCorim, keys: Sequence[PublicKey]) -> SignatureCh
             reasons.append(f"{key.describe()} cannot verify {signed.protected.alg_name}")
             continue
         try:
-            cose_key = COSEKey.from_pem(public_pem(key), alg=alg, kid=kid or b"")
+            cose_key = _cose_key(key, alg, kid or b"")
             payload = COSE.new().decode(signed.encoded, keys=[cose_key])
         except Exception as exc:  # cwt raises VerifyError, DecodeError, ValueError ... for a signature that fails
             reasons.append(f"{key.describe()}: {type(exc).__name__}")

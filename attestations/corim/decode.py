@@ -163,7 +163,15 @@ def _split(m: dict[Any, Any], path: str, known: dict[int, str], *, extensible: b
         if not (_is_int(key) or isinstance(key, str)):
             raise _err(path, f"key {key!r} must be an integer or text")
         extra.append((key, value))
-    return tuple(extra)
+    return tuple(sorted(extra, key=_canonical_key))
+
+
+def _canonical_key(item: tuple[int | str, Any]) -> tuple[int, bytes]:
+    """Extensions in the order deterministic CBOR writes their keys, so the model does not depend on map order."""
+    import cbor2  # deferred (TID253)
+
+    encoded = cbor2.dumps(item[0])
+    return (len(encoded), encoded)
 
 
 def _required(m: dict[Any, Any], key: int, name: str, path: str) -> Any:

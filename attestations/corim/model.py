@@ -4,8 +4,8 @@ No CoRIM library exists on PyPI, so this narrow model is written by hand; ``deco
 and ``encode.py`` writes it back. Names follow the draft's CDDL (``measurement-values-map`` is
 ``MeasurementValues``, ``environment-map`` is ``Environment``...). Unknown keys of the maps the draft makes
 extensible are kept in ``extensions`` as decoded CBOR values (``CborValue``: int, str, bytes, bool, None,
-float, list, dict, ``datetime``, ``uuid.UUID`` or ``cbor2.CBORTag``), in the order the file wrote them: an
-OCP S.A.F.E. review report is ``MeasurementValues.extension(-1)``.
+float, list, dict, ``datetime``, ``uuid.UUID`` or ``cbor2.CBORTag``), in deterministic CBOR key order (so two
+encodings of one map give one model): an OCP S.A.F.E. review report is ``MeasurementValues.extension(-1)``.
 """
 
 from __future__ import annotations
@@ -577,6 +577,11 @@ class CoRIM:
     @property
     def comids(self) -> tuple[ComID, ...]:
         return tuple(t for t in self.tags if isinstance(t, ComID))
+
+    @property
+    def reference_triples(self) -> tuple[ReferenceTriple, ...]:
+        """Every reference triple of every CoMID, in order."""
+        return tuple(r for c in self.comids for r in c.triples.reference)
 
 
 # --- signed CoRIM (COSE_Sign1, tag 18) ---------------------------------------------------------------------

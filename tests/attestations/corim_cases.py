@@ -125,9 +125,9 @@ def raw_sign1(protected: dict[Any, Any] | bytes, payload: bytes, s: Signer | Non
     return cbor2.dumps(cbor2.CBORTag(18, [prot, {} if unprotected is None else unprotected, payload, signature]))
 
 
-def default_header(alg: int = -7, **extra: Any) -> dict[Any, Any]:
+def default_header(alg: Any = -7, extra: dict[Any, Any] | None = None) -> dict[Any, Any]:
     header: dict[Any, Any] = {1: alg, 3: "application/rim+cbor", 8: meta_bytes()}
-    header.update(extra)
+    header.update(extra or {})
     return header
 
 

@@ -87,6 +87,8 @@ _CHECKS: tuple[Check, ...] = (
           _LAYOUT),
     Check("attest.layout-rules", "Every artifact rule of the layout ends in DISALLOW, so nothing unnamed is "
           "accepted.", _LAYOUT),
+    Check("attest.predicate-type", "Every verified statement has the predicate type asked for "
+          "(attest verify --predicate-type); a statement of another type counts as a failure.", _ATTEST),
     Check("attest.provenance", "A SLSA provenance statement for the artifact was found and checked.", _ATTEST),
     Check("attest.release", "The release holds at least one signed statement.", _INTAKE_RELEASE),
     Check("attest.signature", "Enough distinct trusted keys signed the statement (the threshold).", _ATTEST),
@@ -103,6 +105,8 @@ _CHECKS: tuple[Check, ...] = (
     Check("attest.source", "The SLSA provenance names the source repository and ref the policy requires.",
           _ATTEST),
     Check("attest.subject", "The artifact's digest is a subject of a verified statement.", _ATTEST),
+    Check("attest.test-result", "An in-toto test-result statement reports that the tests passed (FAILED fails, "
+          "WARNED warns, a result that contradicts its own lists of tests fails).", _ATTEST),
     Check("attest.vouch", "A verified statement vouches for the artifact; what it says and who signed it.",
           _ATTEST),
     Check("attest.vsa", "A verification summary attestation (VSA) reports that the subject passed.", _ATTEST),

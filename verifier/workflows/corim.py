@@ -7,6 +7,7 @@ command escapes them when it prints).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from attestations.corim.model import (
     Validity,
 )
 from attestations.files import read_limited
-from attestations.keys import load_distinct_public_keys
+from attestations.keys import PublicKey, load_distinct_public_keys
 from verifier.checks import corim as judge
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Finding, Report
@@ -63,6 +64,8 @@ def _value(v: Any) -> Any:
 
     if isinstance(v, bytes):
         return {"hex": v.hex()}
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # JSON has no NaN or Infinity
     if isinstance(v, bool | int | float | str) or v is None:
         return v
     if isinstance(v, datetime):
@@ -376,8 +379,15 @@ def _cwt_window(claims: Any) -> Validity | None:
 
 
 def verify_document(doc: Document, keys_paths: Sequence[Path], at: datetime | None, subject: str) -> list[Finding]:
-    """Signature, validity and format findings for a loaded document."""
-    keys = load_distinct_public_keys(keys_paths)
+    """Signature, validity and format findings for a loaded document, with the keys in ``keys_paths``."""
+    return corim_findings(doc, load_distinct_public_keys(keys_paths), at, subject)
+
+
+def corim_findings(doc: Document, keys: Sequence[PublicKey], at: datetime | None, subject: str) -> list[Finding]:
+    """``refval.format``, ``refval.signature`` and ``refval.validity`` for a loaded document and loaded keys.
+
+    What intake uses for each ``--reference-values`` file, with the keys its policy trusts for reference values.
+    """
     when = at or datetime.now(UTC)
     findings = [judge.judge_format(doc.kind, _summary(doc), subject)]
     check = verify_signed(doc.signed, keys) if doc.signed is not None else None
