@@ -69,6 +69,8 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("console", (), max_len=32 * 1024),
     # CoRIM / CoMID / CoEV (signed and unsigned): veraison's test cases, or CoRIMs made by fuzz/seedgen.py.
     Harness("corim", ("vectors:corim/**/*.cbor",), max_len=16 * 1024),
+    # Short-form reports: the published JWS and JSON, and every form in fuzz/corpus/review (tests/attestations/sfr.py).
+    Harness("review", ("vectors:ocp-safe/**/*.jws", "vectors:ocp-safe/Reports/**/*.json"), max_len=16 * 1024),
 )
 
 

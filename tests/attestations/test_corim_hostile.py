@@ -382,6 +382,16 @@ def test_oversized_file_is_refused_before_reading(capsys: pytest.CaptureFixture[
     assert code == 2 and "Traceback" not in err
 
 
+def test_tags_are_transparent_but_bounded() -> None:
+    with pytest.raises(CorimFormatError, match="more than 2 CBOR tags on one item"):
+        strict.check_profile(b"\xc1\xc1\xc1\x01")
+    with pytest.raises(CorimFormatError, match="'break' outside"):
+        strict.check_profile(b"\x9f\xc1\xff")  # a tag with no content before the break
+    with pytest.raises(CorimFormatError, match="map key is not an integer or text"):
+        strict.check_profile(b"\xa1\xc1\x01\x02")  # a tagged map key
+    strict.check_profile(b"\xd9\x01\xf5\xa1\x00\xd8\x25\x50" + bytes(16))
+
+
 def test_limits_named_in_the_message() -> None:
     with pytest.raises(CorimFormatError, match="more than 16 indefinite-length items"):
         strict.check_profile(HOSTILE["indefinite-many"])
@@ -424,3 +434,16 @@ def test_oid_forms() -> None:
     whole = Oid(bytes([0x06, len(oid.der)]) + oid.der)
     assert whole.with_der_header and whole.dotted == "1.3.6.1.4.1.42623.1.1"
     assert Oid(b"\x80\x01").dotted == "oid:8001"
+
+
+def test_json_output_stays_json(tmp_path: Path) -> None:
+    """Extension values the JSON data model cannot hold (NaN, infinity, bytes, tags) are shown, not emitted raw."""
+    comid = comid_value()
+    comid[4][0][0][1][0][1][-1] = [float("nan"), float("inf"), b"\x00\xff", cbor2.CBORTag(560, b"\x01")]
+    target = tmp_path / "odd.corim"
+    target.write_bytes(with_comid(comid))
+    shown = run_cli(["corim", "show", target, "--format", "json"])
+    assert shown.returncode == 0, shown.stderr
+    tree = json.loads(shown.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    value = tree["corim"]["tags"][0]["triples"]["reference"][0]["measurements"][0]["mval"]["extensions"]["-1"]
+    assert value == ["nan", "inf", {"hex": "00ff"}, {"tag": 560, "value": {"hex": "01"}}]

@@ -70,6 +70,7 @@ _RAW = "verifier.checks.raw_image"
 _DIFF = "verifier.checks.firmware_diff"
 _FW_MANIFEST = "verifier.declared.firmware_manifest"
 _CORIM = "verifier.checks.corim"
+_REVIEW = "verifier.checks.reviews"
 _REFVAL = "verifier.checks.reference_values"
 
 _CHECKS: tuple[Check, ...] = (
@@ -218,6 +219,15 @@ _CHECKS: tuple[Check, ...] = (
           "(ES256/384/512, EdDSA); an unsigned CoRIM fails.", _CORIM),
     Check("refval.validity", "The evaluation time is inside the CoRIM's validity and its signer's "
           "signature-validity.", _CORIM),
+    # --- third-party security reviews (OCP S.A.F.E. short-form reports) ---
+    Check("review.age", "The review was completed no more than max_age_days ago, and is not dated in the future.",
+          _REVIEW),
+    Check("review.issue", "An open issue of the review: at or above max_cvss fails, below warns (title, CVSS, CWE, "
+          "CVE).", _REVIEW),
+    Check("review.not-covered", "The firmware file is the one reviewed: every digest the report gives is the "
+          "file's (a report without digests covers nothing).", _REVIEW),
+    Check("review.signature", "The short-form report is signed, and an accepted SRP key verifies it (never a key "
+          "it names or carries).", _REVIEW),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),

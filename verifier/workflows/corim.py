@@ -7,6 +7,7 @@ command escapes them when it prints).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ def _value(v: Any) -> Any:
 
     if isinstance(v, bytes):
         return {"hex": v.hex()}
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # JSON has no NaN or Infinity
     if isinstance(v, bool | int | float | str) or v is None:
         return v
     if isinstance(v, datetime):
