@@ -295,3 +295,37 @@ def test_pcrs_the_release_declares_match_the_quoted_pcrs_of_a_linux_device(
     assert "region/bootloader" in matched
     # PCRs 8-23 were never extended: no reference names them, and nothing is missing.
     assert not _by(report, "refval.missing") and not _by(report, "refval.mismatch")
+
+
+def test_a_device_running_other_firmware_is_a_region_mismatch(
+    workspace: Workspace, corim_release: Path, simulator: Any
+) -> None:
+    """The firmware file is honest; the device's flash is not (its signed region digest says so)."""
+    sim = simulator("swapped-firmware")
+    code, report, _ = _intake(workspace, corim_release, sim.port, corim_release / "rtu9.corim",
+                              policy=_policy(workspace, "refval-fail.toml"))
+    assert code == 1
+    region = _by(report, "refval.mismatch")["region/bootloader"]
+    assert "measured by the device (signed)" in region["message"]
+    assert f"image/{workspace.firmware.name}" in _by(report, "refval.match")
+
+
+def test_the_device_class_is_the_one_the_device_proves(
+    workspace: Workspace, corim_release: Path, tmp_path: Path
+) -> None:
+    """A device that signs model RTU-7 is judged against RTU-7's reference values, whatever the release's manifest
+    (RTU-9) or the image say: the RTU-9 CoRIM covers none of what it measured."""
+    from dataclasses import replace
+
+    from hw.sim import Simulator
+    from verifier.workflows.demo import _device_config, demo_firmware
+
+    config = replace(_device_config(demo_firmware()), model="RTU-7")
+    with Simulator("attest", config=config) as sim:
+        code, report, _ = _intake(workspace, corim_release, sim.port, corim_release / "rtu9.corim",
+                                  policy=_policy(workspace, "refval-warn.toml", missing="warn"))
+    assert code == 1  # hw.model fails: the manifest declares RTU-9
+    assert not _by(report, "refval.match") and not _by(report, "refval.mismatch")
+    missing = _by(report, "refval.missing")
+    message = missing["region/bootloader"]["message"]
+    assert "device class Acme Industrial / RTU-7" in message and "they describe: Acme Industrial / RTU-9" in message
