@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -65,6 +66,7 @@ READ_PROPERTIES = frozenset({
 })
 #: A schema message quotes the offending value: one line, and cut, however large the value.
 MAX_MESSAGE = 300
+MAX_QUOTE = 80
 #: Schema errors looked at to choose the one reported (an invalid BOM can have one per component).
 MAX_ERRORS = 100
 
@@ -75,6 +77,7 @@ class SchemaError(Protocol):
     """What is read of a jsonschema ValidationError (the library hands them over as they are)."""
 
     message: str
+    instance: object
     json_path: str
     absolute_path: Sequence[object]
     context: list[SchemaError]
@@ -129,7 +132,16 @@ def validate_bom(bom: object, f: FieldReader) -> str:
         raise f.error("the CycloneDX BOM is nested too deeply") from None
     if best is None:
         raise f.error(f"not a valid CycloneDX {version} BOM")
-    raise f.error(f"not a valid CycloneDX {version} BOM: {best.json_path}: {_one_line(best.message)}")
+    raise f.error(f"not a valid CycloneDX {version} BOM: {best.json_path}: {_schema_message(best)}")
+
+
+def _schema_message(error: SchemaError) -> str:
+    """jsonschema's message, with the value it quotes first (the whole list, for uniqueItems) cut short."""
+    message = error.message
+    quoted = repr(error.instance)
+    if len(quoted) > MAX_QUOTE and message.startswith(quoted):
+        message = quoted[: MAX_QUOTE - 3] + "..." + message[len(quoted):]
+    return _one_line(message)
 
 
 def _deepest(errors: Iterable[SchemaError]) -> SchemaError | None:
@@ -147,7 +159,10 @@ def _deepest(errors: Iterable[SchemaError]) -> SchemaError | None:
 def _from_json(cls: type[_T], data: Mapping[str, object], f: FieldReader, where: str) -> _T:
     """The library's object for one schema-valid JSON object; whatever the library cannot read is bad input."""
     try:
-        made = cls.from_json(dict(data))  # type: ignore[attr-defined]  # added by py-serializable at run time
+        with warnings.catch_warnings():
+            # The library warns of fields 1.6 deprecates (author, metadata.manufacture): still read, as declared.
+            warnings.simplefilter("ignore")
+            made = cls.from_json(dict(data))  # type: ignore[attr-defined]  # added by py-serializable at run time
     except RecursionError:
         raise f.error(f"'{where}' is nested too deeply") from None
     except Exception as exc:  # py-serializable and the model raise many types (ValueError, KeyError, ...)
