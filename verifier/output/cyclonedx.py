@@ -52,6 +52,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 #: The identity facts that have a place of their own in a component; the rest become properties.
 _PLACED = ("manufacturer", "model", "board_revision", "serial")
 MAX_RATIONALE = 1000
+#: The 1.6 schema's limit on a version: a longer revision is kept whole as a property instead.
+MAX_VERSION = 1024
 
 
 class CycloneDxRenderer:
@@ -104,6 +106,10 @@ def _hash(algorithm: object, digest: object) -> HashType | None:
     return HashType(alg=HashAlgorithm(known[0]), content=digest.lower())
 
 
+def _version(value: str | None) -> str | None:
+    return value if value is not None and len(value) <= MAX_VERSION else None
+
+
 def _fact(device: Mapping[str, Any], name: str) -> str | None:
     fact = device.get(name)
     return _text(fact.get("value")) if isinstance(fact, Mapping) else None
@@ -124,13 +130,16 @@ def _device(report: Report, device: Mapping[str, Any]) -> Component:
             properties.append(_property(f"provcheck:device:{name}", fact.get("value")))
         properties.append(_property(f"provcheck:strength:{name}", fact.get("strength")))
     properties.append(_property("provcheck:device:read", "true" if device else "false"))
+    revision = _fact(device, "board_revision")
+    if revision is not None and _version(revision) is None:
+        properties.append(_property("provcheck:device:board_revision", revision))
     manufacturer = _fact(device, "manufacturer")
     return Component(
         type=ComponentType.DEVICE,
         name=_fact(device, "model") or report.subject or "device",
         bom_ref=DEVICE_REF,
         manufacturer=OrganizationalEntity(name=manufacturer) if manufacturer else None,
-        version=_fact(device, "board_revision"),
+        version=_version(revision),
         properties=[p for p in properties if p is not None],
     )
 
@@ -140,7 +149,9 @@ def _part(index: int, part: Mapping[str, Any]) -> Component:
     from cyclonedx.model.contact import OrganizationalEntity
 
     manufacturer = _text(part.get("manufacturer"))
+    revision = _text(part.get("revision"))
     properties = [
+        _property("provcheck:revision", revision if _version(revision) is None else None),
         _property("cdx:device:function", part.get("class")),
         _property("cdx:device:serialNumber", part.get("serial")),
         _property("provcheck:strength", part.get("strength")),
@@ -151,7 +162,7 @@ def _part(index: int, part: Mapping[str, Any]) -> Component:
         name=_text(part.get("model")) or _text(part.get("class")) or "component",
         bom_ref=f"device-component-{index}",
         manufacturer=OrganizationalEntity(name=manufacturer) if manufacturer else None,
-        version=_text(part.get("revision")),
+        version=_version(revision),
         properties=[p for p in properties if p is not None],
     )
 
