@@ -26,6 +26,7 @@ from verifier.policy.model import (
     FirmwareRules,
     Merge,
     Policy,
+    ReviewRules,
     TpmRules,
     merge_rule,
 )
@@ -87,9 +88,13 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "tpm.require_secure_boot": (True, False),
     "tpm.ak_binding": (AkBinding.ACTIVATED, AkBinding.NONE),
     "tpm.pinned_ak_keyids": (("ab" * 32,), ()),
+    "reviews.required": (True, False),
+    "reviews.srp_keys": ((Path("/keys/ncc.pub"),), ()),
+    "reviews.max_cvss": (4.0, None),
+    "reviews.max_age_days": (30, None),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
-_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers"}
+_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:
@@ -186,3 +191,16 @@ def test_tables_of_different_classes_are_refused_rather_than_walked_by_one_of_th
     for parts in ([plain, extended], [extended, plain]):
         with pytest.raises(TypeError, match="cannot combine"):
             all_of(parts)
+
+
+def test_review_keys_narrow_and_limits_take_the_smallest(tmp_path: Path) -> None:
+    ncc, ioactive = Path("/keys/ncc.pub"), Path("/keys/ioactive.pub")
+    a = replace(_base(tmp_path, "a.toml"), reviews=ReviewRules(srp_keys=(ncc, ioactive), max_cvss=9.0))
+    b = replace(_base(tmp_path, "b.toml"), reviews=ReviewRules(srp_keys=(ncc,), max_cvss=4.5, max_age_days=90))
+    c = _base(tmp_path, "c.toml")  # no [reviews]: pins no key, sets no limit
+    combined = all_of([a, b, c])
+    assert combined.reviews.srp_keys == (ncc,)
+    assert combined.reviews.max_cvss == 4.5
+    assert combined.reviews.max_age_days == 90
+    assert all_of([c, a]).reviews.srp_keys == (ncc, ioactive)
+    assert all_of([c, c]).reviews.cvss_limit == 7.0

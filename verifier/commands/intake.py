@@ -61,6 +61,8 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--no-history", is_flag=True, help="Do not append this intake to the history.")
 @click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures (as policy strict=true).")
+@click.option("--review", "reviews", multiple=True, type=_existing_file,
+              help="An OCP S.A.F.E. short-form report on --firmware, judged by the policy's [reviews]; repeatable.")
 @format_option("sarif", "html", "cyclonedx")
 def intake(
     release: Path,
@@ -82,6 +84,7 @@ def intake(
     history_db: Path | None,
     no_history: bool,
     strict: bool,
+    reviews: tuple[Path, ...],
     output_format: str,
 ) -> int:
     """Verify the release, scan the firmware, read the device, judge it all against the policy.
@@ -123,6 +126,7 @@ def intake(
             strict=strict,
             username=username,
             password=password,
+            reviews=reviews,
         )
     )
     code = emit(result.report, output_format)

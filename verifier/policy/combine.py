@@ -147,9 +147,9 @@ def _stronger(a: object, b: object, parts: _Parts) -> object:
 
 def _smallest(a: object, b: object, parts: _Parts) -> object:
     given = [x for x in (a, b) if x is not None]
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in given):
-        raise MergeRuleMissing(f"{parts.key}: Merge.SMALLEST needs integers or None")
-    return min(given, key=lambda x: x if isinstance(x, int) else 0, default=None)
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in given):
+        raise MergeRuleMissing(f"{parts.key}: Merge.SMALLEST needs numbers or None")
+    return min(given, key=lambda x: x if isinstance(x, int | float) else 0, default=None)
 
 
 def _agree(a: object, b: object, parts: _Parts) -> object:

@@ -206,6 +206,28 @@ class SupplierRule:
         )
 
 
+#: The CVSS score at and above which an open issue of a review fails when the policy sets no max_cvss.
+DEFAULT_MAX_CVSS = 7.0
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    """Third-party security reviews (OCP S.A.F.E. short-form reports) of the firmware image taken in.
+
+    ``srp_keys`` is an allowlist: a review counts only when one of these keys verifies it. Combined, only the
+    keys every policy that names some accepts are accepted (an empty list names none, so it pins nothing).
+    """
+
+    required: bool = field(default=False, metadata=merge_rule(Merge.ANY))
+    srp_keys: tuple[Path, ...] = field(default=(), metadata=merge_rule(Merge.NARROWEST))
+    max_cvss: float | None = field(default=None, metadata=merge_rule(Merge.SMALLEST))
+    max_age_days: int | None = field(default=None, metadata=merge_rule(Merge.SMALLEST))
+
+    @property
+    def cvss_limit(self) -> float:
+        return DEFAULT_MAX_CVSS if self.max_cvss is None else self.max_cvss
+
+
 @dataclass(frozen=True)
 class Policy:
     sources: tuple[Path, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
@@ -217,6 +239,7 @@ class Policy:
     device: DeviceRules = field(metadata=merge_rule(Merge.FIELDWISE))
     tpm: TpmRules = field(metadata=merge_rule(Merge.FIELDWISE))
     suppliers: tuple[SupplierRule, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
+    reviews: ReviewRules = field(default=ReviewRules(), metadata=merge_rule(Merge.FIELDWISE))
 
     @property
     def name(self) -> str:
@@ -262,6 +285,7 @@ class Policy:
             or self.device.required
             or self.tpm.require_quote
             or self.tpm.require_secure_boot
+            or self.reviews.required
         )
 
     def to_json(self) -> dict[str, object]:
@@ -273,4 +297,5 @@ class Policy:
             "firmware_required": self.firmware.required,
             "device_required": self.device.required,
             "tpm": {"require_quote": self.tpm.require_quote, "require_secure_boot": self.tpm.require_secure_boot},
+            "reviews_required": self.reviews.required,
         }

@@ -38,6 +38,7 @@ from verifier.workflows.intake_firmware import check_firmware
 from verifier.workflows.intake_release import release_index, verify_release
 from verifier.workflows.intake_report import inventory_metadata, publish, report_metadata
 from verifier.workflows.intake_request import IntakeRequest, IntakeResult
+from verifier.workflows.intake_reviews import intake_reviews
 
 __all__ = ["IntakeRequest", "IntakeResult", "run_intake"]
 
@@ -73,6 +74,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         findings += guard("firmware.scan", fw.name, lambda: check_firmware(fw, digests, vouched, policy))
     elif policy.firmware.required:
         findings.append(skipped("firmware.scan", "the policy requires a firmware scan; give --firmware", "firmware"))
+    findings += (reviewed := intake_reviews(request, digests, started)).findings
 
     # 3. device and TPM
     manifest = declared_device_manifest(vouched)
@@ -97,6 +99,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     title = f"intake of {request.label or serial or (request.firmware.name if request.firmware else 'release')}"
     metadata: dict[str, Any] = report_metadata(request, started, release_index(vouched), vouched)
     metadata.update(device_metadata(manifest, device))
+    metadata.update(reviewed.metadata)
     metadata.update(inventory_metadata(device.judged, request.firmware, digests))
     report = Report(
         title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata

@@ -33,6 +33,7 @@ class IntakeRequest:
     read_timeout: float | None = None
     max_dump: int | None = None
     prompt: str | None = None
+    reviews: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
