@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import serial
 
 from hw.errors import TransportError
+from hw.spdm.emu import EmuTransport
 from hw.transcript import Transcript
 
 try:
@@ -168,9 +169,11 @@ class SerialTransport:
 
 def open_transport(
     url: str, *, baud: int | None, deadline: Deadline, transcript: Transcript
-) -> SerialTransport:
+) -> Transport:
     if not url or "\x00" in url:
         raise TransportError("no port given")
+    if url.startswith("spdm-emu://"):  # DMTF spdm-emu's TCP socket: its own framing, not a serial line
+        return EmuTransport(url, deadline=deadline, transcript=transcript)
     return SerialTransport(url, baud=baud, deadline=deadline, transcript=transcript)
 
 

@@ -28,11 +28,12 @@ from hw.sim.config import DeviceConfig
 from hw.sim.device import TAMPER_KNOBS, SimulatedDevice
 from hw.sim.keys import make_keys
 from hw.sim.linux import LinuxDevice
+from hw.sim.spdm import SpdmDevice
 from hw.sim.uboot import UBootDevice
 
 # The device side of each registered profile; one missing here fails tests/hw/test_profile_registry.py.
 _DEVICES: dict[str, type[SimulatedDevice]] = {
-    device.profile.name: device for device in (UBootDevice, LinuxDevice, AttestDevice)
+    device.profile.name: device for device in (UBootDevice, LinuxDevice, AttestDevice, SpdmDevice)
 }
 # In the registry's order.
 SIM_PROFILES = tuple(name for name in NAMES if name in _DEVICES)
