@@ -91,6 +91,11 @@ class SimulatedDevice:
         """The device manifest the honest device satisfies, from one that declares everything it has."""
         return manifest
 
+    @classmethod
+    def trust_anchor_pem(cls, keys: DeviceKeys) -> str:
+        """The root an operator trusts for this device (``device simulate --write-trust-anchor``)."""
+        return keys.ca_pem
+
     def busy(self, seconds: float) -> None:
         self.sim.busy_seconds += seconds
         if self.sim.baud_pacing and seconds > 0:

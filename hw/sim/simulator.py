@@ -123,6 +123,10 @@ class Simulator:
         }
         return _DEVICES[self.profile].declared(manifest, cfg)
 
+    def trust_anchor_pem(self) -> str:
+        """The root certificate (PEM) an operator trusts for the simulated device."""
+        return _DEVICES[self.profile].trust_anchor_pem(self.keys)
+
     def __enter__(self) -> Simulator:
         self.start()
         return self

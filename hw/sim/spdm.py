@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from hw.sim.device import STALE_NONCE, SimulatedDevice, SimulatorState
+from hw.sim.keys import DeviceKeys
 from hw.spdm import emu, mctp
 from hw.spdm import messages as msg
 from hw.spdm.measurements import encode_block
@@ -317,6 +318,10 @@ class SpdmDevice(SimulatedDevice):
         ]
         return {**kept, "identity": identity, "components": [], "firmware_regions": [],
                 "spdm_measurements": declared}
+
+    @classmethod
+    def trust_anchor_pem(cls, keys: DeviceKeys) -> str:
+        return root_pem(0)
 
     def run(self) -> None:
         decoder = mctp.FrameDecoder()
