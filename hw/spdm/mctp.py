@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FLAG = 0x7E
-ESCAPE = 0x7D
 REVISION = 0x01
 HEADER_VERSION = 0x01
 MESSAGE_TYPE_SPDM = 0x05
@@ -30,11 +29,23 @@ MAX_FRAME = 2 + 255 + 2
 MAX_MESSAGE = 0x10000 + 64
 
 
-def fcs16(data: bytes, fcs: int = 0xFFFF) -> int:
-    for byte in data:
-        fcs ^= byte
+def _fcs_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        fcs = byte
         for _ in range(8):
             fcs = (fcs >> 1) ^ 0x8408 if fcs & 1 else fcs >> 1
+        table.append(fcs)
+    return tuple(table)
+
+
+_FCS_TABLE = _fcs_table()
+
+
+def fcs16(data: bytes, fcs: int = 0xFFFF) -> int:
+    table = _FCS_TABLE
+    for byte in data:
+        fcs = (fcs >> 8) ^ table[(fcs ^ byte) & 0xFF]
     return fcs
 
 
@@ -91,38 +102,43 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._inside = False
-        self._escaped = False
         self._overflow = False
         self.damaged = 0
 
     def feed(self, data: bytes) -> list[Packet]:
         out: list[Packet] = []
-        for byte in data:
-            if byte == FLAG:
+        for i, part in enumerate(data.split(b"\x7e")):
+            if i:  # a flag: it ends the frame being read and may start the next (back-to-back frames share it)
                 if self._inside and self._buffer and not self._overflow:
-                    packet = self._finish(bytes(self._buffer))
+                    packet = self._unstuffed(bytes(self._buffer))
                     if packet is not None:
                         out.append(packet)
                 elif self._overflow:
                     self.damaged += 1
-                # A flag ends a frame and may start the next: back-to-back frames share nothing else.
                 self._buffer.clear()
-                self._inside, self._escaped, self._overflow = True, False, False
+                self._inside, self._overflow = True, False
+            if not part or not self._inside or self._overflow:
                 continue
-            if not self._inside or self._overflow:
-                continue
-            if self._escaped:
-                byte ^= 0x20
-                self._escaped = False
-            elif byte == ESCAPE:
-                self._escaped = True
-                continue
-            if len(self._buffer) >= MAX_FRAME:
+            if len(self._buffer) + len(part) > 2 * MAX_FRAME:  # stuffed, every byte may take two
+                self._buffer.clear()
                 self._overflow = True
-                self._buffer.clear()
                 continue
-            self._buffer.append(byte)
+            self._buffer += part
         return out
+
+    def _unstuffed(self, stuffed: bytes) -> Packet | None:
+        pieces = stuffed.split(b"\x7d")
+        inner = bytearray(pieces[0])
+        for piece in pieces[1:]:
+            if not piece:  # an escape at the end, or two in a row
+                self.damaged += 1
+                return None
+            inner.append(piece[0] ^ 0x20)
+            inner += piece[1:]
+        if len(inner) > MAX_FRAME:
+            self.damaged += 1
+            return None
+        return self._finish(bytes(inner))
 
     def _finish(self, inner: bytes) -> Packet | None:
         if len(inner) < 2 + 4 + 2 or inner[0] != REVISION or inner[1] != len(inner) - 4:
