@@ -11,6 +11,7 @@ CHALLENGE consumes it, a signed GET_MEASUREMENTS closes the L1/L2 log that unsig
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hw.spdm import messages as msg
 from hw.spdm.measurements import MeasurementBlock, decode_blocks
@@ -24,13 +25,20 @@ from hw.spdm.transcript import (
 from hw.spdm.verify import SpdmChain, leaf_key, parse_chain, verify_signature
 
 
-def _verifies(chain: SpdmChain, negotiated: msg.Algorithms, message: bytes, signature: bytes) -> bool:
+def _verifies(
+    chain: SpdmChain, negotiated: msg.Algorithms, message: bytes, signature: bytes, keys: dict[bytes, PublicKeyTypes]
+) -> bool:
     """Whether the chain's leaf key signed ``message``; a leaf whose key cannot be read signed nothing."""
-    try:
-        key = leaf_key(chain)
-    except msg.SpdmFormatError:
-        return False
+    key = keys.get(chain.blob)
+    if key is None:
+        try:
+            key = keys[chain.blob] = leaf_key(chain)
+        except msg.SpdmFormatError:
+            return False
     return verify_signature(key, negotiated.asym_name, negotiated.hash_name, message, signature)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 MAX_MESSAGES = 1024
 MAX_CHAIN = 0xFFFF
@@ -75,6 +83,8 @@ class Exchange:
     transcripts: Transcripts = field(default_factory=Transcripts)
     messages: list[bytes] = field(default_factory=list)
     _l_log: bytearray = field(default_factory=bytearray)
+    _parsed: dict[int, tuple[tuple[bytes, str], SpdmChain]] = field(default_factory=dict)
+    _keys: dict[bytes, PublicKeyTypes] = field(default_factory=dict)
 
     # -- helpers ------------------------------------------------------------------------------------------------
 
@@ -87,7 +97,12 @@ class Exchange:
         blob = self.chains.get(slot)
         if blob is None or not self.chain_complete.get(slot):
             return None
-        return parse_chain(blob, self._negotiated().hash_name)
+        hash_name = self._negotiated().hash_name
+        cached = self._parsed.get(slot)
+        if cached is None or cached[0] != (blob, hash_name):
+            cached = ((blob, hash_name), parse_chain(blob, hash_name))
+            self._parsed[slot] = cached
+        return cached[1]
 
     # -- the replay ---------------------------------------------------------------------------------------------
 
@@ -180,7 +195,7 @@ class Exchange:
         if chain is not None:
             chain_hash_matches = digest(negotiated.hash_name, chain.blob) == auth.cert_chain_hash
             message = to_be_signed(self.version, CHALLENGE_CONTEXT, transcript, negotiated.hash_name)
-            verified = _verifies(chain, negotiated, message, auth.signature)
+            verified = _verifies(chain, negotiated, message, auth.signature, self._keys)
         self.challenge = ChallengeResult(
             auth.slot, asked.nonce, auth.nonce, auth.cert_chain_hash, asked.summary_type, auth.summary_hash, verified,
             chain_hash_matches,
@@ -209,7 +224,7 @@ class Exchange:
             chain = self.chain(asked.slot)
             if chain is not None:
                 message = to_be_signed(self.version, MEASUREMENTS_CONTEXT, transcript, negotiated.hash_name)
-                verified = _verifies(chain, negotiated, message, answer.signature)
+                verified = _verifies(chain, negotiated, message, answer.signature, self._keys)
         self.measurements = MeasurementsResult(
             answer.slot, asked.nonce, answer.nonce, blocks, asked.signature, verified
         )

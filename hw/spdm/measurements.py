@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hw.spdm.messages import MEAS_SPEC_DMTF, Reader, SpdmFormatError
+from hw.spdm.messages import MEAS_SPEC_DMTF, SpdmFormatError
 
 #: DMTFSpecMeasurementValueType bits [6:0].
 VALUE_TYPES = {
@@ -50,15 +50,17 @@ def decode_blocks(record: bytes, count: int, *, digest_size: int | None = None) 
     """The ``count`` blocks of a MeasurementRecord; a digest block must be ``digest_size`` bytes when given."""
     if count > MAX_BLOCKS:
         raise SpdmFormatError(f"{count} measurement blocks, more than {MAX_BLOCKS}")
-    r = Reader(record, "MeasurementRecord")
     blocks: list[MeasurementBlock] = []
     seen: set[int] = set()
+    at, size_all = 0, len(record)
     for i in range(count):
-        start = r.at
-        index = r.u8(f"block[{i}].Index")
-        spec = r.u8(f"block[{i}].MeasurementSpecification")
-        size = r.u16(f"block[{i}].MeasurementSize")
-        body = r.take(size, f"block[{i}].Measurement")
+        # Index, specification, MeasurementSize (u16), then the DMTF value: type, size (u16), bytes.
+        if size_all - at < 4:
+            raise SpdmFormatError(f"MeasurementRecord: block {i} header needs 4 bytes at offset {at}")
+        index, spec, size = record[at], record[at + 1], record[at + 2] | record[at + 3] << 8
+        body_at = at + 4
+        if size > size_all - body_at:
+            raise SpdmFormatError(f"MeasurementRecord: block {i} states {size} bytes, {size_all - body_at} remain")
         if index in seen:
             raise SpdmFormatError(f"measurement index {index} appears twice")
         if index == 0 or index == 0xFF:
@@ -66,16 +68,19 @@ def decode_blocks(record: bytes, count: int, *, digest_size: int | None = None) 
         seen.add(index)
         if spec != MEAS_SPEC_DMTF:
             raise SpdmFormatError(f"block {index}: measurement specification 0x{spec:02x} is not DMTF")
-        b = Reader(body, f"block {index}")
-        kind = b.u8("DMTFSpecMeasurementValueType")
-        value_size = b.u16("DMTFSpecMeasurementValueSize")
-        value = b.take(value_size, "DMTFSpecMeasurementValue")
-        b.end()
+        if size < 3:
+            raise SpdmFormatError(f"block {index}: {size} bytes cannot hold a DMTF measurement")
+        kind, value_size = record[body_at], record[body_at + 1] | record[body_at + 2] << 8
+        if value_size != size - 3:
+            raise SpdmFormatError(f"block {index}: the DMTF value states {value_size} bytes, the block {size - 3}")
         raw = bool(kind & 0x80)
         if not raw and digest_size is not None and value_size != digest_size:
             raise SpdmFormatError(f"block {index}: a {value_size}-byte digest, not {digest_size}")
-        blocks.append(MeasurementBlock(index, spec, kind & 0x7F, raw, value, record[start : r.at]))
-    r.end()
+        end = body_at + size
+        blocks.append(MeasurementBlock(index, spec, kind & 0x7F, raw, record[body_at + 3 : end], record[at:end]))
+        at = end
+    if at != size_all:
+        raise SpdmFormatError(f"MeasurementRecord: {size_all - at} bytes after the last block")
     return tuple(blocks)
 
 
