@@ -26,6 +26,7 @@ from verifier.policy.model import (
     FirmwareRules,
     Merge,
     Policy,
+    SpdmVersion,
     TpmRules,
     merge_rule,
 )
@@ -87,9 +88,11 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "tpm.require_secure_boot": (True, False),
     "tpm.ak_binding": (AkBinding.ACTIVATED, AkBinding.NONE),
     "tpm.pinned_ak_keyids": (("ab" * 32,), ()),
+    "spdm.min_version": (SpdmVersion.V1_3, SpdmVersion.V1_1),
+    "spdm.allowed_algorithms": (("ECDSA-P384", "SHA-384"), ()),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
-_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers"}
+_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "spdm"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:

@@ -37,6 +37,23 @@ class SpdmRules:
     allowed_hash: frozenset[str] = HASH_NAMES
 
 
+VERSIONS = {"1.1": 0x11, "1.2": 0x12, "1.3": 0x13}
+
+
+def spdm_rules(min_version: str | None, allowed: Sequence[str]) -> SpdmRules:
+    """Rules from a version name and algorithm names (the policy's [spdm], or ``device read`` options): an
+    empty list allows every algorithm provcheck speaks; ``ValueError`` names an unknown one."""
+    unknown = sorted(set(allowed) - ASYM_NAMES - HASH_NAMES)
+    if unknown:
+        known = ", ".join(sorted(ASYM_NAMES | HASH_NAMES))
+        raise ValueError(f"{unknown[0]!r} is not an algorithm provcheck speaks ({known})")
+    if min_version is not None and min_version not in VERSIONS:
+        raise ValueError(f"SPDM version {min_version!r} is not one of {', '.join(VERSIONS)}")
+    asym = frozenset(name for name in allowed if name in ASYM_NAMES)
+    hashes = frozenset(name for name in allowed if name in HASH_NAMES)
+    return SpdmRules(VERSIONS[min_version or "1.1"], asym or ASYM_NAMES, hashes or HASH_NAMES)
+
+
 @dataclass(frozen=True)
 class SpdmBlock:
     index: int

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 from verifier.errors import PolicyError
 from verifier.model import Strength
-from verifier.policy.model import MERGE_KEY, AkBinding, AllowedDeviation, ComponentSerials, Merge, Policy
+from verifier.policy.model import MERGE_KEY, AkBinding, AllowedDeviation, ComponentSerials, Merge, Policy, SpdmVersion
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 _Rules = TypeVar("_Rules", bound="DataclassInstance")
 #: Enums whose members are ordered by strength (``rank``): STRONGEST keeps the higher.
-_Ranked = AkBinding | ComponentSerials | Strength
+_Ranked = AkBinding | ComponentSerials | Strength | SpdmVersion
 
 
 class MergeRuleMissing(TypeError):

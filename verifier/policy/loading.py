@@ -21,6 +21,7 @@ from verifier.model import Strength
 from verifier.policy.combine import all_of
 from verifier.policy.model import (
     DEVICE_FIELDS,
+    SPDM_ALGORITHMS,
     AkBinding,
     AllowedDeviation,
     AttestationRules,
@@ -30,6 +31,8 @@ from verifier.policy.model import (
     Policy,
     SignerRule,
     SigstoreIdentity,
+    SpdmRules,
+    SpdmVersion,
     SupplierRule,
     TpmRules,
 )
@@ -77,7 +80,7 @@ def _normal(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers")
+_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "spdm")
 
 
 def parse_policy(text: str, path: Path) -> Policy:
@@ -114,6 +117,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
     device = _device(r, data.get("device", {}))
     tpm = _tpm(r, data.get("tpm", {}))
     suppliers = _suppliers(r, data.get("suppliers", {}))
+    spdm = _spdm(r, data.get("spdm", {}))
 
     policy = Policy(
         sources=(path,),
@@ -125,6 +129,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
         device=device,
         tpm=tpm,
         suppliers=(suppliers,) if suppliers.restricts() else (),
+        spdm=spdm,
     )
     if not policy.requires_something():
         raise PolicyError(
@@ -247,6 +252,20 @@ def _tpm(r: TomlReader, value: object) -> TpmRules:
         ak_binding=binding,
         pinned_ak_keyids=pinned,
     )
+
+
+def _spdm(r: TomlReader, value: object) -> SpdmRules:
+    where: Where = ("spdm",)
+    t = r.table(value, where, _keys(SpdmRules))
+    allowed = tuple(dict.fromkeys(r.strings(t, "allowed_algorithms", where, _spdm_algorithm)))
+    return SpdmRules(
+        min_version=r.choice(t, "min_version", where, SpdmVersion, SpdmVersion.V1_1),
+        allowed_algorithms=allowed,
+    )
+
+
+def _spdm_algorithm(value: str) -> str | None:
+    return None if value in SPDM_ALGORITHMS else f"is not one of {', '.join(SPDM_ALGORITHMS)}"
 
 
 def _keyid(value: str) -> str | None:

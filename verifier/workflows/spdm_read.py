@@ -6,26 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hw.evidence import DeviceEvidence
-from verifier.checks.spdm import ASYM_NAMES, HASH_NAMES, SpdmRules, SpdmVerdict, anchors_from_pem, judge_spdm
+from verifier.checks.spdm import SpdmRules, SpdmVerdict, anchors_from_pem, judge_spdm, spdm_rules
 from verifier.errors import BadInputError
 from verifier.model import Report
-
-VERSIONS = {"1.1": 0x11, "1.2": 0x12, "1.3": 0x13}
 
 
 def rules_from_options(min_version: str | None, allowed: Sequence[str]) -> SpdmRules:
     """``--spdm-min-version`` and ``--spdm-allow`` (algorithm names; none given: every one provcheck speaks)."""
-    asym = frozenset(name for name in allowed if name in ASYM_NAMES)
-    hashes = frozenset(name for name in allowed if name in HASH_NAMES)
-    unknown = sorted(set(allowed) - ASYM_NAMES - HASH_NAMES)
-    if unknown:
-        choices = ", ".join(sorted(ASYM_NAMES | HASH_NAMES))
-        raise BadInputError(f"--spdm-allow {unknown[0]!r}: not an algorithm provcheck speaks ({choices})")
-    return SpdmRules(
-        min_version=VERSIONS[min_version] if min_version else 0x11,
-        allowed_asym=asym or ASYM_NAMES,
-        allowed_hash=hashes or HASH_NAMES,
-    )
+    try:
+        return spdm_rules(min_version, allowed)
+    except ValueError as exc:
+        raise BadInputError(f"--spdm-allow {exc}") from exc
 
 
 def load_anchors(paths: Sequence[Path]) -> list[bytes]:
