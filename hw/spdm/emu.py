@@ -14,14 +14,11 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from hw.deadline import Deadline
 from hw.errors import DeviceProtocolError, TransportError
 from hw.transcript import Transcript
-
-if TYPE_CHECKING:  # hw.transport opens this transport, so it is imported only for the type
-    from hw.transport import Deadline
 
 SCHEME = "spdm-emu"
 DEFAULT_PORT = 2323
