@@ -71,6 +71,10 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("console", (), max_len=32 * 1024),
     # DMTF's recorded responder (when ../shared is there) and sessions with the simulated SPDM responder.
     Harness("spdm", ("vectors:spdm-emu/*.pcap",), max_len=16 * 1024, self_seeded=True),
+    # CoRIM / CoMID / CoEV (signed and unsigned): veraison's test cases, or CoRIMs made by fuzz/seedgen.py.
+    Harness("corim", ("vectors:corim/**/*.cbor",), max_len=16 * 1024),
+    # Short-form reports: the published JWS and JSON, and every form in fuzz/corpus/review (tests/attestations/sfr.py).
+    Harness("review", ("vectors:ocp-safe/**/*.jws", "vectors:ocp-safe/Reports/**/*.json"), max_len=16 * 1024),
 )
 
 
@@ -121,7 +125,7 @@ class Outcome:
 
 
 #: Harnesses that fuzz/seedgen.py can seed when the vectors are absent.
-GENERATED = ("sigstore_bundle", "layout")
+GENERATED = ("sigstore_bundle", "layout", "corim")
 
 
 def _harness_env() -> dict[str, str]:
