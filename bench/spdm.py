@@ -120,8 +120,11 @@ def verification(repeat: int) -> tuple[float, float, str]:
         for _ in range(50):
             replay(pairs)
 
-    full_time = timed(full, repeat)
-    raw_time = timed(raw, repeat)
+    # Interleaved, best of each: the machine is shared, and a burst of load must not land on one side only.
+    full_time = raw_time = float("inf")
+    for _ in range(max(repeat, 5)):
+        full_time = min(full_time, timed(full, 1))
+        raw_time = min(raw_time, timed(raw, 1))
     return full_time / 50, raw_time / 50, source
 
 
