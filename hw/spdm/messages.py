@@ -87,6 +87,10 @@ MEAS_SPEC_DMTF = 0x01
 #: What provcheck's requester offers.
 REQUESTER_ASYM = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7)
 REQUESTER_HASH = (1 << 0) | (1 << 1) | (1 << 2)
+#: The algorithm structures DMTF's own requester offers (DHE FFDHE2048/3072 and secp256r1/384r1, AEAD AES-256-GCM
+#: and ChaCha20-Poly1305, requester RSASSA/RSA-PSS 2048/3072, the SPDM key schedule). provcheck opens no session,
+#: but a responder able to (KEY_EX_CAP) may refuse a request that offers none.
+REQUESTER_STRUCTS = bytes.fromhex("02201b00" "03200600" "04200f00" "05200100")
 
 
 def version_text(version: int) -> str:
@@ -213,9 +217,12 @@ def negotiate_algorithms(
     base_asym: int = REQUESTER_ASYM,
     base_hash: int = REQUESTER_HASH,
     other_params: int = 0x02,
-    structs: bytes = b"",
-    struct_count: int = 0,
+    structs: bytes | None = None,
+    struct_count: int = 4,
 ) -> bytes:
+    if structs is None:
+        structs = REQUESTER_STRUCTS if version >= 0x11 else b""
+        struct_count = 4 if version >= 0x11 else 0
     length = 32 + len(structs)
     other = other_params if version >= 0x12 else 0
     return (
