@@ -41,6 +41,8 @@ class Harness:
     per_input_timeout: int = 1
     extra_args: tuple[str, ...] = field(default_factory=tuple)
     script_path: Path | None = None
+    #: The harness writes seeds of its own (``fuzz_NAME.py --seeds DIR``), so a fresh clone has them.
+    self_seeded: bool = False
 
     @property
     def script(self) -> Path:
@@ -67,6 +69,8 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("frames", (), max_len=16 * 1024),
     # Seeds recorded from the simulator: every command's output of a full U-Boot and Linux read.
     Harness("console", (), max_len=32 * 1024),
+    # DMTF's recorded responder (when ../shared is there) and sessions with the simulated SPDM responder.
+    Harness("spdm", ("vectors:spdm-emu/*.pcap",), max_len=16 * 1024, self_seeded=True),
     # CoRIM / CoMID / CoEV (signed and unsigned): veraison's test cases, or CoRIMs made by fuzz/seedgen.py.
     Harness("corim", ("vectors:corim/**/*.cbor",), max_len=16 * 1024),
     # Short-form reports: the published JWS and JSON, and every form in fuzz/corpus/review (tests/attestations/sfr.py).
@@ -96,6 +100,11 @@ def build_corpus(harness: Harness, into: Path) -> int:
     if from_vectors == 0 and harness.name in GENERATED:
         made = into.parent / f"{into.name}-generated"
         subprocess.run([sys.executable, str(FUZZ / "seedgen.py"), harness.name, str(made)], check=True,
+                       env=_harness_env(), capture_output=True, timeout=300)
+        sources.extend(sorted(made.iterdir()))
+    if harness.self_seeded:
+        made = into.parent / f"{into.name}-self"
+        subprocess.run([sys.executable, str(harness.script), "--seeds", str(made)], check=True,
                        env=_harness_env(), capture_output=True, timeout=300)
         sources.extend(sorted(made.iterdir()))
     for index, path in enumerate(sources):

@@ -139,6 +139,22 @@ class SignedMeasurements:
 
 
 @dataclass(frozen=True)
+class SpdmRecord:
+    """An SPDM exchange kept whole (spdm profile): every message, request and response alternating, in order.
+
+    The verifier replays the messages (``hw.spdm.exchange``) and derives every fact from them and the trust
+    anchor it is given; ``summary`` is written for people and never read back.
+    """
+
+    messages_b64: tuple[str, ...]
+    slot: int = 0
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"messages_b64": list(self.messages_b64), "slot": self.slot, "summary": dict(self.summary)}
+
+
+@dataclass(frozen=True)
 class TpmQuote:
     message_b64: str
     signature_b64: str
@@ -228,6 +244,8 @@ class DeviceEvidence:
     #: What the profile could observe, as the reader stated it; None in files written before it was recorded.
     #: The judge takes it only within what the registry says the profile can observe (``hw.observation.observed``).
     observable: Observable | None = None
+    #: The SPDM exchange (spdm profile), kept so that it can be verified again offline.
+    spdm: SpdmRecord | None = None
     schema: str = EVIDENCE_SCHEMA
 
     def fact(self, name: str) -> Fact | None:
@@ -262,6 +280,8 @@ class DeviceEvidence:
         }
         if self.observable is not None:
             out["observable"] = self.observable.to_json()
+        if self.spdm is not None:
+            out["spdm"] = self.spdm.to_json()
         return out
 
     def to_bytes(self) -> bytes:
@@ -447,7 +467,18 @@ def _parse_evidence(data: Any, where: str = "<json>") -> DeviceEvidence:
         timings=timings,
         notes=tuple(r.req_text(n, "notes[]") for n in r.array(top.get("notes"), "notes")),
         observable=_parse_observable(r, top.get("observable")) if "observable" in top else None,
+        spdm=_parse_spdm(r, top.get("spdm")) if top.get("spdm") is not None else None,
     )
+
+
+def _parse_spdm(r: _Reader, value: Any) -> SpdmRecord:
+    item = r.obj(value, "spdm")
+    listed = r.array(item.get("messages_b64"), "spdm.messages_b64")
+    messages = tuple(r.req_text(m, "spdm.messages_b64[]") for m in listed)
+    slot = r.integer(item.get("slot", 0), "spdm.slot") or 0
+    if not 0 <= slot <= 7:
+        raise r.fail("'spdm.slot' must be 0 to 7")
+    return SpdmRecord(messages, slot)
 
 
 def _parse_observable(r: _Reader, value: Any) -> Observable:

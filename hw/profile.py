@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hw.evidence import Component, Fact, IdentityKey, Observable, RegionDigest, SignedMeasurements, TpmEvidence
+from hw.evidence import (
+    Component,
+    Fact,
+    IdentityKey,
+    Observable,
+    RegionDigest,
+    SignedMeasurements,
+    SpdmRecord,
+    TpmEvidence,
+)
 from hw.transport import Transport
 
 
@@ -71,6 +80,7 @@ class ProfileFacts:
     tpm: TpmEvidence | None = None
     identity_key: IdentityKey | None = None
     attestation: SignedMeasurements | None = None
+    spdm: SpdmRecord | None = None
     notes: list[str] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)
     device_seconds: float = 0.0

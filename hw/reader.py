@@ -73,6 +73,8 @@ def read_device(
     """Read one device. Raises ``TransportError`` / ``DeviceProtocolError`` (both exit 3) when it cannot."""
     if profile not in READ_CHOICES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(READ_CHOICES)}")
+    if profile == AUTO and port_url.startswith("spdm-emu://"):
+        profile = "spdm"  # spdm-emu's socket speaks nothing else, and a console poke would break its framing
     named = None if profile == AUTO else profile_named(profile)
     if nonce is None:
         nonce = os.urandom(NONCE_BYTES)
@@ -121,4 +123,5 @@ def read_device(
         timings=timings,
         notes=tuple(facts.notes),
         observable=reader.observable,
+        spdm=facts.spdm,
     )

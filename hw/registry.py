@@ -24,6 +24,7 @@ _BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("uboot", "hw.uboot", "UBOOT"),
     ("linux", "hw.linux", "LINUX"),
     ("attest", "hw.attest", "ATTEST"),
+    ("spdm", "hw.spdm.profile", "SPDM"),
 )
 #: The ``--profile`` value that asks the reader to tell the profile from what the line shows.
 AUTO = "auto"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import serial
 
+from hw.deadline import Deadline as Deadline  # re-exported: the transports and readers take it from here
 from hw.errors import TransportError
+from hw.spdm.emu import EmuTransport
 from hw.transcript import Transcript
 
 try:
@@ -54,29 +55,6 @@ class Transport(Protocol):
     def send_break(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-@dataclass
-class Deadline:
-    """A wall-clock limit for a whole session."""
-
-    seconds: float
-    started: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.started = time.monotonic()
-
-    def remaining(self) -> float:
-        return self.seconds - (time.monotonic() - self.started)
-
-    def check(self, what: str = "session") -> float:
-        left = self.remaining()
-        if left <= 0:
-            raise TransportError(f"{what} exceeded the {self.seconds:g} s deadline")
-        return left
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
 
 def normalise_url(url: str) -> str:
@@ -168,9 +146,11 @@ class SerialTransport:
 
 def open_transport(
     url: str, *, baud: int | None, deadline: Deadline, transcript: Transcript
-) -> SerialTransport:
+) -> Transport:
     if not url or "\x00" in url:
         raise TransportError("no port given")
+    if url.startswith("spdm-emu://"):  # DMTF spdm-emu's TCP socket: its own framing, not a serial line
+        return EmuTransport(url, deadline=deadline, transcript=transcript)
     return SerialTransport(url, baud=baud, deadline=deadline, transcript=transcript)
 
 

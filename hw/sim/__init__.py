@@ -1,8 +1,8 @@
 """The simulated device: one module per concept.
 
 ``simulator`` runs a device on a pty; ``line`` is its end of the wire (pacing, faults); ``config`` and
-``keys`` say what the device is; ``device`` and ``shell`` are what devices share; ``uboot``, ``linux``
-and ``attest`` are the device side of each registered profile; ``tpm`` makes their event log and quotes.
+``keys`` say what the device is; ``device`` and ``shell`` are what devices share; ``uboot``, ``linux``,
+``attest`` and ``spdm`` are the device side of each registered profile; ``tpm`` makes their event log and quotes.
 """
 
 from hw.sim.config import DeviceConfig, SimComponent, SimRegion

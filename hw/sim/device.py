@@ -30,6 +30,11 @@ TAMPER_KNOBS: dict[str, str] = {
     "disconnect": "the line drops after --disconnect-after bytes",
     "flood": "the device floods output instead of answering",
     "fake-prompts": "prompts and marker-like lines appear inside command output",
+    "other-key": "the SPDM responder signs with a key other than its leaf certificate's",
+    "flipped-measurement": "a byte of a measurement block is flipped after signing (a man in the middle)",
+    "weak-algorithms": "the SPDM responder selects SHA-256 only (hash and measurement hash)",
+    "silent": "the SPDM responder never answers GET_MEASUREMENTS",
+    "truncated": "the SPDM responder's MEASUREMENTS answer is cut in half",
 }
 TRANSPORT_FAULTS = ("drop-bytes", "garble-bytes", "disconnect", "flood")
 # The knobs every device takes.
@@ -85,6 +90,11 @@ class SimulatedDevice:
     def declared(cls, manifest: dict[str, Any], config: DeviceConfig) -> dict[str, Any]:
         """The device manifest the honest device satisfies, from one that declares everything it has."""
         return manifest
+
+    @classmethod
+    def trust_anchor_pem(cls, keys: DeviceKeys) -> str:
+        """The root an operator trusts for this device (``device simulate --write-trust-anchor``)."""
+        return keys.ca_pem
 
     def busy(self, seconds: float) -> None:
         self.sim.busy_seconds += seconds

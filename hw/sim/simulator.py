@@ -28,11 +28,12 @@ from hw.sim.config import DeviceConfig
 from hw.sim.device import TAMPER_KNOBS, SimulatedDevice
 from hw.sim.keys import make_keys
 from hw.sim.linux import LinuxDevice
+from hw.sim.spdm import SpdmDevice
 from hw.sim.uboot import UBootDevice
 
 # The device side of each registered profile; one missing here fails tests/hw/test_profile_registry.py.
 _DEVICES: dict[str, type[SimulatedDevice]] = {
-    device.profile.name: device for device in (UBootDevice, LinuxDevice, AttestDevice)
+    device.profile.name: device for device in (UBootDevice, LinuxDevice, AttestDevice, SpdmDevice)
 }
 # In the registry's order.
 SIM_PROFILES = tuple(name for name in NAMES if name in _DEVICES)
@@ -121,6 +122,10 @@ class Simulator:
             },
         }
         return _DEVICES[self.profile].declared(manifest, cfg)
+
+    def trust_anchor_pem(self) -> str:
+        """The root certificate (PEM) an operator trusts for the simulated device."""
+        return _DEVICES[self.profile].trust_anchor_pem(self.keys)
 
     def __enter__(self) -> Simulator:
         self.start()

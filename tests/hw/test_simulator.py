@@ -12,30 +12,53 @@ from tests.hw.simulated import read_and_judge
 from verifier.model import Status, Verdict
 
 # profile, knob -> the checks that must fail (empty: the reader copes and the device passes).
+CONSOLES = tuple(p for p in SIM_PROFILES if p != "spdm")
 EXPECTED_FAILURES: dict[tuple[str, str], set[str]] = {
-    **{(p, "swapped-firmware"): {"hw.region"} for p in SIM_PROFILES},
-    **{(p, "changed-serial"): {"hw.serial-number"} for p in SIM_PROFILES},
-    **{(p, "swapped-component"): {"hw.components"} for p in SIM_PROFILES},
+    **{(p, "swapped-firmware"): {"hw.region"} for p in CONSOLES},
+    **{(p, "changed-serial"): {"hw.serial-number"} for p in CONSOLES},
+    **{(p, "swapped-component"): {"hw.components"} for p in CONSOLES},
     ("attest", "replayed-nonce"): {"hw.nonce"},
     ("linux", "replayed-nonce"): {"tpm.quote.nonce"},
     ("attest", "bad-signature"): {"hw.attest-signature"},
     ("attest", "wrong-device-key"): {"hw.identity-key"},
-    **{(p, "lost-before-attach"): set() for p in SIM_PROFILES},
+    **{(p, "lost-before-attach"): set() for p in CONSOLES},
     **{(p, "slow"): set() for p in SIM_PROFILES},
     ("uboot", "missing-commands"): set(),
     ("linux", "missing-commands"): set(),
     ("uboot", "fake-prompts"): set(),
     ("linux", "fake-prompts"): set(),
+    ("spdm", "swapped-firmware"): {"spdm.measurement-mismatch"},
+    ("spdm", "bad-signature"): {"spdm.signature"},
+    ("spdm", "other-key"): {"spdm.signature"},
+    ("spdm", "flipped-measurement"): {"spdm.signature"},
+    ("spdm", "replayed-nonce"): {"spdm.signature"},
+    ("spdm", "wrong-device-key"): {"spdm.chain", "hw.identity-key"},
+    # The declared values are SHA-384 digests; a policy that forbids SHA-256 fails spdm.algorithm too.
+    ("spdm", "weak-algorithms"): {"spdm.measurement-mismatch"},
 }
+# Knobs that stop the session: inconclusive (exit 3) within the read timeout, never a failure.
+INCONCLUSIVE_KNOBS = {("spdm", "silent"), ("spdm", "truncated")}
 
 
 def test_every_knob_is_covered() -> None:
-    covered = {knob for _, knob in EXPECTED_FAILURES} | set(TRANSPORT_FAULTS)
+    covered = {knob for _, knob in EXPECTED_FAILURES} | set(TRANSPORT_FAULTS) | {k for _, k in INCONCLUSIVE_KNOBS}
     assert covered == set(TAMPERS)
     for knob, (profiles, _) in TAMPERS.items():
         if knob in TRANSPORT_FAULTS:
             continue
-        assert {p for p, k in EXPECTED_FAILURES if k == knob} == set(profiles), knob
+        expected = {p for p, k in EXPECTED_FAILURES if k == knob} | {p for p, k in INCONCLUSIVE_KNOBS if k == knob}
+        assert expected == set(profiles), knob
+
+
+@pytest.mark.parametrize(("profile", "knob"), sorted(INCONCLUSIVE_KNOBS))
+def test_session_stopping_knob_is_inconclusive_within_the_read_timeout(profile: str, knob: str) -> None:
+    import time
+
+    started = time.monotonic()
+    outcome = read_and_judge(profile, [knob], read_timeout=0.5)
+    assert outcome.verdict is Verdict.INCONCLUSIVE
+    assert outcome.error is not None and outcome.error.exit_code == 3
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("profile", SIM_PROFILES)

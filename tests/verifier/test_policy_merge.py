@@ -28,6 +28,7 @@ from verifier.policy.model import (
     MissingReference,
     Policy,
     ReviewRules,
+    SpdmVersion,
     TpmRules,
     merge_rule,
 )
@@ -89,6 +90,8 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "tpm.require_secure_boot": (True, False),
     "tpm.ak_binding": (AkBinding.ACTIVATED, AkBinding.NONE),
     "tpm.pinned_ak_keyids": (("ab" * 32,), ()),
+    "spdm.min_version": (SpdmVersion.V1_3, SpdmVersion.V1_1),
+    "spdm.allowed_algorithms": (("ECDSA-P384", "SHA-384"), ()),
     "reviews.required": (True, False),
     "reviews.srp_keys": ((Path("/keys/ncc.pub"),), ()),
     "reviews.max_cvss": (4.0, None),
@@ -99,7 +102,7 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
 _NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",
-                "reference_values"}
+                "reference_values", "spdm"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:

@@ -17,7 +17,7 @@ def test_demo_runs_end_to_end_in_a_temporary_directory(tmp_path: Path) -> None:
     root = Path(summary["directory"])
     assert root.parent == tmp_path and root.name.startswith("provcheck-demo-")
     verdicts = {case["name"]: (case["verdict"], case["expected"]) for case in summary["cases"]}
-    assert [v for v, _ in verdicts.values()] == ["pass", "fail", "fail"]
+    assert [v for v, _ in verdicts.values()] == ["pass", "fail", "fail", "pass", "fail"]
     assert all(v == e for v, e in verdicts.values())
     device, firmware = summary["cases"][1], summary["cases"][2]
     assert {r["check"] for r in device["reasons"]} == {"hw.region", "hw.components"}
@@ -27,6 +27,7 @@ def test_demo_runs_end_to_end_in_a_temporary_directory(tmp_path: Path) -> None:
         for name in ("report.html", "report.json", "report.sarif", "report.txt", "vsa.intoto.jsonl"):
             assert (folder / name).is_file(), (case["name"], name)
     assert "because hw.region" in result.stderr, "the narrative shows the reasons"
+    assert {r["check"] for r in summary["cases"][4]["reasons"]} >= {"spdm.signature"}
     history = run_cli(["history", "--history-db", root / "history.sqlite3", "--verify"])
     assert history.returncode == 0
 
@@ -34,7 +35,7 @@ def test_demo_runs_end_to_end_in_a_temporary_directory(tmp_path: Path) -> None:
 def test_demo_text_output_in_a_given_directory(tmp_path: Path) -> None:
     result = run_cli(["demo", "--dir", tmp_path / "demo"], timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "PASS as expected" in result.stdout and result.stdout.count("FAIL as expected") == 2
+    assert "PASS as expected" in result.stdout and result.stdout.count("FAIL as expected") == 3
     assert "every case came out as expected" in result.stdout
     assert (tmp_path / "demo" / "reports" / "intake-honest" / "report.html").is_file()
 

@@ -58,6 +58,7 @@ _DEVICE = "verifier.checks.device"
 _SIGNATURE = "verifier.checks.device_signature"
 _STRENGTH = "verifier.checks.strength"
 _BOOT = "verifier.checks.measured_boot"
+_SPDM = "verifier.checks.spdm"
 _SUPPLY = "verifier.checks.suppliers"
 _INTAKE_RELEASE = "verifier.workflows.intake_release"
 _RELEASE_RULES = "verifier.checks.release_rules"
@@ -200,6 +201,15 @@ _CHECKS: tuple[Check, ...] = (
     Check("hw.serial-number", "The device's serial number is a declared one.", _DEVICE),
     Check("hw.strength", "Each fact is as strongly proven (signed, measured, reported) as it claims and as "
           "the policy requires.", _STRENGTH),
+    # --- SPDM responders ---
+    Check("spdm.algorithm", "The SPDM responder selected algorithms the policy allows.", _SPDM),
+    Check("spdm.chain", "The slot's certificate chain reaches the trust anchor (by key) and is the one its digest "
+          "and CHALLENGE_AUTH name.", _SPDM),
+    Check("spdm.measurement-mismatch", "Every declared SPDM measurement index has the declared value.", _SPDM),
+    Check("spdm.measurement-missing", "Every declared SPDM measurement index was reported.", _SPDM),
+    Check("spdm.signature", "CHALLENGE_AUTH and MEASUREMENTS signatures verify over this session's transcript "
+          "and nonce.", _SPDM),
+    Check("spdm.version", "The negotiated SPDM version is at least the policy's minimum.", _SPDM),
     # --- policy requirements ---
     Check("policy.component-serial", "Every component declares and reports a serial (component_serials = "
           "\"require\").", _INTAKE_DEVICE),

@@ -27,6 +27,7 @@ from verifier.checks.components import (
 )
 from verifier.checks.device_signature import check_attestation, check_identity_key, check_nonce
 from verifier.checks.measured_boot import check_measured_boot, tpm_inputs
+from verifier.checks.spdm import SpdmRules, anchors_from_pem, judge_spdm
 from verifier.checks.strength import (
     DerivedEvidence,
     check_strength,
@@ -35,7 +36,7 @@ from verifier.checks.strength import (
     self_reported,
 )
 from verifier.declared.device_model import DeclaredComponent, DeclaredRegion, DeviceManifest
-from verifier.model import Finding, failed, passed, skipped, warned
+from verifier.model import Finding, errored, failed, passed, skipped, warned
 from verifier.policy.model import ComponentSerials
 
 __all__ = [
@@ -64,6 +65,7 @@ def check_device(
     expected_nonce: bytes | None = None,
     now: datetime.datetime | None = None,
     component_serials: ComponentSerials = ComponentSerials.MATCH,
+    spdm: SpdmRules | None = None,
 ) -> list[Finding]:
     """Judge the evidence against the manifest, each fact at the strength provcheck itself verified.
 
@@ -81,7 +83,26 @@ def check_device(
     findings += check_nonce(evidence, expected_nonce)
     findings += check_strength(evidence, required_strength or {})
     findings.append(self_reported(evidence))
+    if evidence.profile == "spdm":
+        findings += _spdm_findings(evidence, manifest, expected_nonce or recorded_nonce(evidence), now, spdm)
     return findings
+
+
+def _spdm_findings(
+    evidence: DeviceEvidence,
+    manifest: DeviceManifest,
+    nonce: bytes | None,
+    now: datetime.datetime | None,
+    rules: SpdmRules | None,
+) -> list[Finding]:
+    """An SPDM responder's exchange, judged against the manifest's CA (``verifier.checks.spdm``)."""
+    ca_pem = manifest.identity.ca_pem if manifest.identity is not None else None
+    try:
+        anchors = anchors_from_pem([ca_pem]) if ca_pem else []
+    except ValueError as exc:
+        return [errored("spdm.chain", f"the manifest's identity CA is not a PEM certificate: {exc}", "spdm")]
+    declared = {m.index: m.value for m in manifest.spdm_measurements}
+    return list(judge_spdm(evidence, anchors, nonce=nonce, rules=rules, declared=declared, now=now).findings)
 
 
 def _evidence_finding(evidence: DeviceEvidence) -> Finding:

@@ -192,6 +192,8 @@ def check_nonce(evidence: DeviceEvidence, expected: bytes | None) -> list[Findin
         # The attest profile signs every answer over the nonce: evidence without the signature was edited.
         return [failed("hw.nonce", "the evidence says it was read over the attest profile, which signs every answer "
                        "with the nonce, but it carries no signed measurements: nothing binds it to a nonce", subject)]
+    if evidence.attestation is None and evidence.profile == "spdm":
+        return []  # the SPDM exchange signs the nonce: spdm.signature checks it
     if evidence.attestation is None:
         out.append(
             skipped("hw.nonce", f"the {evidence.profile} profile signs nothing with the nonce; TPM quotes are checked "

@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 from hw.attest import decode_payload
 from hw.evidence import Component, DeviceEvidence, Fact, RegionDigest
 from hw.profile import ProfileFacts
+from hw.spdm.verify import load_certificate
 from verifier.checks.device_signature import check_identity_key, verify_attestation
 from verifier.checks.measured_boot import quoted_strength
+from verifier.checks.spdm import anchors_from_pem, judge_spdm
 from verifier.declared.device_model import DeclaredIdentity
 from verifier.model import Finding, Status, Strength, errored, failed, passed, skipped, warned
 
@@ -101,8 +103,10 @@ def derive_strengths(
             reason = _anchor_problem(evidence, identity, now) or _nonce_problem(evidence, nonce)
             signed = None if reason else rebuilt
 
+    spdm_subject = _spdm_proven(evidence, identity, nonce, now)
+
     def ceiling(verified: bool, otherwise: str) -> str:
-        return "signed" if signed is not None and verified else otherwise
+        return "signed" if (signed is not None or spdm_subject is not None) and verified else otherwise
 
     lowered: list[str] = []
 
@@ -114,6 +118,7 @@ def derive_strengths(
     identity_facts: dict[str, Fact] = {}
     for name, fact in evidence.identity.items():
         same = signed is not None and name in signed.identity and signed.identity[name].value == fact.value
+        same = same or (spdm_subject is not None and name == "subject" and fact.value == spdm_subject)
         strength = note(f"identity.{name}", fact.strength, _lower(fact.strength, ceiling(same, "reported")))
         identity_facts[name] = replace(fact, strength=strength)
     signed_components = Counter(_component_key(c) for c in (signed.components if signed else ()))
@@ -165,6 +170,29 @@ def derive_strengths(
             )
         )
     return DerivedEvidence(derived, tuple(findings), tuple(lowered), reason)
+
+
+def _spdm_proven(
+    evidence: DeviceEvidence, identity: DeclaredIdentity | None, nonce: bytes | None, now: datetime.datetime | None
+) -> str | None:
+    """The leaf certificate's subject when the SPDM exchange verifies to the declared CA over ``nonce``, else None.
+
+    Only the manifest's CA anchors it: the exchange proves the leaf key, and with it the leaf's subject and the
+    identity key, once both signatures verify over this nonce and the chain reaches that CA by key.
+    """
+    if evidence.profile != "spdm" or evidence.spdm is None or identity is None or not identity.ca_pem:
+        return None
+    try:
+        anchors = anchors_from_pem([identity.ca_pem])
+    except ValueError:
+        return None
+    verdict = judge_spdm(evidence, anchors, nonce=nonce, now=now)
+    if not (verdict.signature_ok and verdict.chain_ok) or verdict.exchange is None:
+        return None
+    chain = verdict.exchange.chain(evidence.spdm.slot)
+    if chain is None:
+        return None
+    return load_certificate(chain.certs[-1]).subject.rfc4514_string()[:256]
 
 
 def _anchor_problem(

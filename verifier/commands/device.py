@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,10 @@ from verifier.commands.files import write_output
 from verifier.errors import BadInputError, UsageError
 from verifier.model import Report
 from verifier.output.sanitize import display
+
+if TYPE_CHECKING:
+    from hw.sim import Simulator
+    from verifier.checks.spdm import SpdmVerdict
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _STRENGTHS = ("signed", "measured", "reported")
@@ -63,6 +67,12 @@ def _hex_nonce(value: str | None) -> bytes | None:
               help="Keep the raw session transcript here.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the evidence JSON here (atomically).")
+@click.option("--trust-anchor", "trust_anchors", multiple=True, type=existing_file,
+              help="spdm profile: a root (PEM or DER) the slot's chain must reach, by key (repeatable).")
+@click.option("--spdm-min-version", type=click.Choice(["1.1", "1.2", "1.3"]), default=None,
+              help="spdm profile: the lowest SPDM version accepted (default 1.1).")
+@click.option("--spdm-allow", "spdm_allow", multiple=True, metavar="ALGORITHM",
+              help="spdm profile: accept only these algorithms (ECDSA-P384, SHA-384, ...; repeatable).")
 @format_option()
 def read_cmd(
     port: str,
@@ -81,11 +91,22 @@ def read_cmd(
     prompt: str | None,
     transcript_dir: Path | None,
     output: Path | None,
+    trust_anchors: tuple[Path, ...],
+    spdm_min_version: str | None,
+    spdm_allow: tuple[str, ...],
     output_format: str,
 ) -> int:
-    """Read a device's identity and measurements over its serial line into a DeviceEvidence file."""
+    """Read a device's identity and measurements over its serial line into a DeviceEvidence file.
+
+    An SPDM responder (``--profile spdm``, on a serial port or ``spdm-emu://HOST:PORT``) is judged as it is read:
+    its signatures, its chain to ``--trust-anchor``, its version and algorithms; the exit code says how it went.
+    """
     from hw.profile import RegionSpec
     from hw.reader import read_device
+    from verifier.workflows.spdm_read import judge_read, load_anchors, rules_from_options
+
+    rules = rules_from_options(spdm_min_version, spdm_allow)
+    anchors = load_anchors(trust_anchors)
 
     specs = []
     for text in regions:
@@ -116,11 +137,66 @@ def read_cmd(
     if output is not None:
         write_output(output, blob)
         click.echo(f"provcheck: evidence written to {display(str(output))}", err=True)
+    if evidence.profile == "spdm":
+        report, verdict = judge_read(evidence, anchors, rules)
+        if output_format == "json":
+            sys.stdout.write(blob.decode())
+        else:
+            click.echo(_summary(evidence.to_json()))
+            click.echo(_spdm_summary(verdict))
+            emit(report, output_format)
+        return int(report.exit_code)
     if output_format == "json":
         sys.stdout.write(blob.decode())
     else:
         click.echo(_summary(evidence.to_json()))
     return 0
+
+
+def _serve_spdm_emu(
+    sim: Simulator, listen: str, stop: threading.Event, write_manifest: Path | None, duration: float | None
+) -> int:
+    """The simulated SPDM responder on a TCP socket with spdm-emu's framing; prints its ``spdm-emu://`` URL."""
+    from hw.sim.spdm import EmuServer
+
+    if sim.profile != "spdm":
+        raise UsageError("--listen serves the spdm profile only")
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit() or not host:
+        raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
+    if write_manifest is not None:
+        manifest = sim.declared_manifest()
+        write_output(write_manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    try:
+        server = EmuServer(host=host, port=int(port_text), tamper=sim.tamper)
+    except OSError as exc:
+        raise UsageError(f"--listen {listen!r}: {exc.strerror or exc}") from exc
+    with server:
+        click.echo(server.url)
+        sys.stdout.flush()
+        click.echo(f"provcheck: simulated spdm responder ({', '.join(sorted(sim.tamper)) or 'honest'}) on "
+                   f"{server.url}, pid {os.getpid()}", err=True)
+        stop.wait(duration)
+    return 0
+
+
+def _spdm_summary(verdict: SpdmVerdict) -> str:
+    """Version, algorithms and every measurement block, as the verifier derived them from the exchange."""
+    from hw.spdm.messages import version_text
+
+    d = display
+    exchange = verdict.exchange
+    if exchange is None or exchange.algorithms is None:
+        return f"  SPDM exchange not usable: {d(verdict.problem)}"
+    a = exchange.algorithms
+    flags = ", ".join(exchange.capabilities.flag_names()) if exchange.capabilities else ""
+    lines = [f"  SPDM {version_text(exchange.version)}: {a.asym_name}, {a.hash_name}, measurements "
+             f"{a.measurement_hash_name}; capabilities {flags}"]
+    for block in verdict.blocks:
+        shown = block.value if len(block.value) <= 96 else block.value[:96] + f"... ({len(block.value) // 2} bytes)"
+        lines.append(f"  {block.strength:<9} measurement {block.index:>3} {block.type_name:<34} {block.form:<6} "
+                     f"{shown}")
+    return "\n".join(lines)
 
 
 def _password(env: str | None, ask: bool, argument: str | None, *, default_env: str | None = None) -> str | None:
@@ -229,6 +305,10 @@ def verify_cmd(
 @click.option("--password", "password_argument", default=None, hidden=True, expose_value=True)
 @click.option("--duration", type=click.FloatRange(0.1, 7 * 86400), default=None,
               help="Stop after this many seconds (default: until interrupted).")
+@click.option("--write-trust-anchor", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the root certificate (PEM) to trust for the simulated device.")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="spdm profile: serve spdm-emu's TCP framing here (port 0: any free port) instead of a pty.")
 @click.option("--list", "list_tampers", is_flag=True, help="List the tamper knobs and exit.")
 def simulate_cmd(
     profile: str,
@@ -243,6 +323,8 @@ def simulate_cmd(
     password_env: str | None,
     password_argument: str | None,
     duration: float | None,
+    write_trust_anchor: Path | None,
+    listen: str | None,
     list_tampers: bool,
 ) -> int:
     """Run a simulated device on a pty and print its path; stop with Ctrl-C."""
@@ -265,6 +347,10 @@ def simulate_cmd(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if write_trust_anchor is not None:
+        write_output(write_trust_anchor, sim.trust_anchor_pem().encode())
+    if listen is not None:
+        return _serve_spdm_emu(sim, listen, stop, write_manifest, duration)
     with sim:
         if write_manifest is not None:
             manifest = sim.declared_manifest()

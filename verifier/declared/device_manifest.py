@@ -23,6 +23,7 @@ from verifier.declared.boot import BootReference
 from verifier.declared.device_model import (
     DeclaredComponent,
     DeclaredIdentity,
+    DeclaredMeasurement,
     DeclaredRegion,
     DeviceManifest,
     SerialRule,
@@ -134,7 +135,8 @@ def _find_predicate(data: object) -> tuple[str, object] | None:
         if ptype.startswith("https://cyclonedx.org/bom"):
             return "cyclonedx", data.get("predicate")
         return None
-    if any(key in data for key in ("manufacturer", "model", "components", "firmware_regions", "serial")):
+    if any(key in data for key in ("manufacturer", "model", "components", "firmware_regions", "serial",
+                                   "spdm_measurements")):
         return "predicate", data
     return None
 
@@ -165,9 +167,37 @@ def manifest_from_predicate(
         supplier=party_from_json(supplier, f, "supplier"),
         subcontractors=parties_from_json(data.get("subcontractors"), f, "subcontractors"),
         source=source,
+        spdm_measurements=_spdm_measurements(data, f),
         boot_measurements_json=_as_json(dict(boot)) if boot is not None else None,
         supplier_json=_as_json(dict(supplier)) if isinstance(supplier, Mapping) else None,
     )
+
+
+MAX_MEASUREMENT_HEX = 2 * 4096
+
+
+def _spdm_measurements(data: Mapping[str, object], f: FieldReader) -> tuple[DeclaredMeasurement, ...]:
+    raw = data.get("spdm_measurements") or []
+    if not isinstance(raw, list):
+        raise f.error("'spdm_measurements' must be a list")
+    out: list[DeclaredMeasurement] = []
+    seen: set[int] = set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise f.error(f"'spdm_measurements[{i}]' must be an object")
+        index = f.integer(item, "index", f"spdm_measurements[{i}].index")
+        if index is None or not 1 <= index <= 254:
+            raise f.error(f"'spdm_measurements[{i}].index' must be an integer from 1 to 254")
+        if index in seen:
+            raise f.error(f"'spdm_measurements[{i}].index' {index} is declared twice")
+        seen.add(index)
+        value = f.text(item, "value", f"spdm_measurements[{i}].value")
+        if value is None or not value or len(value) > MAX_MEASUREMENT_HEX or len(value) % 2 or not all(
+            c in "0123456789abcdefABCDEF" for c in value
+        ):
+            raise f.error(f"'spdm_measurements[{i}].value' must be hex digits (whole bytes, at most 4096)")
+        out.append(DeclaredMeasurement(index, value.lower()))
+    return tuple(out)
 
 
 def _as_json(value: dict[str, object]) -> dict[str, JsonValue]:

@@ -116,6 +116,17 @@ class DeclaredIdentity:
 
 
 @dataclass(frozen=True)
+class DeclaredMeasurement:
+    """An SPDM measurement block's expected value: its index (1-254) and the value's bytes in lowercase hex."""
+
+    index: int
+    value: str
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"index": self.index, "value": self.value}
+
+
+@dataclass(frozen=True)
 class DeviceManifest:
     manufacturer: str | None = None
     model: str | None = None
@@ -130,6 +141,8 @@ class DeviceManifest:
     supplier: DeclaredParty | None = None
     subcontractors: tuple[DeclaredParty, ...] = ()
     source: str = "predicate"
+    #: Expected SPDM measurement values per index (what ``spdm.measurement-*`` compare).
+    spdm_measurements: tuple[DeclaredMeasurement, ...] = ()
     #: ``boot_measurements`` and ``supplier`` as the predicate wrote them, re-emitted by ``to_predicate`` only.
     boot_measurements_json: JsonObject | None = None
     supplier_json: JsonObject | None = None
@@ -160,6 +173,8 @@ class DeviceManifest:
             out["identity"] = self.identity.to_json()
         if self.supplier_json is not None:
             out["supplier"] = dict(self.supplier_json)
+        if self.spdm_measurements:
+            out["spdm_measurements"] = [m.to_json() for m in self.spdm_measurements]
         return out
 
 

@@ -24,6 +24,7 @@ from verifier.policy.model import (
     Merge,
     MissingReference,
     Policy,
+    SpdmVersion,
 )
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 _Rules = TypeVar("_Rules", bound="DataclassInstance")
 #: Enums whose members are ordered by strength (``rank``): STRONGEST keeps the higher.
-_Ranked = AkBinding | ComponentSerials | Strength | MissingReference
+_Ranked = AkBinding | ComponentSerials | Strength | MissingReference | SpdmVersion
 
 
 class MergeRuleMissing(TypeError):

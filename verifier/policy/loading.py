@@ -21,6 +21,7 @@ from verifier.model import Strength
 from verifier.policy.combine import all_of
 from verifier.policy.model import (
     DEVICE_FIELDS,
+    SPDM_ALGORITHMS,
     AkBinding,
     AllowedDeviation,
     AttestationRules,
@@ -33,6 +34,8 @@ from verifier.policy.model import (
     ReviewRules,
     SignerRule,
     SigstoreIdentity,
+    SpdmRules,
+    SpdmVersion,
     SupplierRule,
     TpmRules,
 )
@@ -81,7 +84,7 @@ def _normal(name: str) -> str:
 
 
 _TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",
-             "reference_values")
+             "reference_values", "spdm")
 
 
 def parse_policy(text: str, path: Path) -> Policy:
@@ -118,6 +121,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
     device = _device(r, data.get("device", {}))
     tpm = _tpm(r, data.get("tpm", {}))
     suppliers = _suppliers(r, data.get("suppliers", {}))
+    spdm = _spdm(r, data.get("spdm", {}))
     reviews = _reviews(r, data.get("reviews", {}))
     reference_values = _reference_values(r, data.get("reference_values", {}))
 
@@ -131,6 +135,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
         device=device,
         tpm=tpm,
         suppliers=(suppliers,) if suppliers.restricts() else (),
+        spdm=spdm,
         reviews=reviews,
         reference_values=reference_values,
     )
@@ -255,6 +260,20 @@ def _tpm(r: TomlReader, value: object) -> TpmRules:
         ak_binding=binding,
         pinned_ak_keyids=pinned,
     )
+
+
+def _spdm(r: TomlReader, value: object) -> SpdmRules:
+    where: Where = ("spdm",)
+    t = r.table(value, where, _keys(SpdmRules))
+    allowed = tuple(dict.fromkeys(r.strings(t, "allowed_algorithms", where, _spdm_algorithm)))
+    return SpdmRules(
+        min_version=r.choice(t, "min_version", where, SpdmVersion, SpdmVersion.V1_1),
+        allowed_algorithms=allowed,
+    )
+
+
+def _spdm_algorithm(value: str) -> str | None:
+    return None if value in SPDM_ALGORITHMS else f"is not one of {', '.join(SPDM_ALGORITHMS)}"
 
 
 def _reference_values(r: TomlReader, value: object) -> ReferenceValueRules:

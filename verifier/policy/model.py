@@ -72,6 +72,21 @@ class AkBinding(_Ordered):
 AK_BINDINGS = tuple(b.value for b in AkBinding)
 
 
+class SpdmVersion(_Ordered):
+    """The SPDM versions a responder may negotiate, weakest first."""
+
+    V1_1 = "1.1"
+    V1_2 = "1.2"
+    V1_3 = "1.3"
+
+
+#: SPDM signature and hash algorithms a policy may allow (``[spdm] allowed_algorithms``); empty allows all of them.
+SPDM_ALGORITHMS = (
+    "RSASSA-2048", "RSAPSS-2048", "RSASSA-3072", "RSAPSS-3072", "ECDSA-P256", "ECDSA-P384", "SHA-256", "SHA-384",
+    "SHA-512",
+)
+
+
 class ComponentSerials(_Ordered):
     """How component serials are compared, weakest first."""
 
@@ -181,6 +196,14 @@ class TpmRules:
 
 
 @dataclass(frozen=True)
+class SpdmRules:
+    """What an SPDM responder must negotiate: at least ``min_version``, and only ``allowed_algorithms`` (if any)."""
+
+    min_version: SpdmVersion = field(default=SpdmVersion.V1_1, metadata=merge_rule(Merge.STRONGEST))
+    allowed_algorithms: tuple[str, ...] = field(default=(), metadata=merge_rule(Merge.NARROWEST))
+
+
+@dataclass(frozen=True)
 class SupplierRule:
     """Allowed and blocked suppliers and countries, for the vendor and everyone the manifests name.
 
@@ -256,6 +279,7 @@ class Policy:
     device: DeviceRules = field(metadata=merge_rule(Merge.FIELDWISE))
     tpm: TpmRules = field(metadata=merge_rule(Merge.FIELDWISE))
     suppliers: tuple[SupplierRule, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
+    spdm: SpdmRules = field(default_factory=SpdmRules, metadata=merge_rule(Merge.FIELDWISE))
     reviews: ReviewRules = field(default=ReviewRules(), metadata=merge_rule(Merge.FIELDWISE))
     reference_values: ReferenceValueRules = field(
         default_factory=ReferenceValueRules, metadata=merge_rule(Merge.FIELDWISE)

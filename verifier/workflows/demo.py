@@ -262,6 +262,68 @@ def prepare(directory: Path) -> dict[str, Path]:
     return paths
 
 
+#: The demo policy for an SPDM responder: it proves its leaf key and measurement blocks, no console strings.
+SPDM_POLICY = DEMO_POLICY.replace(
+    'required_fields = ["manufacturer", "model", "serial"]', "required_fields = []"
+).replace('serial = "signed"\nfirmware_regions = "signed"', 'identity_key = "signed"').replace(
+    "[suppliers]", '[spdm]\nmin_version = "1.2"\nallowed_algorithms = ["ECDSA-P384", "SHA-384"]\n\n[suppliers]'
+)
+
+
+def _spdm_cases(
+    root: Path, paths: dict[str, Path], history: Path, cases: list[DemoCase], step: int, say: Callable[[str], None]
+) -> int:
+    """An SPDM responder (DMTF's reference responder's twin) on MCTP over a pty: honest, then a man in the middle."""
+    from hw.sim import Simulator
+
+    spdm_root = root / "spdm"
+    spdm_root.mkdir(parents=True, exist_ok=True)
+    manifest = spdm_root / "device.json"
+    with Simulator("spdm") as sim:
+        write_atomic(manifest, (json.dumps(declared_device_manifest(sim), indent=2) + "\n").encode())
+    release_dir = spdm_root / "release"
+    if release_dir.exists():
+        shutil.rmtree(release_dir)
+    sign_release(
+        ReleaseRequest(firmware=[paths["firmware"]], device_manifest=manifest, name="nic-firmware", version="1.0.0"),
+        [load_signer(paths["vendor_key"])],
+        release_dir,
+    )
+    policy_path = paths["policy"].with_name("policy-spdm.toml")  # beside the demo policy: the same key paths
+    write_atomic(policy_path, SPDM_POLICY.encode())
+    policy = load_policy(policy_path)
+    plan = (
+        ("SPDM responder, honest", "intake-spdm-honest", (), Verdict.PASS),
+        ("SPDM responder, a measurement changed on the wire", "intake-spdm-tampered", ("flipped-measurement",),
+         Verdict.FAIL),
+    )
+    for label, folder, tamper, expected in plan:
+        with Simulator("spdm", tamper=tamper) as sim:
+            result = run_intake(
+                IntakeRequest(
+                    release=release_dir,
+                    policy=policy,
+                    firmware=paths["firmware"],
+                    port=sim.port,
+                    profile="spdm",
+                    timeout=20.0,
+                    report_dir=root / "reports" / folder,
+                    vsa_key=paths["operator_key"],
+                    history_db=history,
+                    label=label,
+                )
+            )
+        report = result.report
+        cases.append(DemoCase(label, report.verdict, expected, report, root / "reports" / folder))
+        mark = "as expected" if report.verdict is expected else f"UNEXPECTED (expected {expected.value})"
+        say(f"{step}. intake, {label}: {report.verdict.value.upper()} {mark}")
+        step += 1
+        for reason in report.reasons()[:8]:
+            where = f" [{reason.subject}]" if reason.subject else ""
+            say(f"     because {reason.check}{where}: {reason.message}")
+    return step
+
+
 def run_demo(directory: Path | None = None, *, say: Callable[[str], None]) -> DemoResult:
     """Run every demo case in ``directory`` (a new temporary one by default); each progress line goes to ``say``,
     which the demo command chooses (the terminal, or stderr when stdout carries JSON): a workflow never prints."""
@@ -336,6 +398,7 @@ def run_demo(directory: Path | None = None, *, say: Callable[[str], None]) -> De
         for reason in report.reasons()[:8]:
             where = f" [{reason.subject}]" if reason.subject else ""
             say(f"     because {reason.check}{where}: {reason.message}")
+    step = _spdm_cases(root, paths, history, cases, step, say)
     say(f"{step}. reports (text, JSON, SARIF, HTML, evidence, transcript, signed VSA) are in {root / 'reports'}")
     say(f"   open {root / 'reports' / 'intake-honest' / 'report.html'} in a browser")
     say(f"   intake history: provcheck history --history-db {history} --verify")

@@ -18,6 +18,7 @@ from verifier.checks.attestations import VouchedStatement
 from verifier.checks.components import component_diff
 from verifier.checks.device import DerivedEvidence, check_device, derive_strengths, recorded_nonce
 from verifier.checks.measured_boot import check_measured_boot, declared_authenticode, tpm_inputs
+from verifier.checks.spdm import spdm_rules
 from verifier.declared.device_manifest import DeviceManifest, manifest_from_predicate
 from verifier.errors import BadInputError
 from verifier.model import Finding, Status, failed, passed, skipped
@@ -246,6 +247,7 @@ def _check_device(
         required_strength={k: v.value for k, v in policy.device.required_strength.items()},
         expected_nonce=None if from_file else nonce,
         component_serials=policy.device.component_serials,
+        spdm=spdm_rules(policy.spdm.min_version.value, policy.spdm.allowed_algorithms),
     )
     if not policy.device.region_digests:
         # The policy accepts a device that cannot measure a region; a region that was measured and differs still fails.
