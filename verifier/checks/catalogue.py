@@ -69,6 +69,7 @@ _LOADED = "verifier.checks.loaded_bytes"
 _RAW = "verifier.checks.raw_image"
 _DIFF = "verifier.checks.firmware_diff"
 _FW_MANIFEST = "verifier.declared.firmware_manifest"
+_SECUREBOOT = "verifier.checks.secureboot"
 
 _CHECKS: tuple[Check, ...] = (
     # --- attestations and releases ---
@@ -199,6 +200,25 @@ _CHECKS: tuple[Check, ...] = (
     Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
           _RELEASE_RULES),
+    # --- UEFI Secure Boot keys ---
+    Check("secureboot.ca-2023-missing", "Every enrolled Microsoft 2011 CA has its 2023 successor (KEK 2K CA 2023, "
+          "Windows UEFI CA 2023, Microsoft UEFI CA 2023, Option ROM UEFI CA 2023).", _SECUREBOOT),
+    Check("secureboot.dbx-outdated", "dbx holds every hash of the reference dbx (Microsoft's, or --dbx-reference).",
+          _SECUREBOOT),
+    Check("secureboot.expired", "No PK, KEK or db certificate has expired at the evaluation time.", _SECUREBOOT),
+    Check("secureboot.expiring", "No PK, KEK or db certificate expires within the window (default 180 days).",
+          _SECUREBOOT),
+    Check("secureboot.not-enforcing", "A PK is enrolled and SecureBoot, SetupMode, AuditMode do not turn "
+          "enforcement off.", _SECUREBOOT),
+    Check("secureboot.revoked-in-db", "No db certificate or hash is revoked by dbx or by the reference's "
+          "revoked certificates.", _SECUREBOOT),
+    Check("secureboot.test-key", "No PK or KEK (nor an update's signer) is a known test or placeholder key "
+          "(PKfail), by fingerprint or by a DO NOT TRUST / DO NOT SHIP subject.", _SECUREBOOT),
+    Check("secureboot.unexpected-owner", "PK and KEK hold exactly the keys the policy expects.", _SECUREBOOT),
+    Check("secureboot.update-signature", "A signed variable update's PKCS#7 verifies as firmware checks it "
+          "(name, GUID, attributes, time and data).", _SECUREBOOT),
+    Check("secureboot.weak-key", "No PK, KEK or db certificate has an RSA key below 2048 bits, or a SHA-1 or MD5 "
+          "signature.", _SECUREBOOT),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),

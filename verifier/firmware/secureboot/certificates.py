@@ -32,6 +32,7 @@ class CertificateFacts:
     sha1: str
     sha256: str
     spki_sha256: str
+    tbs_sha256: str  # what an EFI_CERT_X509_SHA256 dbx entry revokes
     der: bytes
 
     @property
@@ -74,7 +75,7 @@ def der_length(data: bytes, what: str, offset: int) -> int:
     return node.end
 
 
-def _serial(data: bytes, what: str, offset: int) -> str:
+def _serial(data: bytes, what: str, offset: int) -> tuple[str, bytes]:
     try:
         tbs = der.read(data, 0).child(0)
         first = tbs.child(0)
@@ -83,7 +84,7 @@ def _serial(data: bytes, what: str, offset: int) -> str:
         raise SecureBootFormatError(what, offset, f"certificate structure: {exc}") from exc
     if serial.tag != 0x02:
         raise SecureBootFormatError(what, offset, "certificate serial is not an INTEGER")
-    return serial.value.hex()
+    return serial.value.hex(), tbs.raw
 
 
 def certificate_facts(data: bytes, what: str, offset: int = 0) -> CertificateFacts:
@@ -95,7 +96,7 @@ def certificate_facts(data: bytes, what: str, offset: int = 0) -> CertificateFac
 
     if len(data) > MAX_CERTIFICATE:
         raise SecureBootFormatError(what, offset, f"certificate of {len(data)} bytes, more than {MAX_CERTIFICATE}")
-    serial = _serial(data, what, offset)
+    serial, tbs = _serial(data, what, offset)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # negative serials: read from the DER above
@@ -129,7 +130,7 @@ def certificate_facts(data: bytes, what: str, offset: int = 0) -> CertificateFac
     return CertificateFacts(
         subject, issuer, serial, not_before, not_after, key_type, bits, sig_hash,
         hashlib.sha1(data, usedforsecurity=False).hexdigest(), hashlib.sha256(data).hexdigest(),
-        hashlib.sha256(spki).hexdigest() if spki else "", bytes(data),
+        hashlib.sha256(spki).hexdigest() if spki else "", hashlib.sha256(tbs).hexdigest(), bytes(data),
     )
 
 
