@@ -71,8 +71,16 @@ class _Match:
     sources: str = ""
 
 
+def short_name(subject: str) -> str:
+    """The CN of an RFC 4514 subject (the whole subject when it has none), for messages."""
+    for part in subject.split(","):
+        if part.startswith("CN="):
+            return part[3:]
+    return subject or "(empty subject)"
+
+
 def _label(c: _Cert) -> str:
-    return f"{c.where} {c.cert.subject or '(empty subject)'}"
+    return f"{c.where} {short_name(c.cert.subject)!r}"
 
 
 def _entry_certs(state: SecureBootState, names: Iterable[str]) -> list[_Cert]:
@@ -138,7 +146,8 @@ def _test_key_findings(state: SecureBootState, rules: SecureBootRules) -> list[F
                                 for m in matches]}
         by = " and ".join(f"by {h}" for h in hows)
         if item.where == "signer of the update":
-            message = (f"the update is signed by a known test key ({by}): {item.cert.subject}; whoever holds that "
+            message = (f"the update is signed by a known test key ({by}): {short_name(item.cert.subject)!r}; whoever "
+                       "holds that "
                        "key can write this variable")
         else:
             message = f"{_label(item)} is a known test or placeholder key ({by})"
@@ -371,9 +380,11 @@ def _revoked_findings(state: SecureBootState, rules: SecureBootRules) -> list[Fi
         why = _revocation(entry, state, rules)
         if why is None:
             continue
-        name = entry.certificate.subject if entry.certificate is not None else f"{entry.type} {entry.digest_hex}"
+        name = (repr(short_name(entry.certificate.subject)) if entry.certificate is not None
+                else f"{entry.type} {entry.digest_hex}")
         out.append(failed("secureboot.revoked-in-db", f"db allows {name}, which is revoked: {why}", subject,
-                          entry=name, reason=why,
+                          entry=entry.certificate.subject if entry.certificate is not None else entry.digest_hex,
+                          reason=why,
                           sha256=entry.certificate.sha256 if entry.certificate is not None else entry.digest_hex))
     if not out:
         out.append(passed("secureboot.revoked-in-db", f"no entry of db ({len(database.entries)}) is revoked by dbx"
@@ -396,7 +407,7 @@ def _owner_findings(state: SecureBootState, rules: SecureBootRules) -> list[Find
         pks = [c.cert for c in _entry_certs(state, ("PK",))]
         found = [c.sha256 for c in pks]
         if found != [rules.expected_pk.lower()]:
-            names = ", ".join(c.subject for c in pks) or "no PK"
+            names = ", ".join(repr(short_name(c.subject)) for c in pks) or "no PK"
             out.append(failed("secureboot.unexpected-owner", f"the PK is not the expected one: {names}", subject,
                               database="PK", expected=[rules.expected_pk.lower()], found=found))
     if rules.expected_kek is not None:
@@ -406,7 +417,7 @@ def _owner_findings(state: SecureBootState, rules: SecureBootRules) -> list[Find
         absent = sorted(expected - {c.sha256 for c in keks})
         if others:
             out.append(failed("secureboot.unexpected-owner", "KEK holds keys the policy does not expect: "
-                              + ", ".join(c.subject for c in others), subject, database="KEK",
+                              + ", ".join(repr(short_name(c.subject)) for c in others), subject, database="KEK",
                               unexpected=[c.sha256 for c in others], expected=sorted(expected)))
         if absent:
             out.append(warned("secureboot.unexpected-owner", f"KEK lacks {len(absent)} expected key(s)", subject,
@@ -423,7 +434,7 @@ def _update_findings(state: SecureBootState) -> list[Finding]:
     if update is None:
         return []
     check = update.signature
-    signers = [s.subject for s in check.signers]
+    signers = [short_name(s.subject) for s in check.signers]
     if check.valid:
         return [passed("secureboot.update-signature", f"the signed update of {check.variable} verifies (attributes "
                        f"{check.attributes:#x}, signed by {', '.join(signers)}); whether firmware accepts it depends "

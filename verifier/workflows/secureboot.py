@@ -1,0 +1,156 @@
+"""``firmware secureboot``: read Secure Boot key databases from files, and judge them.
+
+Reading happens here (bounded reads, efivarfs files grouped into one machine's view); ``verifier.firmware.secureboot``
+states the facts and ``verifier.checks.secureboot`` judges them. ``describe`` turns the facts into the JSON the
+report carries and the text listing shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from attestations.files import read_limited
+from verifier.checks.secureboot import SecureBootRules, check_secureboot
+from verifier.errors import BadInputError, UsageError
+from verifier.firmware.secureboot.certificates import iso
+from verifier.firmware.secureboot.databases import MAX_INPUT, SecureBootState, read_efivarfs, read_secureboot
+from verifier.firmware.secureboot.efivarfs import efivarfs_name
+from verifier.firmware.secureboot.guids import KEY_DATABASES, MODE_VARIABLES
+from verifier.firmware.secureboot.reference import (
+    DbxReference,
+    TestKeyList,
+    load_dbx_reference,
+    load_test_keys,
+    shipped_dbx_reference,
+    shipped_test_keys,
+)
+from verifier.model import Finding
+
+MAX_EFIVARFS_FILES = 4096
+#: Hash entries listed one by one up to this many per run; longer runs are counted (dbx has ~450).
+LISTED_HASHES = 8
+
+
+@dataclass(frozen=True)
+class SecureBootResult:
+    states: tuple[SecureBootState, ...]
+    findings: tuple[Finding, ...]
+    rules: SecureBootRules
+
+
+def parse_time(text: str | None) -> datetime:
+    """``--at``: a date (midnight UTC) or an ISO 8601 time; now when not given."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"--at {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _read(path: Path, what: str) -> bytes:
+    return read_limited(path, limit=MAX_INPUT, what=what)
+
+
+def _efivarfs_files(directory: Path) -> list[Path]:
+    """The Secure Boot variables of an efivarfs directory (the rest of the machine's variables are not read)."""
+    wanted = set(KEY_DATABASES) | set(MODE_VARIABLES)
+    found = []
+    for count, path in enumerate(sorted(directory.iterdir())):
+        if count >= MAX_EFIVARFS_FILES:
+            raise BadInputError(f"{directory} holds more than {MAX_EFIVARFS_FILES} entries")
+        named = efivarfs_name(path.name)
+        if named is not None and named[0] in wanted and path.is_file():
+            found.append(path)
+    if not found:
+        raise BadInputError(f"{directory} holds no efivarfs Secure Boot variable (PK-8be4df61-..., db-d719b2cb-...)")
+    return found
+
+
+def read_states(paths: Sequence[Path]) -> list[SecureBootState]:
+    """One state per store, event log, update or certificate; all efivarfs files given (or in a directory given)
+    together make one machine's state."""
+    states: list[SecureBootState] = []
+    efivarfs: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            efivarfs.extend(_efivarfs_files(path))
+        elif efivarfs_name(path.name) is not None:
+            efivarfs.append(path)
+        else:
+            states.append(read_secureboot(path.name, _read(path, "Secure Boot input")))
+    if efivarfs:
+        states.append(read_efivarfs([(p.name, _read(p, "efivarfs variable")) for p in efivarfs]))
+    return states
+
+
+def make_rules(at: datetime, *, test_keys: Sequence[Path] = (), dbx_reference: Path | None = None,
+               expected_pk: str | None = None, expected_kek: Sequence[str] | None = None,
+               require_2023_ca: bool = True, forbid_test_keys: bool = True, expiring_days: int = 180,
+               arch: str = "x64") -> SecureBootRules:
+    keys: TestKeyList = shipped_test_keys()
+    for path in test_keys:
+        keys = keys.extended(load_test_keys(str(path), _read(path, "test-key list")))
+    reference: DbxReference = (load_dbx_reference(str(dbx_reference), _read(dbx_reference, "dbx reference"))
+                               if dbx_reference is not None else shipped_dbx_reference())
+    return SecureBootRules(at, keys, reference, expiring_days, arch, expected_pk,
+                           tuple(expected_kek) if expected_kek is not None else None, require_2023_ca,
+                           forbid_test_keys)
+
+
+def judge_states(states: Sequence[SecureBootState], rules: SecureBootRules) -> list[Finding]:
+    return [finding for state in states for finding in check_secureboot(state, rules)]
+
+
+def run_secureboot(paths: Sequence[Path], rules: SecureBootRules) -> SecureBootResult:
+    states = read_states(paths)
+    return SecureBootResult(tuple(states), tuple(judge_states(states, rules)), rules)
+
+
+def _entries(state: SecureBootState, name: str) -> list[dict[str, Any]]:
+    database = state.databases[name]
+    out: list[dict[str, Any]] = []
+    run: dict[str, Any] | None = None
+    for entry in database.entries:
+        if entry.certificate is not None:
+            out.append({"type": entry.type, "owner": entry.owner, **entry.certificate.to_json()})
+            run = None
+            continue
+        if run is None or (run["type"], run["owner"]) != (entry.type, entry.owner):
+            run = {"type": entry.type, "owner": entry.owner, "count": 0, "values": []}
+            out.append(run)
+        run["count"] += 1
+        if len(run["values"]) < LISTED_HASHES:
+            run["values"].append(entry.digest_hex)
+    return out
+
+
+def describe(state: SecureBootState) -> dict[str, Any]:
+    """The facts of one state as JSON: each database's entries, the mode variables, the update's signature."""
+    out: dict[str, Any] = {
+        "source": state.source, "kind": state.kind, "complete": state.complete,
+        "databases": {name: {"guid": db.guid, "attributes": hex(db.attributes) if db.attributes is not None else None,
+                             "entries": _entries(state, name)} for name, db in state.databases.items()},
+        "modes": {name: value.hex() for name, value in state.modes.items()},
+    }
+    if state.certificates and state.kind in ("x509", "pkcs7", "auth2"):
+        out["certificates"] = [c.to_json() for c in state.certificates]
+    if state.update is not None:
+        out["update"] = {"timestamp": state.update.timestamp, "signature": state.update.signature.to_json()}
+    if state.ignored:
+        out["ignored"] = list(state.ignored)
+    if state.deleted:
+        out["deleted_variables"] = state.deleted
+    if state.events:
+        out["events"] = [{"number": e.number, "event": e.event, "name": e.name, "guid": e.guid,
+                          "data_len": len(e.data), "digest_matches": dict(e.digest_matches)} for e in state.events]
+    return out
+
+
+def evaluated_at(rules: SecureBootRules) -> str:
+    return iso(rules.at)
