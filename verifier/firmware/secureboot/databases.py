@@ -132,6 +132,11 @@ def read_event_log(name: str, data: bytes) -> SecureBootState:
     except EventLogFormatError as exc:
         raise SecureBootFormatError(name, 0, f"TCG event log: {exc}") from exc
     events = variable_events(log, name)
+    if not any(e.event == "EV_EFI_VARIABLE_DRIVER_CONFIG" for e in events):
+        # A log without them (legacy BIOS, or bytes that merely parse as a log) says nothing about Secure Boot:
+        # reading it as "no PK" would report setup mode for a platform never seen.
+        raise SecureBootFormatError(name, 0, "the event log records no Secure Boot variable "
+                                    "(EV_EFI_VARIABLE_DRIVER_CONFIG in PCR 7)")
     databases: dict[str, KeyDatabase] = {}
     modes: dict[str, bytes] = {}
     for event in events:
