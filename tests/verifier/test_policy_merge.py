@@ -87,9 +87,15 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "tpm.require_secure_boot": (True, False),
     "tpm.ak_binding": (AkBinding.ACTIVATED, AkBinding.NONE),
     "tpm.pinned_ak_keyids": (("ab" * 32,), ()),
+    "secureboot.expected_pk": ("ab" * 32, None),
+    "secureboot.expected_kek": (("cd" * 32,), ()),
+    "secureboot.require_2023_ca": (True, False),
+    "secureboot.forbid_test_keys": (True, False),
+    "secureboot.expiring_days": (365, None),
+    "secureboot.dbx_reference": (Path("dbx.json"), None),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
-_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers"}
+_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "secureboot"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:

@@ -192,18 +192,21 @@ def _print_entry(entry: dict[str, Any]) -> None:
 @click.option("--dbx-reference", type=_existing_file,
               help="Reference dbx instead of the shipped Microsoft list: dbx_info_msft_latest.json, or a signed "
                    "dbx update / EFI_SIGNATURE_LIST.")
-@click.option("--expiring-days", type=click.IntRange(0, 36500), default=180, show_default=True,
-              help="Warn about certificates expiring within this many days.")
+@click.option("--expiring-days", type=click.IntRange(0, 36500), default=None,
+              help="Warn about certificates expiring within this many days (default: the policy's, else 180).")
 @click.option("--arch", type=click.Choice(["x64", "ia32", "aarch64", "arm"]), default="x64", show_default=True,
               help="Architecture of the reference dbx hashes to compare with.")
 @click.option("--expected-pk", metavar="SHA256", help="SHA-256 of the PK certificate the platform must hold.")
 @click.option("--expected-kek", "expected_kek", metavar="SHA256", multiple=True,
               help="SHA-256 of a KEK certificate the platform must hold (repeatable: the whole set).")
+@click.option("--policy", "policy_paths", type=_existing_file, multiple=True,
+              help="Policy file(s) whose [secureboot] table sets expected_pk, expected_kek, require_2023_ca, "
+                   "forbid_test_keys, expiring_days and dbx_reference; options given here take precedence.")
 @click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures.")
 @format_option()
 def secureboot(files: tuple[Path, ...], at: str | None, test_keys: tuple[Path, ...], dbx_reference: Path | None,
-               expiring_days: int, arch: str, expected_pk: str | None, expected_kek: tuple[str, ...], strict: bool,
-               output_format: str) -> int:
+               expiring_days: int | None, arch: str, expected_pk: str | None, expected_kek: tuple[str, ...],
+               policy_paths: tuple[Path, ...], strict: bool, output_format: str) -> int:
     """Judge UEFI Secure Boot keys: PK, KEK, db, dbx from FILES.
 
     FILES: EDK2/OVMF variable stores or flash images holding one, efivarfs dumps (Name-GUID files, or their
@@ -217,9 +220,21 @@ def secureboot(files: tuple[Path, ...], at: str | None, test_keys: tuple[Path, .
     for value in (expected_pk, *expected_kek):
         if value is not None and (len(value) != 64 or not all(c in "0123456789abcdefABCDEF" for c in value)):
             raise click.BadParameter(f"{value!r} is not a SHA-256 hex fingerprint")
-    rules = make_rules(parse_time(at), test_keys=test_keys, dbx_reference=dbx_reference,
-                       expected_pk=expected_pk.lower() if expected_pk else None,
-                       expected_kek=[k.lower() for k in expected_kek] or None, expiring_days=expiring_days,
+    from verifier.policy.model import SecureBootKeyRules
+
+    declared = SecureBootKeyRules()
+    if policy_paths:
+        from verifier.policy.loading import load_policies
+
+        policy = load_policies(policy_paths)
+        declared = policy.secureboot
+        strict = strict or policy.strict
+    window = next(d for d in (expiring_days, declared.expiring_days, 180) if d is not None)
+    rules = make_rules(parse_time(at), test_keys=test_keys, dbx_reference=dbx_reference or declared.dbx_reference,
+                       expected_pk=expected_pk.lower() if expected_pk else declared.expected_pk,
+                       expected_kek=[k.lower() for k in expected_kek] or list(declared.expected_kek) or None,
+                       expiring_days=window,
+                       require_2023_ca=declared.require_2023_ca, forbid_test_keys=declared.forbid_test_keys,
                        arch=arch)
     result = run_secureboot(files, rules)
     facts = [describe(state) for state in result.states]

@@ -28,6 +28,7 @@ from verifier.policy.model import (
     DeviceRules,
     FirmwareRules,
     Policy,
+    SecureBootKeyRules,
     SignerRule,
     SigstoreIdentity,
     SupplierRule,
@@ -77,7 +78,7 @@ def _normal(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers")
+_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "secureboot")
 
 
 def parse_policy(text: str, path: Path) -> Policy:
@@ -114,6 +115,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
     device = _device(r, data.get("device", {}))
     tpm = _tpm(r, data.get("tpm", {}))
     suppliers = _suppliers(r, data.get("suppliers", {}))
+    secureboot = _secureboot(r, data.get("secureboot", {}))
 
     policy = Policy(
         sources=(path,),
@@ -125,6 +127,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
         device=device,
         tpm=tpm,
         suppliers=(suppliers,) if suppliers.restricts() else (),
+        secureboot=secureboot,
     )
     if not policy.requires_something():
         raise PolicyError(
@@ -277,3 +280,26 @@ def _suppliers(r: TomlReader, value: object) -> SupplierRule:
     if both:
         raise r.error((*where, "blocked_countries"), f"lists {sorted(both)[0]!r}, which is also allowed")
     return rule
+
+
+def _fingerprint(value: str) -> str | None:
+    if re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        return None
+    return "is not a SHA-256 certificate fingerprint (64 hex digits)"
+
+
+def _secureboot(r: TomlReader, value: object) -> SecureBootKeyRules:
+    where: Where = ("secureboot",)
+    t = r.table(value, where, _keys(SecureBootKeyRules))
+    pk = r.string(t, "expected_pk", where)
+    if pk is not None and _fingerprint(pk):
+        raise r.error((*where, "expected_pk"), f"{pk!r} {_fingerprint(pk)}")
+    reference = r.string(t, "dbx_reference", where)
+    return SecureBootKeyRules(
+        expected_pk=pk.lower() if pk else None,
+        expected_kek=tuple(k.lower() for k in r.strings(t, "expected_kek", where, _fingerprint)),
+        require_2023_ca=r.boolean(t, "require_2023_ca", where, True),
+        forbid_test_keys=r.boolean(t, "forbid_test_keys", where, True),
+        expiring_days=r.integer(t, "expiring_days", where, minimum=0, default=None),
+        dbx_reference=r.file(reference, (*where, "dbx_reference")) if reference else None,
+    )

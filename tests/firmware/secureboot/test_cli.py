@@ -238,3 +238,31 @@ def test_terminal_escapes_in_a_subject_are_shown_escaped(tmp_path: Path, referen
     store = healthy(kek=b.cert_list(b.certificate("KEK \x1b[2J\x1b[32mverdict: PASS", index=2)))
     result = secureboot(write(tmp_path, "esc.fd", store), "--at", DEC, "--dbx-reference", reference)
     assert "\x1b" not in result.stdout and "\\x1b[2J" in result.stdout
+
+
+# --- the policy's [secureboot] table ---------------------------------------------------------------------------------
+
+def policy(tmp_path: Path, table: str) -> Path:
+    return write(tmp_path, "policy.toml", f"version = 1\n[device]\nrequired = true\n[secureboot]\n{table}".encode())
+
+
+def test_the_policy_names_the_expected_pk(tmp_path: Path, reference: Path) -> None:
+    pk = hashlib.sha256(b.certificate("Vendor Platform Key", index=1)).hexdigest()
+    ok = judged(tmp_path, reference, "p.fd", healthy(), "--policy", policy(tmp_path, f'expected_pk = "{pk}"\n'))
+    assert ok.returncode == 0, ok.stdout
+    other = judged(tmp_path, reference, "p.fd", healthy(), "--policy",
+                   policy(tmp_path, f'expected_pk = "{"ef" * 32}"\n'))
+    assert failing(other) == {"secureboot.unexpected-owner"}
+
+
+def test_the_policy_can_lower_test_keys_to_warnings(tmp_path: Path, reference: Path) -> None:
+    store = healthy(pk=b.cert_list(b.certificate("DO NOT TRUST - AMI Test PK", index=4)))
+    lowered = judged(tmp_path, reference, "t.fd", store, "--policy", policy(tmp_path, "forbid_test_keys = false\n"))
+    assert lowered.returncode == 0 and of(lowered, "secureboot.test-key", "warn")
+    assert judged(tmp_path, reference, "t.fd", store, "--policy", policy(tmp_path, "")).returncode == 1
+
+
+def test_a_bad_policy_fingerprint_is_exit_2(tmp_path: Path) -> None:
+    result = secureboot(write(tmp_path, "s.fd", b.store()), "--policy", policy(tmp_path, 'expected_pk = "abc"\n'))
+    assert_clean_error(result, 2)
+    assert "expected_pk" in result.stderr
