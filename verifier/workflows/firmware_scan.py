@@ -19,6 +19,7 @@ from verifier.firmware.inventory import analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
 from verifier.firmware.loader import load_file
 from verifier.model import Finding
+from verifier.workflows.secureboot import image_findings
 
 
 def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
@@ -56,4 +57,5 @@ def scan_firmware(path: Path, *, manifest: DeclaredManifest | JsonObject | None 
         if base_image.kind == "too-large":
             raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
         references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
-    return judge_image(actual, image.events, references, subject=path.name, anchors=anchors)
+    findings = judge_image(actual, image.events, references, subject=path.name, anchors=anchors)
+    return findings + image_findings(image.data, path.name)

@@ -14,12 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from attestations.files import read_limited
-from verifier.checks.secureboot import SecureBootRules, check_secureboot
-from verifier.errors import BadInputError, UsageError
+from verifier.checks.secureboot import SecureBootRules, carries_test_key, check_secureboot
+from verifier.errors import BadInputError, ProvcheckError, UsageError
 from verifier.firmware.secureboot.certificates import iso
-from verifier.firmware.secureboot.databases import MAX_INPUT, SecureBootState, read_efivarfs, read_secureboot
+from verifier.firmware.secureboot.databases import (
+    MAX_INPUT,
+    SecureBootState,
+    read_efivarfs,
+    read_secureboot,
+    read_store,
+)
 from verifier.firmware.secureboot.efivarfs import efivarfs_name
-from verifier.firmware.secureboot.guids import KEY_DATABASES, MODE_VARIABLES
+from verifier.firmware.secureboot.guids import KEY_DATABASES, MODE_VARIABLES, guid_text
 from verifier.firmware.secureboot.reference import (
     DbxReference,
     TestKeyList,
@@ -28,11 +34,18 @@ from verifier.firmware.secureboot.reference import (
     shipped_dbx_reference,
     shipped_test_keys,
 )
-from verifier.model import Finding
+from verifier.firmware.secureboot.varstore import STORE_GUIDS, find_stores
+from verifier.model import ExitCode, Finding, Status, skipped
 
 MAX_EFIVARFS_FILES = 4096
 #: Hash entries listed one by one up to this many per run; longer runs are counted (dbx has ~450).
 LISTED_HASHES = 8
+
+
+class TestKeyInImageError(ProvcheckError):
+    """``release sign`` refuses an image whose Secure Boot PK or KEK is a known test key (exit 1)."""
+
+    exit_code = ExitCode.FAILED
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,21 @@ def run_secureboot(paths: Sequence[Path], rules: SecureBootRules) -> SecureBootR
     return SecureBootResult(tuple(states), tuple(judge_states(states, rules)), rules)
 
 
+def image_findings(data: bytes, name: str, rules: SecureBootRules | None = None) -> list[Finding]:
+    """The Secure Boot findings of a flash image (or variable store) ``firmware scan`` reads: none when it holds no
+    variable store, one optional skip when its store holds no key database (keys enrolled later), else every
+    judge's. A store that does not parse is bad input, as for ``firmware secureboot``."""
+    if not (b"_FVH" in data or (len(data) >= 16 and guid_text(data[:16]) in STORE_GUIDS)):
+        return []
+    if not find_stores(data, name):
+        return []
+    state = read_store(name, data)
+    if not state.databases:
+        return [skipped("secureboot.not-enforcing", "the image's variable store holds no Secure Boot key (PK, KEK, "
+                        "db, dbx): they are enrolled later, or Secure Boot is off", name, required=False)]
+    return check_secureboot(state, rules or make_rules(datetime.now(UTC)))
+
+
 def _entries(state: SecureBootState, name: str) -> list[dict[str, Any]]:
     database = state.databases[name]
     out: list[dict[str, Any]] = []
@@ -154,3 +182,19 @@ def describe(state: SecureBootState) -> dict[str, Any]:
 
 def evaluated_at(rules: SecureBootRules) -> str:
     return iso(rules.at)
+
+
+def refuse_test_keys(images: Sequence[Path], *, allow: bool) -> list[Finding]:
+    """The test-key findings of each release image that holds a variable store; raises ``TestKeyInImageError``
+    when a PK or KEK is a known test key, unless ``allow`` (``--insecure-allow-test-keys``)."""
+    found: list[Finding] = []
+    for image in images:
+        findings = image_findings(read_limited(image, limit=1 << 30, what="firmware image"), image.name)
+        keys = [f for f in findings if f.check == "secureboot.test-key" and f.status is Status.FAIL]
+        if carries_test_key(findings) and not allow:
+            raise TestKeyInImageError(
+                f"refusing to sign: {image.name}: {keys[0].message}; a platform shipped with it lets whoever holds "
+                "that key replace PK/KEK (PKfail). Enrol your own PK, or pass --insecure-allow-test-keys for a test "
+                "build")
+        found.extend(keys)
+    return found
