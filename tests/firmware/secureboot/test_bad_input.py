@@ -29,6 +29,16 @@ def test_a_certificate_with_version_10_is_bad_input() -> None:
         parse_signature_lists(b.cert_list(bytes(cert)), "list")
 
 
+def test_a_bit_string_in_the_subject_is_bad_input() -> None:
+    """Found by fuzzing: cryptography raises TypeError for a BIT STRING attribute other than x500UniqueIdentifier."""
+    cert = bytearray(b.certificate("Vendor KEK", index=2))
+    cn = cert.find(bytes.fromhex("0603550403"))  # the commonName OID; its value's tag follows
+    assert cert[cn + 5] == 0x0C  # UTF8String
+    cert[cn + 5] = 0x03  # BIT STRING
+    with pytest.raises(SecureBootFormatError, match=r"not an X\.509 certificate"):
+        parse_signature_lists(b.cert_list(bytes(cert)), "list")
+
+
 @pytest.mark.parametrize(("offset", "value", "names"), [
     (16, 10, "SignatureListSize"), (16, 1 << 31, "SignatureListSize"), (20, 1 << 20, "SignatureHeaderSize"),
     (24, 0, "SignatureSize"), (24, 17, "SignatureSize")])

@@ -103,7 +103,8 @@ def certificate_facts(data: bytes, what: str, offset: int = 0) -> CertificateFac
             cert = x509.load_der_x509_certificate(data)
             subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
             not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError (found by fuzzing)
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
+        # Found by fuzzing: InvalidVersion is not a ValueError; a BIT STRING in a name raises TypeError.
         raise SecureBootFormatError(what, offset, f"not an X.509 certificate ({exc})") from exc
     key_type, bits = "unknown", 0
     spki = b""
