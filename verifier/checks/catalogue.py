@@ -210,6 +210,8 @@ _CHECKS: tuple[Check, ...] = (
           _SECUREBOOT),
     Check("secureboot.not-enforcing", "A PK is enrolled and SecureBoot, SetupMode, AuditMode do not turn "
           "enforcement off.", _SECUREBOOT),
+    Check("secureboot.pcr7-mismatch", "An event log's Secure Boot variables hash to their digests and replay to the "
+          "quoted PCR 7, and the variables a device reports are the ones measured.", _SECUREBOOT),
     Check("secureboot.revoked-in-db", "No db certificate or hash is revoked by dbx or by the reference's "
           "revoked certificates.", _SECUREBOOT),
     Check("secureboot.test-key", "No PK or KEK (nor an update's signer) is a known test or placeholder key "

@@ -13,7 +13,7 @@ and "DO NOT SHIP" are the exception: a certificate that says it is a test key is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,6 +54,8 @@ class SecureBootRules:
     require_2023_ca: bool = True
     forbid_test_keys: bool = True
     use_reference_certificates: bool = True
+    #: PCR 7 as the TPM quoted it (bank -> value), to compare with an event log's replay
+    quoted_pcr7: Mapping[str, bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,62 @@ def _update_findings(state: SecureBootState) -> list[Finding]:
                    tried_attributes=[f"{a:#x}" for a in check.tried_attributes])]
 
 
+# --- secureboot.pcr7-mismatch ---------------------------------------------------------------------------------------
+
+def _pcr7_findings(state: SecureBootState, rules: SecureBootRules) -> list[Finding]:
+    """An event log's Secure Boot variables must be what was measured: each EV_EFI_VARIABLE_DRIVER_CONFIG event's
+    digest is the hash of its data, and the log's PCR 7 replays to the quoted one. (EV_EFI_VARIABLE_AUTHORITY events
+    may log other bytes than shim measured; they count through their digests, in the replay.)"""
+    if state.kind != "tcg-eventlog":
+        return []
+    subject = state.source
+    out: list[Finding] = []
+    for event in state.events:
+        wrong = sorted(bank for bank, ok in event.digest_matches.items() if not ok)
+        if event.event == "EV_EFI_VARIABLE_DRIVER_CONFIG" and wrong:
+            out.append(failed("secureboot.pcr7-mismatch", f"event #{event.number} logs {event.name!r}, but its "
+                              f"{', '.join(wrong)} digest is not the hash of that data: the variable shown is not "
+                              "the one measured into PCR 7", subject, event=event.number, variable=event.name,
+                              banks=wrong))
+    replayed = {bank: value.hex() for bank, value in state.pcr7.items()}
+    if rules.quoted_pcr7 is not None:
+        common = sorted(set(state.pcr7) & set(rules.quoted_pcr7))
+        if not common:
+            out.append(failed("secureboot.pcr7-mismatch", "the quoted PCR 7 is in no bank the log replays", subject,
+                              replayed=replayed, quoted=sorted(rules.quoted_pcr7)))
+        for bank in common:
+            mine, quoted = state.pcr7[bank].hex(), rules.quoted_pcr7[bank].hex()
+            if mine != quoted:
+                out.append(failed("secureboot.pcr7-mismatch", f"the log's PCR 7 ({bank}) replays to {mine[:16]}..., "
+                                  f"not the quoted {quoted[:16]}...: the logged Secure Boot variables are not the "
+                                  "ones measured", subject, bank=bank, replayed=mine, quoted=quoted))
+    if not out:
+        compared = " and replays to the quoted PCR 7" if rules.quoted_pcr7 is not None else (
+            " (no quoted PCR 7 given: --pcrs)")
+        out.append(passed("secureboot.pcr7-mismatch", "every logged Secure Boot variable hashes to its digest"
+                          + compared, subject, replayed=replayed))
+    return out
+
+
+def measured_against_reported(measured: SecureBootState, reported: SecureBootState) -> list[Finding]:
+    """A device's reported variables (efivarfs, a store) against those its event log measured into PCR 7."""
+    subject = f"{reported.source} vs {measured.source}"
+    differ: list[str] = []
+    for name in ("PK", "KEK", "db", "dbx"):
+        logged = measured.databases.get(name)
+        shown = reported.databases.get(name)
+        if (logged.raw if logged else b"") != (shown.raw if shown else b""):
+            differ.append(name)
+    for name in ("SecureBoot",):
+        if name in measured.modes and name in reported.modes and measured.modes[name] != reported.modes[name]:
+            differ.append(name)
+    if differ:
+        return [failed("secureboot.pcr7-mismatch", f"the reported {', '.join(differ)} differ from what the event "
+                       "log measured into PCR 7 at boot", subject, variables=differ)]
+    return [passed("secureboot.pcr7-mismatch", "the reported PK, KEK, db and dbx are the ones measured at boot",
+                   subject)]
+
+
 def check_secureboot(state: SecureBootState, rules: SecureBootRules) -> list[Finding]:
     """Every Secure Boot finding about one input."""
     findings: list[Finding] = []
@@ -460,6 +518,7 @@ def check_secureboot(state: SecureBootState, rules: SecureBootRules) -> list[Fin
     findings += _revoked_findings(state, rules)
     findings += _owner_findings(state, rules)
     findings += _update_findings(state)
+    findings += _pcr7_findings(state, rules)
     return findings
 
 

@@ -199,6 +199,9 @@ def _print_entry(entry: dict[str, Any]) -> None:
 @click.option("--expected-pk", metavar="SHA256", help="SHA-256 of the PK certificate the platform must hold.")
 @click.option("--expected-kek", "expected_kek", metavar="SHA256", multiple=True,
               help="SHA-256 of a KEK certificate the platform must hold (repeatable: the whole set).")
+@click.option("--pcrs", "pcr_file", type=_existing_file,
+              help="Quoted PCR values (JSON, tpm2_pcrread output or 'bank index hex' lines): an event log's PCR 7 "
+                   "must replay to PCR 7 there (secureboot.pcr7-mismatch).")
 @click.option("--policy", "policy_paths", type=_existing_file, multiple=True,
               help="Policy file(s) whose [secureboot] table sets expected_pk, expected_kek, require_2023_ca, "
                    "forbid_test_keys, expiring_days and dbx_reference; options given here take precedence.")
@@ -206,7 +209,7 @@ def _print_entry(entry: dict[str, Any]) -> None:
 @format_option()
 def secureboot(files: tuple[Path, ...], at: str | None, test_keys: tuple[Path, ...], dbx_reference: Path | None,
                expiring_days: int | None, arch: str, expected_pk: str | None, expected_kek: tuple[str, ...],
-               policy_paths: tuple[Path, ...], strict: bool, output_format: str) -> int:
+               pcr_file: Path | None, policy_paths: tuple[Path, ...], strict: bool, output_format: str) -> int:
     """Judge UEFI Secure Boot keys: PK, KEK, db, dbx from FILES.
 
     FILES: EDK2/OVMF variable stores or flash images holding one, efivarfs dumps (Name-GUID files, or their
@@ -230,12 +233,21 @@ def secureboot(files: tuple[Path, ...], at: str | None, test_keys: tuple[Path, .
         declared = policy.secureboot
         strict = strict or policy.strict
     window = next(d for d in (expiring_days, declared.expiring_days, 180) if d is not None)
+    quoted: dict[str, bytes] | None = None
+    if pcr_file is not None:
+        from attestations.files import read_limited
+        from verifier.commands.tpm import parse_pcr_file
+
+        values = parse_pcr_file(read_limited(pcr_file, limit=1 << 20, what="PCR file"), f"PCR file {pcr_file}")
+        quoted = {bank: pcrs[7] for bank, pcrs in values.items() if 7 in pcrs}
+        if not quoted:
+            raise click.BadParameter(f"{pcr_file} holds no PCR 7 value", param_hint="--pcrs")
     rules = make_rules(parse_time(at), test_keys=test_keys, dbx_reference=dbx_reference or declared.dbx_reference,
                        expected_pk=expected_pk.lower() if expected_pk else declared.expected_pk,
                        expected_kek=[k.lower() for k in expected_kek] or list(declared.expected_kek) or None,
                        expiring_days=window,
                        require_2023_ca=declared.require_2023_ca, forbid_test_keys=declared.forbid_test_keys,
-                       arch=arch)
+                       arch=arch, quoted_pcr7=quoted)
     result = run_secureboot(files, rules)
     facts = [describe(state) for state in result.states]
     when = evaluated_at(rules)

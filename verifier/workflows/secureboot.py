@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from attestations.files import read_limited
-from verifier.checks.secureboot import SecureBootRules, carries_test_key, check_secureboot
+from verifier.checks.secureboot import (
+    SecureBootRules,
+    carries_test_key,
+    check_secureboot,
+    measured_against_reported,
+)
 from verifier.errors import BadInputError, ProvcheckError, UsageError
 from verifier.firmware.secureboot.certificates import iso
 from verifier.firmware.secureboot.databases import (
@@ -105,7 +110,7 @@ def read_states(paths: Sequence[Path]) -> list[SecureBootState]:
 def make_rules(at: datetime, *, test_keys: Sequence[Path] = (), dbx_reference: Path | None = None,
                expected_pk: str | None = None, expected_kek: Sequence[str] | None = None,
                require_2023_ca: bool = True, forbid_test_keys: bool = True, expiring_days: int = 180,
-               arch: str = "x64") -> SecureBootRules:
+               arch: str = "x64", quoted_pcr7: dict[str, bytes] | None = None) -> SecureBootRules:
     keys: TestKeyList = shipped_test_keys()
     for path in test_keys:
         keys = keys.extended(load_test_keys(str(path), _read(path, "test-key list")))
@@ -113,11 +118,19 @@ def make_rules(at: datetime, *, test_keys: Sequence[Path] = (), dbx_reference: P
                                if dbx_reference is not None else shipped_dbx_reference())
     return SecureBootRules(at, keys, reference, expiring_days, arch, expected_pk,
                            tuple(expected_kek) if expected_kek is not None else None, require_2023_ca,
-                           forbid_test_keys)
+                           forbid_test_keys, quoted_pcr7=quoted_pcr7)
 
 
 def judge_states(states: Sequence[SecureBootState], rules: SecureBootRules) -> list[Finding]:
-    return [finding for state in states for finding in check_secureboot(state, rules)]
+    """Each state's findings; with one event log and a device's reported variables (efivarfs, a store), also
+    whether those variables are the ones the log measured."""
+    findings = [finding for state in states for finding in check_secureboot(state, rules)]
+    logs = [s for s in states if s.kind == "tcg-eventlog"]
+    reported = [s for s in states if s.kind in ("efivarfs", "edk2-varstore")]
+    if len(logs) == 1:
+        for state in reported:
+            findings += measured_against_reported(logs[0], state)
+    return findings
 
 
 def run_secureboot(paths: Sequence[Path], rules: SecureBootRules) -> SecureBootResult:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from hw.tpm.errors import EventLogFormatError
 from hw.tpm.eventlog import EVENT_TYPE_NAMES, SPEC_ID_SIGNATURE, parse_event_log
+from hw.tpm.replay import replay
 from verifier.firmware import der
 from verifier.firmware.secureboot.auth import (
     AuthenticatedUpdate,
@@ -26,7 +27,7 @@ from verifier.firmware.secureboot.auth import (
 from verifier.firmware.secureboot.certificates import CertificateFacts, certificate_facts, der_length
 from verifier.firmware.secureboot.efivarfs import efivarfs_name, parse_efivarfs
 from verifier.firmware.secureboot.errors import SecureBootFormatError
-from verifier.firmware.secureboot.eventlog import VariableEvent, variable_events
+from verifier.firmware.secureboot.eventlog import SECURE_BOOT_PCR, VariableEvent, variable_events
 from verifier.firmware.secureboot.guids import KEY_DATABASES, MODE_VARIABLES, SIGNATURE_TYPES, guid_text
 from verifier.firmware.secureboot.siglist import SignatureEntry, SignatureList, parse_signature_lists
 from verifier.firmware.secureboot.varstore import STORE_GUIDS, VariableStore, find_stores
@@ -40,6 +41,7 @@ class KeyDatabase:
     guid: str
     attributes: int | None
     lists: tuple[SignatureList, ...]
+    raw: bytes = b""  # the variable's data, as stored or measured
 
     @property
     def entries(self) -> tuple[SignatureEntry, ...]:
@@ -68,13 +70,14 @@ class SecureBootState:
     certificates: tuple[CertificateFacts, ...] = ()  # a lone certificate, or a PKCS#7's bag
     events: tuple[VariableEvent, ...] = ()
     ignored: tuple[str, ...] = ()  # key-database names found under a foreign GUID
+    pcr7: Mapping[str, bytes] = field(default_factory=dict)  # event logs: PCR 7 replayed from the log, per bank
     deleted: int = 0  # deleted or superseded variables skipped in a store
     store_offset: int | None = None
 
 
 def _database(name: str, guid: str, attributes: int | None, data: bytes, what: str,
               base: int) -> KeyDatabase:
-    return KeyDatabase(name, guid, attributes, parse_signature_lists(data, f"{what} {name}", base))
+    return KeyDatabase(name, guid, attributes, parse_signature_lists(data, f"{what} {name}", base), data)
 
 
 def _from_variables(items: Sequence[tuple[str, str, int | None, bytes, int]], what: str,
@@ -144,12 +147,14 @@ def read_event_log(name: str, data: bytes) -> SecureBootState:
             continue
         if KEY_DATABASES.get(event.name) == event.guid:
             if event.lists:
-                databases[event.name] = KeyDatabase(event.name, event.guid, None, event.lists)
+                databases[event.name] = KeyDatabase(event.name, event.guid, None, event.lists, event.data)
             else:
                 databases.pop(event.name, None)
         elif MODE_VARIABLES.get(event.name) == event.guid:
             modes[event.name] = event.data
-    return SecureBootState(name, "tcg-eventlog", databases, modes, True, events=events)
+    replayed = replay(log).pcrs
+    pcr7 = {bank: values[SECURE_BOOT_PCR] for bank, values in replayed.items() if SECURE_BOOT_PCR in values}
+    return SecureBootState(name, "tcg-eventlog", databases, modes, True, events=events, pcr7=pcr7)
 
 
 def _pem_certificates(data: bytes, name: str) -> list[bytes]:
@@ -195,12 +200,13 @@ def read_secureboot(name: str, data: bytes) -> SecureBootState:
     if len(data) >= 40 and data[20:24] == b"\x00\x02\xf1\x0e":
         update = parse_authenticated_update(data, name)
         variable = update.signature.variable or "update"
-        database = KeyDatabase(variable, KEY_DATABASES.get(variable, ""), update.signature.attributes, update.payload)
+        database = KeyDatabase(variable, KEY_DATABASES.get(variable, ""), update.signature.attributes, update.payload,
+                               update.payload_bytes)
         return SecureBootState(name, "auth2", {variable: database}, complete=False, update=update,
                                pkcs7=update.pkcs7, certificates=update.pkcs7.certificates)
     if len(data) >= 28 and guid_text(data[:16]) in SIGNATURE_TYPES:
         lists = parse_signature_lists(data, name)
-        return SecureBootState(name, "esl", {"list": KeyDatabase("list", "", None, lists)}, complete=False)
+        return SecureBootState(name, "esl", {"list": KeyDatabase("list", "", None, lists, data)}, complete=False)
     if data.lstrip()[:27] == b"-----BEGIN CERTIFICATE-----":
         certs = tuple(certificate_facts(der, name) for der in _pem_certificates(data, name))
         if not certs:
