@@ -305,3 +305,17 @@ def test_an_update_replayed_at_another_time_fails() -> None:
     update = bytearray(b.signed_update("KEK", b.cert_list(b.certificate("Vendor KEK", index=2))))
     update[0:2] = (2030).to_bytes(2, "little")
     assert statuses(judge(bytes(update), "KEK.auth"), "secureboot.update-signature") == {Status.FAIL}
+
+
+@pytest.mark.parametrize(("first", "status"), [("Vendor Platform Key", Status.PASS), ("DO NOT TRUST PK", Status.FAIL)])
+def test_of_two_live_copies_the_first_counts_as_in_edk2(first: str, status: Status) -> None:
+    """Firmware never leaves two live copies; EDK2's FindVariable takes the first one, and so does the parser, so
+    a second copy can neither hide nor plant a PK."""
+    from verifier.firmware.secureboot.varstore import store_bytes
+
+    names = [first, "DO NOT TRUST PK" if first == "Vendor Platform Key" else "Vendor Platform Key"]
+    copies = [("PK", EFI_GLOBAL_VARIABLE, 0x27, b.cert_list(b.certificate(n, index=4 if "TRUST" in n else 1)))
+              for n in names]
+    state = read_secureboot("dup.fd", store_bytes(copies))
+    assert [c.subject for c in state.databases["PK"].certificates] == [f"CN={first}"]
+    assert statuses(check_secureboot(state, rules()), "secureboot.test-key") == {status}
