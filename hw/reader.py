@@ -121,4 +121,5 @@ def read_device(
         timings=timings,
         notes=tuple(facts.notes),
         observable=reader.observable,
+        efivars=dict(facts.efivars),
     )

@@ -7,13 +7,17 @@ report carries and the text listing shows.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from attestations.files import read_limited
+from hw.evidence import DeviceEvidence
+from hw.tpm.eventlog import parse_event_log
 from verifier.checks.secureboot import (
     SecureBootRules,
     carries_test_key,
@@ -26,10 +30,12 @@ from verifier.firmware.secureboot.databases import (
     MAX_INPUT,
     SecureBootState,
     read_efivarfs,
+    read_event_log,
     read_secureboot,
     read_store,
 )
 from verifier.firmware.secureboot.efivarfs import efivarfs_name
+from verifier.firmware.secureboot.eventlog import variable_events
 from verifier.firmware.secureboot.guids import KEY_DATABASES, MODE_VARIABLES, guid_text
 from verifier.firmware.secureboot.reference import (
     DbxReference,
@@ -101,9 +107,36 @@ def read_states(paths: Sequence[Path]) -> list[SecureBootState]:
         elif efivarfs_name(path.name) is not None:
             efivarfs.append(path)
         else:
-            states.append(read_secureboot(path.name, _read(path, "Secure Boot input")))
+            data = _read(path, "Secure Boot input")
+            states.extend(_evidence_states(path, data) if data.lstrip()[:1] == b"{" else
+                          [read_secureboot(path.name, data)])
     if efivarfs:
         states.append(read_efivarfs([(p.name, _read(p, "efivarfs variable")) for p in efivarfs]))
+    return states
+
+
+def _evidence_states(path: Path, data: bytes) -> list[SecureBootState]:
+    """A device evidence file (``provcheck device read -o``): the efivarfs variables the Linux profile read, and the
+    event log's Secure Boot events when it records them (then the two are compared, as ``secureboot.pcr7-mismatch``).
+    """
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadInputError(f"{path}: not JSON device evidence ({exc})") from exc
+    evidence = DeviceEvidence.from_json(document)
+    states: list[SecureBootState] = []
+    if evidence.efivars:
+        files = [(name, base64.b64decode(value)) for name, value in evidence.efivars.items()]
+        state = read_efivarfs(files)
+        states.append(replace(state, source=f"{path.name} (efivarfs read over {evidence.profile})"))
+    log = evidence.tpm.event_log_b64 if evidence.tpm is not None else None
+    if log:
+        raw = base64.b64decode(log)
+        if any(e.event == "EV_EFI_VARIABLE_DRIVER_CONFIG" for e in variable_events(parse_event_log(raw), path.name)):
+            states.append(read_event_log(f"{path.name} (event log)", raw))
+    if not states:
+        raise BadInputError(f"{path}: the device evidence holds no Secure Boot variable (efivars) nor an event log "
+                            "recording them; read the device with the linux profile")
     return states
 
 
