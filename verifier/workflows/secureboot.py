@@ -47,6 +47,7 @@ from verifier.firmware.secureboot.reference import (
 )
 from verifier.firmware.secureboot.varstore import STORE_GUIDS, find_stores
 from verifier.model import ExitCode, Finding, Status, skipped
+from verifier.policy.model import SecureBootKeyRules
 
 MAX_EFIVARFS_FILES = 4096
 #: Hash entries listed one by one up to this many per run; longer runs are counted (dbx has ~450).
@@ -228,6 +229,14 @@ def describe(state: SecureBootState) -> dict[str, Any]:
 
 def evaluated_at(rules: SecureBootRules) -> str:
     return iso(rules.at)
+
+
+def policy_rules(policy: SecureBootKeyRules, at: datetime | None = None) -> SecureBootRules:
+    """The judges' rules from the policy's ``[secureboot]`` table (intake's firmware scan)."""
+    return make_rules(at or datetime.now(UTC), dbx_reference=policy.dbx_reference, expected_pk=policy.expected_pk,
+                      expected_kek=list(policy.expected_kek) or None, require_2023_ca=policy.require_2023_ca,
+                      forbid_test_keys=policy.forbid_test_keys,
+                      expiring_days=policy.expiring_days if policy.expiring_days is not None else 180)
 
 
 def refuse_test_keys(images: Sequence[Path], *, allow: bool) -> list[Finding]:

@@ -70,3 +70,26 @@ def test_firmware_scan_of_an_empty_store_does_not_fail_for_missing_keys(tmp_path
     result = run_cli(["firmware", "scan", path, "--format", "json"])
     secure = [f for f in json.loads(result.stdout)["findings"] if f["check"].startswith("secureboot.")]
     assert [(f["check"], f["status"], f["required"]) for f in secure] == [("secureboot.not-enforcing", "skip", False)]
+
+
+def test_intake_s_firmware_scan_judges_with_the_policy_s_secureboot_table(tmp_path: Path) -> None:
+    """intake scans with policy_rules(policy.secureboot): here the expected PK, and test keys lowered to warnings."""
+    import hashlib
+
+    from verifier.model import Status
+    from verifier.policy.model import SecureBootKeyRules
+    from verifier.workflows.firmware_scan import scan_firmware
+    from verifier.workflows.secureboot import policy_rules
+
+    image = flash(tmp_path, "board.bin", "Vendor Platform Key")
+    ours = hashlib.sha256(b.certificate("Vendor Platform Key", index=1)).hexdigest()
+
+    def owner(rules: SecureBootKeyRules) -> set[Status]:
+        return {f.status for f in scan_firmware(image, secureboot=policy_rules(rules))
+                if f.check == "secureboot.unexpected-owner"}
+
+    assert owner(SecureBootKeyRules(expected_pk=ours)) == {Status.PASS}
+    assert owner(SecureBootKeyRules(expected_pk="ab" * 32)) == {Status.FAIL}
+    test_pk = flash(tmp_path, "test.bin", "DO NOT TRUST - AMI Test PK")
+    lowered = scan_firmware(test_pk, secureboot=policy_rules(SecureBootKeyRules(forbid_test_keys=False)))
+    assert {f.status for f in lowered if f.check == "secureboot.test-key"} == {Status.WARN}
