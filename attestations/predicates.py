@@ -12,6 +12,7 @@ SLSA_VSA_V1 = "https://slsa.dev/verification_summary/v1"
 CYCLONEDX = "https://cyclonedx.org/bom"
 CYCLONEDX_V16 = "https://cyclonedx.org/bom/v1.6"
 INTOTO_LINK = "https://in-toto.io/attestation/link/v0.3"
+INTOTO_TEST_RESULT = "https://in-toto.io/attestation/test-result/v0.1"
 
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
@@ -27,6 +28,7 @@ _NAMES = {
     CYCLONEDX: "CycloneDX BOM",
     CYCLONEDX_V16: "CycloneDX 1.6 BOM",
     INTOTO_LINK: "in-toto link",
+    INTOTO_TEST_RESULT: "in-toto test result",
 }
 
 

@@ -67,6 +67,10 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("frames", (), max_len=16 * 1024),
     # Seeds recorded from the simulator: every command's output of a full U-Boot and Linux read.
     Harness("console", (), max_len=32 * 1024),
+    # CoRIM / CoMID / CoEV (signed and unsigned): veraison's test cases, or CoRIMs made by fuzz/seedgen.py.
+    Harness("corim", ("vectors:corim/**/*.cbor",), max_len=16 * 1024),
+    # Short-form reports: the published JWS and JSON, and every form in fuzz/corpus/review (tests/attestations/sfr.py).
+    Harness("review", ("vectors:ocp-safe/**/*.jws", "vectors:ocp-safe/Reports/**/*.json"), max_len=16 * 1024),
     # Secure Boot: compact stores, lists and updates made by fuzz/seedgen.py, plus the vectors' lists, updates,
     # efivarfs dumps, certificates and event logs (their stores are mostly padding, too large to mutate).
     Harness("secureboot", ("vectors:uefi/**/*.esl", "vectors:uefi/**/*.auth", "vectors:uefi/**/*.bin",
@@ -117,7 +121,7 @@ class Outcome:
 
 
 #: Harnesses that fuzz/seedgen.py can seed when the vectors are absent.
-GENERATED = ("sigstore_bundle", "layout", "secureboot")
+GENERATED = ("sigstore_bundle", "layout", "corim", "secureboot")
 #: Harnesses whose generated seeds are used even with the vectors present (they reach what the vectors' files,
 #: too large to mutate, do not).
 ALWAYS_GENERATED = ("secureboot",)

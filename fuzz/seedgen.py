@@ -169,6 +169,121 @@ def layouts(into: Path) -> None:
         signed_link.dump(str(into / f"generated-{form}-build.{keyid[:8]}.link"))
 
 
+def corim_kitchen_sink() -> Any:
+    """A CoRIM using every part of the model the reader knows: every triple kind, every measurement value."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import cbor2
+
+    from attestations.corim import model as m
+
+    oid = m.Oid.from_dotted("1.3.6.1.4.1.99999.2")
+    key = m.CryptoKey(554, "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE")
+    thumb = m.CryptoKey(557, m.Digest(1, hashlib.sha256(b"key").digest()))
+    env = m.Environment(
+        class_=m.ClassMap(class_id=oid, vendor="ACME", model="RoadRunner", layer=1, index=2),
+        instance=m.Ueid(b"\x01" + bytes(16)),
+        group=uuid.UUID(int=7),
+    )
+    other = m.Environment(class_=m.ClassMap(class_id=m.TaggedBytes(b"\xc0\xde"), vendor="WYLIE"))
+    values = m.MeasurementValues(
+        version=m.VersionInfo("1.2.3", 16384),
+        svn=m.Svn(3, minimum=True),
+        digests=(m.Digest(1, hashlib.sha256(b"a").digest()), m.Digest(-43, hashlib.sha384(b"a").digest()),
+                 m.Digest("sha-512", hashlib.sha512(b"a").digest()), m.Digest("vendor-alg", b"\x01\x02")),
+        flags=m.Flags(values=((0, True), (3, False)), extensions=((-5, True),)),
+        raw_value=m.RawValue(b"\x12\x34", mask=b"\xff\x00", masked_form=True),
+        mac_addr=b"\x00\x11\x22\x33\x44\x55",
+        ip_addr=b"\x7f\x00\x00\x01",
+        serial_number="SN-0001",
+        ueid=m.Ueid(b"\x02" + bytes(8)),
+        uuid=uuid.UUID(int=9),
+        name="bootloader",
+        cryptokeys=(key, thumb, m.CryptoKey(558, {1: 2, -1: 1})),
+        integrity_registers=(m.IntegrityRegister(0, (m.Digest(1, bytes(32)),)),
+                             m.IntegrityRegister("pcr-ext", (m.Digest(7, bytes(48)),))),
+        int_range=m.IntRange(None, 10),
+        extensions=((-1, {0: "1.1", 1: "1.2", 2: datetime(2023, 6, 25, tzinfo=UTC), 3: 1,
+                          5: [{0: "title", 1: "text", 2: {0: "7.9", 1: "AV:L"}}]}),),
+    )
+    plain = m.MeasurementValues(raw_value=m.RawValue(b"\x01", mask=b"\x0f", deprecated_mask=True),
+                                svn=m.Svn(2, tagged=False), int_range=m.IntRange(4, 4, tagged=False))
+    meas = (m.Measurement(values, mkey=oid, authorized_by=(key,)), m.Measurement(plain, mkey=5),
+            m.Measurement(plain, mkey=uuid.UUID(int=3)), m.Measurement(plain))
+    stateful = m.StatefulEnvironment(env, meas[1:2])
+    triples = m.Triples(
+        reference=(m.ReferenceTriple(env, meas),),
+        endorsed=(m.EndorsedTriple(other, meas[1:]),),
+        identity=(m.KeyTriple(env, (key,), m.KeyConditions(mkey="fw", authorized_by=(thumb,))),),
+        attest_key=(m.KeyTriple(other, (thumb,)),),
+        dependency=(m.DomainTriple(env, (other,)),),
+        membership=(m.DomainTriple(other, (env, other)),),
+        coswid=(m.CoswidTriple(env, ("com.acme.fw", bytes(16))),),
+        conditional_endorsement_series=(
+            m.ConditionalEndorsementSeriesTriple(m.StatefulEnvironment(env, (), (key,)),
+                                                 (m.ConditionalSeries(meas[1:2], meas[2:3]),)),),
+        conditional_endorsement=(m.ConditionalEndorsementTriple((stateful,), (m.EndorsedTriple(env, meas[:1]),)),),
+        extensions=((-9, ["triples extension"]),),
+    )
+    comid = m.ComID(
+        tag_identity=m.TagIdentity(uuid.UUID(int=1), 2),
+        triples=triples,
+        language="en-GB",
+        entities=(m.Entity("ACME", (0, 1, 2), "https://acme.example", ((-1, "123 Fake Street"),)),),
+        linked_tags=(m.LinkedTag("base-tag", 0), m.LinkedTag(uuid.UUID(int=2), 1)),
+        extensions=((-3, "comid extension"),),
+    )
+    return m.CoRIM(
+        id=uuid.UUID(int=42),
+        tags=(comid, m.OpaqueTag(505, cbor2.dumps({0: "swid"}))),
+        dependent_rims=(m.Locator(("https://acme.example/base.corim",), (m.Digest(1, bytes(32)),)),
+                        m.Locator(("https://a.example/1", "https://a.example/2"))),
+        profile="https://acme.example/profile",
+        validity=m.Validity(not_after=datetime(2035, 1, 1, tzinfo=UTC), not_before=datetime(2025, 1, 1, tzinfo=UTC)),
+        entities=(m.Entity("ACME", (1, 2)),),
+        extensions=((-1, "foo"),),
+    )
+
+
+def corim_seeds(into: Path) -> None:
+    """Signed CoRIMs (each algorithm), an unsigned CoRIM, CoMIDs and a CoEV, made with provcheck's own writer."""
+    import cbor2
+
+    from attestations.corim import model as m
+    from attestations.corim.build import ReferenceMeasurement, build_reference_corim, sign_reference_corim
+    from attestations.corim.encode import encode_coev, encode_comid, encode_corim
+    from attestations.keys import generate_private_key
+
+    sink = corim_kitchen_sink()
+    simple = build_reference_corim(
+        "fuzz-seed", m.ClassMap(vendor="ACME", model="RoadRunner"),
+        [ReferenceMeasurement("firmware.bin", {"sha256": bytes(32), "sha384": bytes(48)}, svn=1, version="1.0")],
+        validity=m.Validity(not_after=datetime.datetime(2035, 1, 1, tzinfo=datetime.UTC)), creator="ACME",
+    )
+    for kind in ("ecdsa-p256", "ecdsa-p384", "ed25519"):
+        (into / f"generated-signed-{kind}.corim").write_bytes(
+            sign_reference_corim(simple, generate_private_key(kind), "fuzz signer", signer_uri="https://a.example"))
+    (into / "generated-signed-kitchen-sink.corim").write_bytes(
+        sign_reference_corim(sink, generate_private_key("ecdsa-p256"), "fuzz signer"))
+    (into / "generated-unsigned.corim").write_bytes(encode_corim(simple))
+    (into / "generated-kitchen-sink.corim").write_bytes(encode_corim(sink))
+    comid = sink.comids[0]
+    (into / "generated-comid.cbor").write_bytes(encode_comid(comid))
+    (into / "generated-comid-506.cbor").write_bytes(cbor2.dumps(cbor2.CBORTag(506, encode_comid(comid))))
+    reference = comid.triples.reference[0]
+    coev = m.ConciseEvidence(
+        ev_triples=m.EvTriples(
+            evidence=(m.EvidenceTriple(reference.environment, reference.measurements),),
+            identity=comid.triples.identity, attest_key=comid.triples.attest_key,
+            dependency=comid.triples.dependency, membership=comid.triples.membership,
+            coswid=(m.EvCoswidTriple(reference.environment, ({0: "tag", 1: {16: "x"}},)),),
+        ),
+        evidence_id=cbor2.CBORTag(37, bytes(16)), profile=m.Oid.from_dotted("1.2.3"),
+    )
+    (into / "generated-coev.cbor").write_bytes(encode_coev(coev))
+
+
 def secureboot(into: Path) -> None:
     """UEFI Secure Boot inputs written with the package's own writers (EDK2 layout) and a key made here: compact
     variable stores (authenticated and plain, with a deleted variable, inside a firmware volume and bare), signature
@@ -224,7 +339,8 @@ def secureboot(into: Path) -> None:
     (into / "cert.der").write_bytes(cert_der)
 
 
-GENERATORS = {"sigstore_bundle": sigstore_bundles, "layout": layouts, "secureboot": secureboot}
+GENERATORS = {"sigstore_bundle": sigstore_bundles, "layout": layouts, "corim": corim_seeds,
+              "secureboot": secureboot}
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ pass with no recursion, and refuses:
 - any tag at all: docs/attest-protocol.md §4 uses none (no shared values, no bignums, no embedded CBOR);
 - nesting deeper than ``MAX_DEPTH`` containers, or more than ``max_items`` items;
 - a length the remaining bytes cannot hold (a huge declared length never reaches an allocator);
-- map keys other than text or byte strings, and (in cbor2) duplicate keys;
+- map keys other than definite-length text or byte strings, and a key written twice in one map (checked here on
+  the encoded bytes, which for definite-length UTF-8 or byte strings are the value itself: cbor2 before 6.x, which
+  ``cwt`` requires, keeps the last of duplicate keys silently);
 - simple values other than false/true/null/undefined, malformed heads, and bytes after the item.
 
 What passes decodes to at most ``max_items`` Python objects whose strings together hold fewer bytes
@@ -45,13 +47,14 @@ _INDEFINITE = -1
 class _Open:
     """A container (or indefinite string) whose items are still being read."""
 
-    __slots__ = ("chunk_major", "index", "is_map", "remaining")
+    __slots__ = ("chunk_major", "index", "is_map", "keys", "remaining")
 
     def __init__(self, remaining: int, *, is_map: bool = False, chunk_major: int | None = None) -> None:
         self.remaining = remaining
         self.is_map = is_map
         self.index = 0
         self.chunk_major = chunk_major
+        self.keys: set[tuple[int, bytes]] = set()
 
 
 def check_profile(data: bytes, *, max_items: int = MAX_ITEMS, max_depth: int = MAX_DEPTH) -> None:
@@ -114,9 +117,16 @@ def check_profile(data: bytes, *, max_items: int = MAX_ITEMS, max_depth: int = M
             raise DeviceProtocolError(f"CBOR tag {argument} ({what}) is not allowed in the attest protocol")
         if major == 7 and not (20 <= info <= 23 or 25 <= info <= 27):
             raise DeviceProtocolError(f"CBOR simple value 0x{initial:02x} is not allowed in the attest protocol")
+        if top is not None and top.is_map and top.index % 2 == 0 and argument == _INDEFINITE:
+            raise DeviceProtocolError("CBOR map key is an indefinite-length string")
         if major in (2, 3) and argument != _INDEFINITE:
             if argument > end - pos:
                 raise DeviceProtocolError(f"CBOR string declares {argument} bytes but only {end - pos} follow")
+            if top is not None and top.is_map and top.index % 2 == 0:
+                key = (major, data[pos : pos + argument])
+                if key in top.keys:
+                    raise DeviceProtocolError(f"CBOR map holds the key {bounded_text(_key_value(*key))!r} twice")
+                top.keys.add(key)
             pos += argument
         elif major in (2, 3, 4, 5):
             if len(stack) >= max_depth:
@@ -149,11 +159,14 @@ def decode_device_cbor(data: bytes, *, what: str, max_items: int = MAX_ITEMS) ->
     import cbor2  # deferred (pyproject's TID253): ~80 ms, and every --profile choice imports this module
 
     try:
-        return cbor2.loads(
-            data, max_depth=MAX_DEPTH + 1, allow_duplicate_keys=False, strict_hashable_types=True, str_errors="strict"
-        )
+        # Duplicate keys, tags and shapes were refused above; these keywords hold in every cbor2 from 5.6 on.
+        return cbor2.loads(data, str_errors="strict")
     except Exception as exc:  # cbor2 raises several types (CBORDecodeError, ValueError, ...)
         raise DeviceProtocolError(f"{what}: not valid CBOR: {str(exc)[:200]}") from None
+
+
+def _key_value(major: int, raw: bytes) -> str | bytes:
+    return raw.decode("utf-8", "replace") if major == 3 else raw
 
 
 def bounded_text(value: object, limit: int = 200) -> str:

@@ -33,6 +33,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("verifier.commands.bench:bench", "Run a lab plan over many devices."),
     "history": ("verifier.commands.history:history", "List and verify the intake history."),
     "checks": ("verifier.commands.checks:checks", "List every check id provcheck can emit."),
+    "corim": ("verifier.commands.corim:corim", "Show and verify CoRIM / CoMID reference values."),
+    "review": ("verifier.commands.review:review", "Verify OCP S.A.F.E. short-form security review reports."),
 }
 
 

@@ -71,7 +71,7 @@ HOSTILE = {
     "deep-indefinite-maps": "nesting deeper than 16",
     "array-declares-2-pow-32-entries": "declares 4294967296 entries but only 0 bytes follow",
     "string-declares-2-pow-63-bytes": "declares 9223372036854775808 bytes",
-    "duplicate-op-keys": "Duplicate map key",
+    "duplicate-op-keys": "holds the key 'op' twice",
     "array-as-map-key": "map key is not a text or byte string",
     "trailing-bytes": "8 byte(s) after the CBOR item",
 }
@@ -83,6 +83,24 @@ def test_cbor_outside_the_device_profile_is_refused(name: str) -> None:
     message = device_answers(body)
     assert HOSTILE[name] in message, message
     assert message.startswith("the device's answer to get_version:"), message
+
+
+def test_a_key_written_twice_is_refused_however_it_is_spelled() -> None:
+    """cwt pins cbor2 below 6, whose loads keeps the last duplicate silently: the profile scan refuses them itself."""
+    from hw.device_cbor import decode_device_cbor
+
+    for body in (
+        b"\xa2\x62op\x01\x62op\x02",  # the same key twice
+        b"\xa2\x62op\x01\x78\x02op\x02",  # once with a one-byte length head: the same text
+        b"\xa1\x61m\xa2\x61k\x01\x61k\x02",  # in a nested map
+        b"\xbf\x61k\x01\x61k\x02\xff",  # in an indefinite-length map
+    ):
+        with pytest.raises(DeviceProtocolError, match="twice"):
+            decode_device_cbor(body, what="test")
+    # A text key and a byte-string key with the same bytes are different keys.
+    assert decode_device_cbor(b"\xa2\x61k\x01\x41k\x02", what="test") == {"k": 1, b"k": 2}
+    with pytest.raises(DeviceProtocolError, match="indefinite-length string"):
+        decode_device_cbor(b"\xa1\x7f\x61k\xff\x01", what="test")
 
 
 def test_shared_values_anywhere_are_refused() -> None:

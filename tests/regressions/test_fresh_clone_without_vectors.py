@@ -42,10 +42,11 @@ def test_every_fuzz_harness_has_seeds_without_the_vectors(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     assert counts["sigstore_bundle"] >= 4 and counts["layout"] >= 4, counts
+    assert counts["corim"] >= 4, counts
     assert all(count > 0 for count in counts.values()), counts
 
 
-@pytest.mark.parametrize("name", ["sigstore_bundle", "layout", "secureboot"])
+@pytest.mark.parametrize("name", ["sigstore_bundle", "layout", "corim", "secureboot"])
 def test_generated_seeds_survive_a_short_fuzz_run(name: str, tmp_path: Path) -> None:
     crashes = tmp_path / "crashes"
     proc = subprocess.run(
@@ -58,7 +59,7 @@ def test_generated_seeds_survive_a_short_fuzz_run(name: str, tmp_path: Path) -> 
 
 def test_vector_tests_skip_with_one_reason(tmp_path: Path) -> None:
     files = ["tests/attestations/test_sigstore_bundle.py", "tests/attestations/test_attest_verify_vectors.py",
-             "tests/attestations/test_layout.py"]
+             "tests/attestations/test_layout.py", "tests/attestations/test_corim_vectors.py"]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
         capture_output=True, text=True, timeout=900, env=_without_vectors(tmp_path), cwd=REPO,

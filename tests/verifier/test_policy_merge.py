@@ -25,7 +25,9 @@ from verifier.policy.model import (
     DeviceRules,
     FirmwareRules,
     Merge,
+    MissingReference,
     Policy,
+    ReviewRules,
     TpmRules,
     merge_rule,
 )
@@ -87,6 +89,13 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "tpm.require_secure_boot": (True, False),
     "tpm.ak_binding": (AkBinding.ACTIVATED, AkBinding.NONE),
     "tpm.pinned_ak_keyids": (("ab" * 32,), ()),
+    "reviews.required": (True, False),
+    "reviews.srp_keys": ((Path("/keys/ncc.pub"),), ()),
+    "reviews.max_cvss": (4.0, None),
+    "reviews.max_age_days": (30, None),
+    "reference_values.signers": ((Path("keys/vendor.pub"),), ()),
+    "reference_values.required": (True, False),
+    "reference_values.missing": (MissingReference.FAIL, MissingReference.WARN),
     "secureboot.expected_pk": ("ab" * 32, None),
     "secureboot.expected_kek": (("cd" * 32,), ()),
     "secureboot.require_2023_ca": (True, False),
@@ -95,7 +104,8 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "secureboot.dbx_reference": (Path("dbx.json"), None),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
-_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "secureboot"}
+_NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",
+                "reference_values", "secureboot"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:
@@ -192,3 +202,29 @@ def test_tables_of_different_classes_are_refused_rather_than_walked_by_one_of_th
     for parts in ([plain, extended], [extended, plain]):
         with pytest.raises(TypeError, match="cannot combine"):
             all_of(parts)
+
+
+def test_review_keys_narrow_and_limits_take_the_smallest(tmp_path: Path) -> None:
+    ncc, ioactive = Path("/keys/ncc.pub"), Path("/keys/ioactive.pub")
+    a = replace(_base(tmp_path, "a.toml"), reviews=ReviewRules(srp_keys=(ncc, ioactive), max_cvss=9.0))
+    b = replace(_base(tmp_path, "b.toml"), reviews=ReviewRules(srp_keys=(ncc,), max_cvss=4.5, max_age_days=90))
+    c = _base(tmp_path, "c.toml")  # no [reviews]: pins no key, sets no limit
+    combined = all_of([a, b, c])
+    assert combined.reviews.srp_keys == (ncc,)
+    assert combined.reviews.max_cvss == 4.5
+    assert combined.reviews.max_age_days == 90
+    assert all_of([c, a]).reviews.srp_keys == (ncc, ioactive)
+    assert all_of([c, c]).reviews.cvss_limit == 7.0
+
+
+def test_reference_value_signers_narrow_to_those_every_naming_part_trusts(tmp_path: Path) -> None:
+    """A part that names no reference-value signer restricts nothing; two that name some keep the common ones."""
+    from verifier.policy.model import ReferenceValueRules
+
+    one, two, three = Path("one.pem"), Path("two.pem"), Path("three.pem")
+    a = replace(_base(tmp_path, "a.toml"), reference_values=ReferenceValueRules(signers=(one, two)))
+    b = replace(_base(tmp_path, "b.toml"), reference_values=ReferenceValueRules(signers=(two, three)))
+    c = _base(tmp_path, "c.toml")
+    assert all_of([a, b, c]).reference_values.signers == (two,)
+    assert all_of([c, a]).reference_values.signers == (one, two)
+    assert all_of([c, a]).reference_values.missing is MissingReference.WARN

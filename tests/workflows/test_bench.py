@@ -207,9 +207,10 @@ def test_intake_that_outlives_its_deadline_is_killed_and_inconclusive(
 
     monkeypatch.setattr(bench, "_intake_command", command)
     monkeypatch.setattr(bench, "KILL_GRACE_SECONDS", 0.5)
-    plan = bench.load_plan(
-        write_plan(workspace, tmp_path, [("hung", "loop://"), ("good", simulator().port)], timeout=5)
-    )
+    # Only the hung device has a short deadline: the good one's intake must not race a loaded machine.
+    path = write_plan(workspace, tmp_path, [("good", simulator().port)], timeout=120)
+    path.write_text(path.read_text() + "\n[[device]]\nname = 'hung'\nport = 'loop://'\ntimeout = 5\n")
+    plan = bench.load_plan(path)
     run = bench.run_bench(plan, tmp_path / "reports", jobs=2, options={"no_history": True})
     verdicts = {o.device.name: o.verdict.value for o in run.outcomes}
     assert verdicts == {"hung": "inconclusive", "good": "pass"}

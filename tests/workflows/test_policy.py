@@ -22,6 +22,7 @@ EXAMPLE = REPO / "docs" / "policy.example.toml"
 def example(tmp_path: Path) -> Path:
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "vendor.pub").write_text("placeholder: the loader only checks that the file exists\n")
+    (tmp_path / "keys" / "ncc_group_srp.pub").write_text("placeholder: the loader only checks that the file exists\n")
     target = tmp_path / "policy.toml"
     shutil.copy(EXAMPLE, target)
     return target

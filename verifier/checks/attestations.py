@@ -17,9 +17,10 @@ from attestations.documents import Document, MetablockDocument, SigstoreBundleDo
 from attestations.dsse import Envelope, SignatureCheck, verify_many
 from attestations.errors import AttestationError, InputError, UnsupportedError
 from attestations.keys import PublicKey
-from attestations.predicates import INTOTO_PAYLOAD_TYPE, describe
+from attestations.predicates import INTOTO_PAYLOAD_TYPE, INTOTO_TEST_RESULT, describe
 from attestations.sigstore import IdentityPolicy, PinnedTrustRoot, TrustConfigChoice, VerifiedBundle
 from attestations.statement import Statement, Subject, parse_statement, subject_matches
+from attestations.testresult import TestResult
 from verifier.errors import UsageError
 from verifier.model import Finding, errored, failed, passed, skipped, warned
 
@@ -492,6 +493,100 @@ def check_vsas(vouched: Sequence[VouchedStatement]) -> list[Finding]:
                     item.source,
                     verifier=vsa.verifier_id,
                 )
+            )
+    return findings
+
+
+def check_predicate_type(
+    vouched: Sequence[VouchedStatement], wanted: str, unverified: int = 0
+) -> tuple[list[VouchedStatement], list[Finding]]:
+    """Only statements of type ``wanted`` count: the others are dropped, each with a failure naming its type."""
+    matching = [item for item in vouched if item.statement.predicate_type == wanted]
+    findings = [
+        failed(
+            "attest.predicate-type",
+            f"a {describe(item.statement.predicate_type)} statement ({item.statement.predicate_type}), "
+            f"not {describe(wanted)} ({wanted}): only statements of that type count",
+            item.source,
+            predicate_type=item.statement.predicate_type,
+            expected=wanted,
+        )
+        for item in vouched
+        if item.statement.predicate_type != wanted
+    ]
+    if matching and not findings:
+        findings.append(
+            passed(
+                "attest.predicate-type",
+                f"{len(matching)} verified statement(s), all of type {describe(wanted)} ({wanted})",
+                expected=wanted,
+            )
+        )
+    elif not matching and not findings:
+        message = f"no verified statement of type {describe(wanted)} ({wanted})"
+        if unverified:
+            findings.append(skipped("attest.predicate-type", f"{message}: {unverified} could not be verified"))
+        else:
+            findings.append(failed("attest.predicate-type", message, expected=wanted))
+    return matching, findings
+
+
+def _names(names: Sequence[str], limit: int = 8) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_test_results(vouched: Sequence[VouchedStatement]) -> list[Finding]:
+    """What each verified in-toto test-result statement reports: PASSED passes, WARNED warns, FAILED fails.
+
+    A result that contradicts its own lists (PASSED or WARNED with failed tests) fails: the lists are what a
+    reader of the statement checks, so the summary may not hide them.
+    """
+    findings: list[Finding] = []
+    for item in vouched:
+        if item.statement.predicate_type != INTOTO_TEST_RESULT:
+            continue
+        result = TestResult.from_dict(item.statement.predicate)
+        about = ", ".join(s.short() for s in item.statement.subjects)
+        evidence: dict[str, object] = {
+            "result": result.result,
+            "passed_tests": list(result.passed_tests),
+            "warned_tests": list(result.warned_tests),
+            "failed_tests": list(result.failed_tests),
+            "configuration": [c.to_json() for c in result.configuration],
+            "url": result.url,
+            "subjects": [s.to_json() for s in item.statement.subjects],
+            "signers": list(item.signers),
+        }
+        counts = (
+            f"{len(result.passed_tests)} passed, {len(result.warned_tests)} warned, "
+            f"{len(result.failed_tests)} failed"
+        )
+        if result.result == "FAILED":
+            failing = f": {_names(result.failed_tests)}" if result.failed_tests else ""
+            findings.append(
+                failed("attest.test-result", f"tests FAILED for {about} ({counts}){failing}", item.source, **evidence)
+            )
+        elif result.failed_tests:
+            findings.append(
+                failed(
+                    "attest.test-result",
+                    f"says {result.result} for {about} but lists failed tests: {_names(result.failed_tests)}",
+                    item.source,
+                    **evidence,
+                )
+            )
+        elif result.result == "WARNED" or result.warned_tests:
+            findings.append(
+                warned(
+                    "attest.test-result",
+                    f"tests {result.result} for {about} ({counts}); warned: {_names(result.warned_tests)}",
+                    item.source,
+                    **evidence,
+                )
+            )
+        else:
+            findings.append(
+                passed("attest.test-result", f"tests PASSED for {about} ({counts})", item.source, **evidence)
             )
     return findings
 

@@ -69,6 +69,9 @@ _LOADED = "verifier.checks.loaded_bytes"
 _RAW = "verifier.checks.raw_image"
 _DIFF = "verifier.checks.firmware_diff"
 _FW_MANIFEST = "verifier.declared.firmware_manifest"
+_CORIM = "verifier.checks.corim"
+_REVIEW = "verifier.checks.reviews"
+_REFVAL = "verifier.checks.reference_values"
 _SECUREBOOT = "verifier.checks.secureboot"
 
 _CHECKS: tuple[Check, ...] = (
@@ -86,6 +89,8 @@ _CHECKS: tuple[Check, ...] = (
           _LAYOUT),
     Check("attest.layout-rules", "Every artifact rule of the layout ends in DISALLOW, so nothing unnamed is "
           "accepted.", _LAYOUT),
+    Check("attest.predicate-type", "Every verified statement has the predicate type asked for "
+          "(attest verify --predicate-type); a statement of another type counts as a failure.", _ATTEST),
     Check("attest.provenance", "A SLSA provenance statement for the artifact was found and checked.", _ATTEST),
     Check("attest.release", "The release holds at least one signed statement.", _INTAKE_RELEASE),
     Check("attest.signature", "Enough distinct trusted keys signed the statement (the threshold).", _ATTEST),
@@ -102,6 +107,8 @@ _CHECKS: tuple[Check, ...] = (
     Check("attest.source", "The SLSA provenance names the source repository and ref the policy requires.",
           _ATTEST),
     Check("attest.subject", "The artifact's digest is a subject of a verified statement.", _ATTEST),
+    Check("attest.test-result", "An in-toto test-result statement reports that the tests passed (FAILED fails, "
+          "WARNED warns, a result that contradicts its own lists of tests fails).", _ATTEST),
     Check("attest.vouch", "A verified statement vouches for the artifact; what it says and who signed it.",
           _ATTEST),
     Check("attest.vsa", "A verification summary attestation (VSA) reports that the subject passed.", _ATTEST),
@@ -200,6 +207,28 @@ _CHECKS: tuple[Check, ...] = (
     Check("policy.device-field", "The device gave every field the policy requires.", _INTAKE_DEVICE),
     Check("policy.required-attestation", "The release carries a verified statement of each required type.",
           _RELEASE_RULES),
+    # --- reference values (CoRIM) ---
+    Check("refval.format", "The reference values are one well-formed CoRIM, signed CoRIM, CoMID or CoEV "
+          "(strict CBOR; bad input is exit 2 naming the field).", _CORIM),
+    Check("refval.match", "A component provcheck measured equals, on every algorithm it computed, the reference "
+          "values trusted CoRIMs declare for the device's class.", _REFVAL),
+    Check("refval.mismatch", "No trusted reference value for the device's class and the component differs from "
+          "what provcheck measured (on any algorithm, from any CoRIM).", _REFVAL),
+    Check("refval.missing", "Every component provcheck measured has a trusted reference value it can match (the "
+          "policy's missing = warn or fail).", _REFVAL),
+    Check("refval.signature", "The CoRIM's COSE_Sign1 signature verifies with one of the given keys "
+          "(ES256/384/512, EdDSA); an unsigned CoRIM fails.", _CORIM),
+    Check("refval.validity", "The evaluation time is inside the CoRIM's validity and its signer's "
+          "signature-validity.", _CORIM),
+    # --- third-party security reviews (OCP S.A.F.E. short-form reports) ---
+    Check("review.age", "The review was completed no more than max_age_days ago, and is not dated in the future.",
+          _REVIEW),
+    Check("review.issue", "An open issue of the review: at or above max_cvss fails, below warns (title, CVSS, CWE, "
+          "CVE).", _REVIEW),
+    Check("review.not-covered", "The firmware file is the one reviewed: every digest the report gives is the "
+          "file's (a report without digests covers nothing).", _REVIEW),
+    Check("review.signature", "The short-form report is signed, and an accepted SRP key verifies it (never a key "
+          "it names or carries).", _REVIEW),
     # --- UEFI Secure Boot keys ---
     Check("secureboot.ca-2023-missing", "Every enrolled Microsoft 2011 CA has its 2023 successor (KEK 2K CA 2023, "
           "Windows UEFI CA 2023, Microsoft UEFI CA 2023, Option ROM UEFI CA 2023).", _SECUREBOOT),

@@ -150,6 +150,11 @@ def sign(
     is_flag=True,
     help="Let the layout's inspections run their commands (they execute code: trusted layouts only).",
 )
+@click.option(
+    "--predicate-type",
+    metavar="URI",
+    help="Only verified statements of this predicate type count; a statement of another type is a failure.",
+)
 @click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures.")
 @format_option()
 def verify(
@@ -173,6 +178,7 @@ def verify(
     layout_key_paths: tuple[Path, ...],
     link_dir: Path | None,
     allow_inspections: bool,
+    predicate_type: str | None,
     strict: bool,
     output_format: str,
 ) -> int:
@@ -187,6 +193,8 @@ def verify(
         raise UsageError("--identity and --issuer go together")
     if layout_path is not None and (not layout_key_paths or link_dir is None):
         raise UsageError("--layout needs --layout-key and --link-dir")
+    if predicate_type is not None and "://" not in predicate_type:
+        raise UsageError(f"--predicate-type must be a URI, not {predicate_type!r}")
     request = VerifyRequest(
         artifacts=artifacts,
         bundles=bundle_paths,
@@ -210,6 +218,7 @@ def verify(
         layout_keys=layout_key_paths,
         link_dir=link_dir,
         allow_inspections=allow_inspections,
+        predicate_type=predicate_type,
     )
     findings: list[Finding] = run_verify(request)
     report = Report("attest verify", tuple(findings), strict=strict, subject=", ".join(str(a) for a in artifacts))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from verifier.commands.common import emit, format_option
+from verifier.errors import UsageError
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -28,6 +29,14 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Where each device's reports and transcript go [default: bench-reports/<plan>-<UTC time>].",
 )
 @click.option("--vsa-key", type=_existing_file, help="Sign each device's result as a SLSA VSA with this key.")
+@click.option(
+    "--key",
+    "key_path",
+    type=_existing_file,
+    help="Sign each device's in-toto test-result statement (test-result.intoto.jsonl) with this private key; "
+    "without it the statement is written unsigned (test-result.intoto.json).",
+)
+@click.option("--passphrase-env", metavar="VAR", help="Passphrase for an encrypted --key, from $VAR.")
 @click.option("--history-db", type=click.Path(dir_okay=False, path_type=Path), help="Intake history database.")
 @click.option("--no-history", is_flag=True, help="Do not append the intakes to the history.")
 @format_option("junit")
@@ -37,6 +46,8 @@ def bench(
     junit_path: Path | None,
     report_dir: Path | None,
     vsa_key: Path | None,
+    key_path: Path | None,
+    passphrase_env: str | None,
     history_db: Path | None,
     no_history: bool,
     output_format: str,
@@ -49,12 +60,18 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from attestations.files import write_atomic
+    from attestations.keys import load_signer
+    from verifier.commands.keys import passphrase_from_env
     from verifier.model import Verdict
     from verifier.output.junit import render_suites
     from verifier.output.sanitize import display
     from verifier.workflows.bench import DeviceOutcome, load_plan, run_bench
 
     plan = load_plan(plan_path)
+    # Read the key before any device is touched: a wrong passphrase is exit 2 now, not after the whole bench.
+    signer = load_signer(key_path, passphrase_from_env(passphrase_env)) if key_path is not None else None
+    if signer is None and passphrase_env is not None:
+        raise UsageError("--passphrase-env is the passphrase of --key; give --key too")
     if report_dir is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         report_dir = Path("bench-reports") / f"{plan_path.stem}-{stamp}"
@@ -90,7 +107,12 @@ def bench(
             plan,
             report_dir,
             jobs=jobs,
-            options={"vsa_key": vsa_key, "history_db": history_db, "no_history": no_history},
+            options={
+                "vsa_key": vsa_key,
+                "history_db": history_db,
+                "no_history": no_history,
+                "test_result_key": signer,
+            },
             on_start=started,
             on_done=finished,
         )

@@ -30,6 +30,13 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Policy TOML (repeat to combine: every policy must hold).",
 )
 @click.option("--firmware", type=_existing_file, help="The firmware image to scan against the declared manifest.")
+@click.option(
+    "--reference-values",
+    "reference_values",
+    multiple=True,
+    type=_existing_file,
+    help="A CoRIM of reference values (repeat for several); used only when a [reference_values] signer signed it.",
+)
 @click.option("--port", help="The device's serial port: a tty, pty path, rfc2217://, socket:// or loop:// URL.")
 @click.option(
     "--evidence",
@@ -60,11 +67,14 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--no-history", is_flag=True, help="Do not append this intake to the history.")
 @click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures (as policy strict=true).")
+@click.option("--review", "reviews", multiple=True, type=_existing_file,
+              help="An OCP S.A.F.E. short-form report on --firmware, judged by the policy's [reviews]; repeatable.")
 @format_option("sarif", "html")
 def intake(
     release: Path,
     policy_paths: tuple[Path, ...],
     firmware: Path | None,
+    reference_values: tuple[Path, ...],
     port: str | None,
     evidence: Path | None,
     profile: str,
@@ -81,6 +91,7 @@ def intake(
     history_db: Path | None,
     no_history: bool,
     strict: bool,
+    reviews: tuple[Path, ...],
     output_format: str,
 ) -> int:
     """Verify the release, scan the firmware, read the device, judge it all against the policy.
@@ -106,6 +117,7 @@ def intake(
             release=release,
             policy=policy,
             firmware=firmware,
+            reference_values=reference_values,
             port=port,
             evidence=evidence,
             profile=profile,
@@ -122,6 +134,7 @@ def intake(
             strict=strict,
             username=username,
             password=password,
+            reviews=reviews,
         )
     )
     code = emit(result.report, output_format)

@@ -53,6 +53,11 @@ def release() -> None:
     help="SLSA provenance v1: a predicate or statement (signed here), a DSSE envelope or a Sigstore bundle (kept).",
 )
 @click.option("--sbom", type=_existing_file, help="CycloneDX JSON SBOM, signed as a statement about the firmware.")
+@click.option(
+    "--corim",
+    is_flag=True,
+    help="Also write NAME.corim: the declared measurements as reference values (CoRIM, signed with the first --key).",
+)
 @click.option("--name", help="Release name [default: the first firmware's file name].")
 @click.option("--version", "version", help="Release version.")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase for encrypted keys, from $VAR.")
@@ -74,6 +79,7 @@ def sign(
     device_manifest: Path | None,
     provenance: Path | None,
     sbom: Path | None,
+    corim: bool,
     name: str | None,
     version: str | None,
     passphrase_env: str | None,
@@ -100,6 +106,7 @@ def sign(
             sbom=sbom,
             name=name,
             version=version,
+            corim=corim,
             allow_test_keys=insecure_allow_test_keys,
         ),
         signers,
@@ -112,6 +119,7 @@ def sign(
             "index": str(result.index),
             "signers": list(result.signers),
             "statements": [e.to_json() for e in result.entries],
+            "files": [str(p) for p in result.extra_files],
         }
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         return 0
@@ -125,4 +133,6 @@ def sign(
         click.echo(display(f"  {entry.to_json()['kind']}: {subjects}  [{entry.origin}]"))
     click.echo(display(f"statements: {result.bundle}"))
     click.echo(display(f"index:      {result.index}"))
+    for extra in result.extra_files:
+        click.echo(display(f"also:       {extra}"))
     return 0

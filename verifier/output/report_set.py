@@ -53,7 +53,12 @@ MARKER = ".provcheck-report-set"
 #: Not part of the set, but allowed beside it and carried into the new set: ``provcheck bench`` writes each
 #: intake's stderr there while the intake runs (renaming keeps the bench's open handle valid).
 CARRIED = frozenset({"intake.log"})
-_SET_NAMES = frozenset({*REPORT_FILES.values(), "vsa.intoto.jsonl", "evidence.json", MARKER, *CARRIED})
+#: Written beside the set by ``provcheck bench`` once the intake finished (its test-result statement, signed or not);
+#: allowed here so that a bench can be run again into the same directory, and dropped with the old set.
+BENCH_FILES = frozenset({"test-result.intoto.json", "test-result.intoto.jsonl"})
+_SET_NAMES = frozenset(
+    {*REPORT_FILES.values(), "vsa.intoto.jsonl", "evidence.json", MARKER, *CARRIED, *BENCH_FILES}
+)
 _TRANSCRIPT_NAME = re.compile(r"(?:auto|uboot|linux|attest)-\d+-[0-9a-f]{16}\.jsonl")
 
 

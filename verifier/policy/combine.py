@@ -16,14 +16,22 @@ from typing import TYPE_CHECKING, TypeVar
 
 from verifier.errors import PolicyError
 from verifier.model import Strength
-from verifier.policy.model import MERGE_KEY, AkBinding, AllowedDeviation, ComponentSerials, Merge, Policy
+from verifier.policy.model import (
+    MERGE_KEY,
+    AkBinding,
+    AllowedDeviation,
+    ComponentSerials,
+    Merge,
+    MissingReference,
+    Policy,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 _Rules = TypeVar("_Rules", bound="DataclassInstance")
 #: Enums whose members are ordered by strength (``rank``): STRONGEST keeps the higher.
-_Ranked = AkBinding | ComponentSerials | Strength
+_Ranked = AkBinding | ComponentSerials | Strength | MissingReference
 
 
 class MergeRuleMissing(TypeError):
@@ -147,9 +155,9 @@ def _stronger(a: object, b: object, parts: _Parts) -> object:
 
 def _smallest(a: object, b: object, parts: _Parts) -> object:
     given = [x for x in (a, b) if x is not None]
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in given):
-        raise MergeRuleMissing(f"{parts.key}: Merge.SMALLEST needs integers or None")
-    return min(given, key=lambda x: x if isinstance(x, int) else 0, default=None)
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in given):
+        raise MergeRuleMissing(f"{parts.key}: Merge.SMALLEST needs numbers or None")
+    return min(given, key=lambda x: x if isinstance(x, int | float) else 0, default=None)
 
 
 def _agree(a: object, b: object, parts: _Parts) -> object:

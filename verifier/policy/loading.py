@@ -27,7 +27,10 @@ from verifier.policy.model import (
     ComponentSerials,
     DeviceRules,
     FirmwareRules,
+    MissingReference,
     Policy,
+    ReferenceValueRules,
+    ReviewRules,
     SecureBootKeyRules,
     SignerRule,
     SigstoreIdentity,
@@ -78,7 +81,8 @@ def _normal(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "secureboot")
+_TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",
+             "reference_values", "secureboot")
 
 
 def parse_policy(text: str, path: Path) -> Policy:
@@ -115,6 +119,8 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
     device = _device(r, data.get("device", {}))
     tpm = _tpm(r, data.get("tpm", {}))
     suppliers = _suppliers(r, data.get("suppliers", {}))
+    reviews = _reviews(r, data.get("reviews", {}))
+    reference_values = _reference_values(r, data.get("reference_values", {}))
     secureboot = _secureboot(r, data.get("secureboot", {}))
 
     policy = Policy(
@@ -127,12 +133,14 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
         device=device,
         tpm=tpm,
         suppliers=(suppliers,) if suppliers.restricts() else (),
+        reviews=reviews,
+        reference_values=reference_values,
         secureboot=secureboot,
     )
     if not policy.requires_something():
         raise PolicyError(
-            f"{path}: the policy requires nothing (no attestations.required, firmware.required, device.required "
-            "or tpm rules); a policy that requires nothing would accept anything"
+            f"{path}: the policy requires nothing (no attestations.required, firmware.required, device.required, "
+            "reviews.required or tpm rules); a policy that requires nothing would accept anything"
         )
     if policy.attestations.required and not policy.signers:
         raise r.error(("attestations", "required"), "needs trusted signers: add [signers] keys or [[signers.sigstore]]")
@@ -252,6 +260,21 @@ def _tpm(r: TomlReader, value: object) -> TpmRules:
     )
 
 
+def _reference_values(r: TomlReader, value: object) -> ReferenceValueRules:
+    where: Where = ("reference_values",)
+    t = r.table(value, where, _keys(ReferenceValueRules))
+    signers = tuple(r.file(k, (*where, "signers")) for k in r.strings(t, "signers", where))
+    required = r.boolean(t, "required", where, False)
+    if required and not signers:
+        raise r.error((*where, "signers"), "names no key: reference values are used only when a key listed here "
+                      "signed them, so required = true needs at least one")
+    return ReferenceValueRules(
+        signers=signers,
+        required=required,
+        missing=r.choice(t, "missing", where, MissingReference, MissingReference.WARN),
+    )
+
+
 def _keyid(value: str) -> str | None:
     return None if re.fullmatch(r"[0-9a-fA-F]{64}", value) else "is not a sha256 key id (64 hex digits)"
 
@@ -280,6 +303,25 @@ def _suppliers(r: TomlReader, value: object) -> SupplierRule:
     if both:
         raise r.error((*where, "blocked_countries"), f"lists {sorted(both)[0]!r}, which is also allowed")
     return rule
+
+
+def _reviews(r: TomlReader, value: object) -> ReviewRules:
+    where: Where = ("reviews",)
+    t = r.table(value, where, _keys(ReviewRules))
+    keys = tuple(r.file(k, (*where, "srp_keys")) for k in r.strings(t, "srp_keys", where))
+    required = r.boolean(t, "required", where, False)
+    if required and not keys:
+        raise r.error((*where, "srp_keys"), "names no SRP key: a required review must be signed by an accepted key")
+    max_cvss = t.get("max_cvss")
+    if max_cvss is not None and (isinstance(max_cvss, bool) or not isinstance(max_cvss, int | float)
+                                 or not 0 <= max_cvss <= 10):
+        raise r.error((*where, "max_cvss"), "must be a CVSS score between 0.0 and 10.0, such as 7.0")
+    return ReviewRules(
+        required=required,
+        srp_keys=keys,
+        max_cvss=float(max_cvss) if max_cvss is not None else None,
+        max_age_days=r.integer(t, "max_age_days", where, minimum=1, default=None),
+    )
 
 
 def _fingerprint(value: str) -> str | None:

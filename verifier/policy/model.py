@@ -222,6 +222,45 @@ class SupplierRule:
         )
 
 
+#: The CVSS score at and above which an open issue of a review fails when the policy sets no max_cvss.
+DEFAULT_MAX_CVSS = 7.0
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    """Third-party security reviews (OCP S.A.F.E. short-form reports) of the firmware image taken in.
+
+    ``srp_keys`` is an allowlist: a review counts only when one of these keys verifies it. Combined, only the
+    keys every policy that names some accepts are accepted (an empty list names none, so it pins nothing).
+    """
+
+    required: bool = field(default=False, metadata=merge_rule(Merge.ANY))
+    srp_keys: tuple[Path, ...] = field(default=(), metadata=merge_rule(Merge.NARROWEST))
+    max_cvss: float | None = field(default=None, metadata=merge_rule(Merge.SMALLEST))
+    max_age_days: int | None = field(default=None, metadata=merge_rule(Merge.SMALLEST))
+
+    @property
+    def cvss_limit(self) -> float:
+        return DEFAULT_MAX_CVSS if self.max_cvss is None else self.max_cvss
+
+
+class MissingReference(_Ordered):
+    """What a measured component without a reference value is (``[reference_values] missing``), weakest first."""
+
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class ReferenceValueRules:
+    """``[reference_values]``: who may sign CoRIM reference values, whether they must be given, and what a
+    measured component without one is."""
+
+    signers: tuple[Path, ...] = field(default=(), metadata=merge_rule(Merge.NARROWEST))
+    required: bool = field(default=False, metadata=merge_rule(Merge.ANY))
+    missing: MissingReference = field(default=MissingReference.WARN, metadata=merge_rule(Merge.STRONGEST))
+
+
 @dataclass(frozen=True)
 class Policy:
     sources: tuple[Path, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
@@ -233,6 +272,10 @@ class Policy:
     device: DeviceRules = field(metadata=merge_rule(Merge.FIELDWISE))
     tpm: TpmRules = field(metadata=merge_rule(Merge.FIELDWISE))
     suppliers: tuple[SupplierRule, ...] = field(metadata=merge_rule(Merge.SIDE_BY_SIDE))
+    reviews: ReviewRules = field(default=ReviewRules(), metadata=merge_rule(Merge.FIELDWISE))
+    reference_values: ReferenceValueRules = field(
+        default_factory=ReferenceValueRules, metadata=merge_rule(Merge.FIELDWISE)
+    )
     secureboot: SecureBootKeyRules = field(default_factory=SecureBootKeyRules,
                                            metadata=merge_rule(Merge.FIELDWISE))
 
@@ -280,6 +323,8 @@ class Policy:
             or self.device.required
             or self.tpm.require_quote
             or self.tpm.require_secure_boot
+            or self.reviews.required
+            or self.reference_values.required
         )
 
     def to_json(self) -> dict[str, object]:
@@ -291,4 +336,5 @@ class Policy:
             "firmware_required": self.firmware.required,
             "device_required": self.device.required,
             "tpm": {"require_quote": self.tpm.require_quote, "require_secure_boot": self.tpm.require_secure_boot},
+            "reviews_required": self.reviews.required,
         }

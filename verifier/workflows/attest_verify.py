@@ -41,6 +41,8 @@ class VerifyRequest:
     layout_keys: Sequence[Path] = ()
     link_dir: Path | None = None
     allow_inspections: bool = False
+    #: Only statements of this predicate type count; others are failures (``attest.predicate-type``).
+    predicate_type: str | None = None
 
 
 def _identity_policy(request: VerifyRequest) -> IdentityPolicy | None:
@@ -54,6 +56,8 @@ def _identity_policy(request: VerifyRequest) -> IdentityPolicy | None:
 
 
 def run_verify(request: VerifyRequest) -> list[Finding]:
+    if request.predicate_type is not None and not request.bundles:
+        raise UsageError("--predicate-type selects statements of the --bundle files; give at least one --bundle")
     keys = tuple(load_distinct_public_keys(request.keys))
     artifacts = [judge.Artifact(path, digest_file(path, ("sha256", "sha384", "sha512"))) for path in request.artifacts]
     documents: list[Document] = []
@@ -81,6 +85,12 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
     )
     findings = list(signed.findings)
     vouched = signed.vouched
+    covered = signed.covered
+    if request.predicate_type is not None:
+        unverified = sum(1 for f in findings if f.status is Status.ERROR)
+        vouched, typed = judge.check_predicate_type(vouched, request.predicate_type, unverified)
+        findings += typed
+        covered = set()  # a bundle that signs the artifact itself carries no statement, so no type: it does not count
     for block in metablocks:
         findings.append(
             failed(
@@ -93,7 +103,7 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
         findings += _verify_layout(request)
     if documents:
         unverified = sum(1 for f in findings if f.status is Status.ERROR)
-        findings += judge.check_subjects(artifacts, vouched, signed.covered, unverified)
+        findings += judge.check_subjects(artifacts, vouched, covered, unverified)
         findings += judge.check_build_policy(
             vouched,
             artifacts,
@@ -102,6 +112,7 @@ def run_verify(request: VerifyRequest) -> list[Finding]:
             ),
         )
         findings += judge.check_vsas(vouched)
+        findings += judge.check_test_results(vouched)
         findings += judge.check_chain(vouched, artifacts)
         findings += judge.vouch_list(vouched)
     elif request.builder_id or request.source_uri:

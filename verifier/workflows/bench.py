@@ -3,7 +3,8 @@
 Every device is taken in by its own ``provcheck intake`` process, so a device that hangs
 or a reader that crashes is contained: it is killed at its deadline and counted
 inconclusive, and the others carry on. Ctrl-C kills the running intakes (by PID) and
-writes the results of the devices that finished.
+writes the results of the devices that finished. Each finished device also gets an in-toto test-result
+statement beside its reports (``bench_result.py``), signed when the bench has a key.
 
 The plan (TOML, as strict as the policy: unknown keys are errors with their line)::
 
@@ -35,14 +36,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from attestations.errors import AttestationError
 from hw.registry import READ_CHOICES
-from verifier.errors import PlanError, UsageError
+from verifier.errors import PlanError, ProvcheckError, UsageError
 from verifier.model import Finding, Report, Status, Verdict, errored, failed, passed
 from verifier.policy.toml_reader import TomlReader, read_toml
+from verifier.workflows.bench_result import write_test_result
+
+if TYPE_CHECKING:
+    from attestations.keys import Signer
 
 MAX_PLAN_BYTES = 1 << 20
 KILL_GRACE_SECONDS = 30.0
@@ -218,6 +224,10 @@ class DeviceOutcome:
     exit_code: int
     report_dir: Path
     seconds: float
+    #: The intake printed its report, so the report set in ``report_dir`` is from this run.
+    reported: bool = False
+    #: The device's in-toto test-result statement (bench_result.py), once written.
+    test_result: Path | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -238,7 +248,10 @@ class BenchRun:
             reasons = "; ".join(f"{f.check}: {f.message}" for f in outcome.report.reasons()[:3])
             text = f"{outcome.verdict.value} ({tally})" + (f": {reasons}" if reasons else "")
             maker = {Verdict.PASS: passed, Verdict.FAIL: failed, Verdict.INCONCLUSIVE: errored}[outcome.verdict]
-            findings.append(maker("bench.device", text, outcome.device.name, report_dir=str(outcome.report_dir)))
+            extra = {"test_result": str(outcome.test_result)} if outcome.test_result is not None else {}
+            findings.append(
+                maker("bench.device", text, outcome.device.name, report_dir=str(outcome.report_dir), **extra)
+            )
         for name in self.interrupted:
             findings.append(errored("bench.device", "interrupted before it finished", name))
         counts = {v.value: sum(1 for o in self.outcomes if o.verdict is v) for v in Verdict}
@@ -397,7 +410,20 @@ def _run_device(device: BenchDevice, root: Path, options: Mapping[str, Any], run
         last = log_path.read_text(errors="replace").strip().splitlines()
         reason = last[-1] if last else f"intake exited with {proc.returncode} and no report"
         report = Report(device.name, (errored("bench.device", reason, device.name),), subject=device.name)
-    return DeviceOutcome(device, report, proc.returncode, report_dir, seconds)
+        return DeviceOutcome(device, report, proc.returncode, report_dir, seconds)
+    return DeviceOutcome(device, report, proc.returncode, report_dir, seconds, reported=True)
+
+
+def _with_test_result(outcome: DeviceOutcome, plan: BenchPlan, signer: Signer | None) -> DeviceOutcome:
+    """The outcome with its test-result statement written; a statement that cannot be written makes it inconclusive."""
+    try:
+        path = write_test_result(
+            outcome.device, outcome.report, outcome.report_dir, plan.path, signer, reported=outcome.reported
+        )
+    except (AttestationError, ProvcheckError, OSError) as exc:
+        problem = errored("bench.device", f"its test-result statement was not written: {exc}", outcome.device.name)
+        return replace(outcome, report=outcome.report.with_findings([problem]))
+    return replace(outcome, test_result=path)
 
 
 def run_bench(
@@ -420,7 +446,8 @@ def run_bench(
     def task(device: BenchDevice) -> DeviceOutcome | None:
         if on_start is not None and not runner.stopping.is_set():
             on_start(device)
-        return _run_device(device, report_dir, opts, runner)
+        outcome = _run_device(device, report_dir, opts, runner)
+        return None if outcome is None else _with_test_result(outcome, plan, opts.get("test_result_key"))
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="bench")
     futures: dict[Future[DeviceOutcome | None], BenchDevice] = {pool.submit(task, d): d for d in plan.devices}

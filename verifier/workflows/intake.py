@@ -35,9 +35,11 @@ from verifier.workflows.intake_device import (
     read_and_judge_device,
 )
 from verifier.workflows.intake_firmware import check_firmware
+from verifier.workflows.intake_reference_values import judge_reference_values, read_reference_values
 from verifier.workflows.intake_release import release_index, verify_release
 from verifier.workflows.intake_report import publish, report_metadata
 from verifier.workflows.intake_request import IntakeRequest, IntakeResult
+from verifier.workflows.intake_reviews import intake_reviews
 
 __all__ = ["IntakeRequest", "IntakeResult", "run_intake"]
 
@@ -51,6 +53,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     vsa_signer = load_signer(request.vsa_key, request.vsa_passphrase) if request.vsa_key is not None else None
     # The report directory is written as one set (verifier/output/report_set.py): staged, then renamed in.
     reports = ReportSet(request.report_dir) if request.report_dir is not None else None
+    corims = read_reference_values(request.reference_values, policy)  # bad CBOR: bad input, before the device
     findings: list[Finding] = []
     firmware_subjects: list[Subject] = []
     artifacts: list[Artifact] = []
@@ -73,11 +76,13 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
         findings += guard("firmware.scan", fw.name, lambda: check_firmware(fw, digests, vouched, policy))
     elif policy.firmware.required:
         findings.append(skipped("firmware.scan", "the policy requires a firmware scan; give --firmware", "firmware"))
+    findings += (reviewed := intake_reviews(request, digests, started)).findings
 
     # 3. device and TPM
     manifest = declared_device_manifest(vouched)
     device = read_and_judge_device(request, manifest, vouched, os.urandom(NONCE_BYTES), reports)
     findings += device.findings
+    findings += judge_reference_values(corims, policy, request.firmware, digests, device.judged, manifest, started)
 
     # 4. suppliers
     if policy.suppliers:
@@ -97,6 +102,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     title = f"intake of {request.label or serial or (request.firmware.name if request.firmware else 'release')}"
     metadata: dict[str, Any] = report_metadata(request, started, release_index(vouched), vouched)
     metadata.update(device_metadata(manifest, device))
+    metadata.update(reviewed.metadata)
     report = Report(
         title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata
     )

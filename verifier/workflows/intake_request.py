@@ -33,6 +33,9 @@ class IntakeRequest:
     read_timeout: float | None = None
     max_dump: int | None = None
     prompt: str | None = None
+    reviews: tuple[Path, ...] = ()
+    #: CoRIM files (``--reference-values``): judged by ``verifier.workflows.intake_reference_values``
+    reference_values: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,12 @@ from attestations.files import read_limited, write_atomic
 from attestations.keys import Signer
 from attestations.statement import Subject, build_statement, parse_statement, subject_for_file
 from verifier.checks.raw_image import compare, pin
-from verifier.declared.device_manifest import load_device_manifest
+from verifier.declared.device_manifest import load_device_manifest, manifest_from_predicate
 from verifier.errors import BadInputError, UsageError
 from verifier.firmware.inventory import build_manifest
 from verifier.firmware.loader import load_file
 from verifier.model import Status
+from verifier.workflows.release_corim import corim_name, release_corim
 from verifier.workflows.secureboot import refuse_test_keys
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class ReleaseRequest:
     name: str | None = None
     version: str | None = None
     created: datetime | None = None
+    #: also write NAME.corim: the declared measurements as a signed CoRIM (``verifier.workflows.release_corim``)
+    corim: bool = False
     #: sign even when an image's Secure Boot PK or KEK is a known test key (--insecure-allow-test-keys)
     allow_test_keys: bool = False
 
@@ -244,6 +247,7 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
         )
     )
     entries.append(ReleaseEntry(predicates.RELEASE_INDEX, tuple(shipped), "release index"))
+    corim = _corim(request, name, created, statements, signers) if request.corim else None
     index_doc = {
         "format": INDEX_FORMAT,
         "name": name,
@@ -256,6 +260,8 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
         "sigstore_bundles": [bundle_copy.name] if bundle_copy else [],
         "verify": f"provcheck attest verify {' '.join(names)} --bundle {BUNDLE_NAME} --key VENDOR.pub",
     }
+    if corim is not None:
+        index_doc["corim"] = corim[0]
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -264,6 +270,8 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
         write_atomic(staging / INDEX_NAME, json.dumps(index_doc, indent=2, sort_keys=True).encode() + b"\n")
         if bundle_copy is not None:
             shutil.copyfile(bundle_copy, staging / bundle_copy.name)
+        if corim is not None:
+            write_atomic(staging / corim[0], corim[1])
         os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it 0700; a release is public, meant to be shared
         if out_dir.exists():
             out_dir.rmdir()
@@ -277,7 +285,27 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
         index=out_dir / INDEX_NAME,
         entries=tuple(entries),
         signers=tuple(s.public.describe() for s in signers),
-        extra_files=(out_dir / bundle_copy.name,) if bundle_copy else (),
+        extra_files=((out_dir / bundle_copy.name,) if bundle_copy else ()) + ((out_dir / corim[0],) if corim else ()),
+    )
+
+
+def _corim(
+    request: ReleaseRequest,
+    name: str,
+    created: str,
+    statements: Sequence[tuple[Sequence[Subject], str, Mapping[str, Any], str]],
+    signers: Sequence[Signer],
+) -> tuple[str, bytes]:
+    """``NAME.corim`` and its bytes: the release's declared measurements, signed (``release sign --corim``)."""
+    firmware = [s[2] for s in statements if s[1] == predicates.FIRMWARE_MANIFEST]
+    device = next((s[2] for s in statements if s[1] == predicates.DEVICE_MANIFEST), None)
+    return corim_name(name), release_corim(
+        name=name,
+        version=request.version or "",
+        created=created,
+        images=list(zip(request.firmware, firmware, strict=True)),
+        device=manifest_from_predicate(device) if device is not None else None,
+        signers=signers,
     )
 
 
