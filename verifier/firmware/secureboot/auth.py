@@ -1,5 +1,7 @@
 """Signed variable updates: EFI_VARIABLE_AUTHENTICATION_2 (UEFI 2.10, 8.2.2) and the PKCS#7 inside it.
 
+Hand-written: no maintained Python package parses EFI_VARIABLE_AUTHENTICATION_2, and cryptography cannot verify PKCS#7.
+
 A ``.auth`` file is EFI_TIME, then WIN_CERTIFICATE_UEFI_GUID (dwLength, revision 0x0200, type 0x0EF1, CertType
 EFI_CERT_TYPE_PKCS7_GUID, CertData = a PKCS#7 SignedData, usually without its ContentInfo wrapper), then the new
 variable data (EFI_SIGNATURE_LISTs). Firmware checks the signature over VariableName (UTF-16LE, no NUL) ||

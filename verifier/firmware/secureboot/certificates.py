@@ -1,5 +1,7 @@
 """The facts of one X.509 certificate in a key database: names, DER serial, validity, key, signature hash, digests.
 
+Hand-written only where cryptography cannot serve: the DER serial (negative serials) and the TBS digest.
+
 The serial is read from the DER (the AMI test PKs and several OEM PKs have negative serials, which cryptography
 warns about and will refuse); the rest comes from cryptography.
 """

@@ -1,5 +1,7 @@
 """One view of a platform's Secure Boot key databases, whatever file they were read from: what the judges read.
 
+Hand-written: no maintained Python package joins EDK2 stores, efivarfs, event logs and updates into one view.
+
 ``read_secureboot(name, data)`` recognises the input by its structure (not by its name, except efivarfs whose name
 is the variable's): an EDK2 variable store or a flash image holding one, a TPM event log, a signed update
 (EFI_VARIABLE_AUTHENTICATION_2), an EFI_SIGNATURE_LIST, an X.509 certificate (DER or PEM) or a PKCS#7 SignedData.

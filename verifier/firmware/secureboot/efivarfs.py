@@ -1,5 +1,7 @@
 """Linux efivarfs dumps: a file per variable named ``Name-GUID``, holding a 4-byte attribute word then the data.
 
+Hand-written: the format is four bytes of attributes, then the data; no package reads it.
+
 This is what ``/sys/firmware/efi/efivars`` shows (and ``cat`` copies) on a running machine.
 """
 

@@ -1,4 +1,6 @@
 """The Secure Boot variables a TPM event log records: EV_EFI_VARIABLE_DRIVER_CONFIG (SecureBoot, PK, KEK, db, dbx,
+
+Hand-written on ``hw.tpm.eventlog``: no maintained Python package decodes these events' signature lists.
 as measured into PCR 7 at boot) and EV_EFI_VARIABLE_AUTHORITY (the db entry, or shim's certificate, that allowed
 each image). The log itself is parsed by ``hw.tpm.eventlog``; this module reads the variable data it carries.
 """

@@ -1,5 +1,7 @@
 """EFI_SIGNATURE_LIST (UEFI 2.10, 32.4.1): the format of PK, KEK, db, dbx, dbt and dbr.
 
+Hand-written: no maintained Python package parses EFI_SIGNATURE_LISTs (virt-firmware edits them, unbounded).
+
 A variable's data is a sequence of lists; each list has a type GUID, its own size, a header size and one signature
 size, then entries of (owner GUID, signature data). Every size is checked against what remains before a slice is
 taken, X.509 entries are parsed into certificate facts, hash entries kept as digests, other types named as such.

@@ -1,5 +1,7 @@
 """EDK2 variable stores: the NVRAM firmware volume (``_FVH``) and the (authenticated) variable store inside it.
 
+Hand-written: no maintained Python package parses EDK2 authenticated variable stores with bounded, offset-naming errors.
+
 Layout (EDK2 MdeModulePkg/Include/Guid/VariableFormat.h): a firmware volume header, then a VARIABLE_STORE_HEADER
 (signature GUID, size, format, state), then variables, each a header (60 bytes authenticated, 32 plain) starting
 with StartId 0x55AA, the UTF-16 name, the data, the next header 4-byte aligned. The first header whose StartId is not
