@@ -199,7 +199,7 @@ def test_cyclonedx_16_hbom_of_the_simulated_device(tmp_path: Path) -> None:
             "type": "device", "name": "RTU-9", "version": "B2", "manufacturer": {"name": "Acme Industrial"},
             "properties": [{"name": "cdx:device:serialNumber", "value": "ACME-000123"}]}},
         "components": [
-            *({"type": "device", "name": c["model"], "version": c["revision"],
+            *({"type": "device", "name": c["model"], **({"version": c["revision"]} if c["revision"] else {}),
                "manufacturer": {"name": c["manufacturer"]},
                **({"scope": "optional"} if not c["required"] else {}),
                "properties": [{"name": "cdx:device:function", "value": c["class"]}]

@@ -228,7 +228,9 @@ def hbom(quantity: str = "2", **extra_component: Any) -> dict[str, Any]:
     flash = {"type": "device", "name": "0x0018", "manufacturer": {"name": "Intel"},
              "supplier": {"name": "Flash Distribution Ltd", "address": {"country": "GB"}},
              "properties": [{"name": "cdx:device:function", "value": "flash"},
-                            {"name": "cdx:device:quantity", "value": quantity}], **extra_component}
+                            {"name": "cdx:device:quantity", "value": quantity}]}
+    # None removes a field: CycloneDX has no null (the schema refuses "supplier": null).
+    flash = {key: value for key, value in {**flash, **extra_component}.items() if value is not None}
     return {
         "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
         "metadata": {"component": {"type": "device", "name": "linux,dummy-virt",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from verifier.declared.device_model import DeviceManifest
+from verifier.declared.hbom import parties_from_bom
 from verifier.declared.parties import DeclaredParty
 from verifier.model import Finding, failed, passed, skipped, warned
 from verifier.policy.model import SupplierRule
@@ -30,33 +31,6 @@ class Party:
 
 def _normal(name: str) -> str:
     return " ".join(name.casefold().split())
-
-
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _country(entity: Mapping[str, object]) -> str | None:
-    country = _text(entity.get("country"))
-    address = entity.get("address")
-    if country is None and isinstance(address, Mapping):
-        country = _text(address.get("country"))
-    return country.upper() if country else None
-
-
-def _entity(value: object, role: str, source: str, component: str | None) -> list[Party]:
-    """A CycloneDX organizationalEntity (or a bare name) and whoever it names as subcontractors."""
-    if isinstance(value, str) and value.strip():
-        return [Party(value.strip(), None, role, source, component)]
-    if isinstance(value, Mapping):
-        name = _text(value.get("name"))
-        if name:
-            out = [Party(name, _country(value), role, source, component)]
-            subs = value.get("subcontractors")
-            for sub in subs if isinstance(subs, list) else []:
-                out += _entity(sub, "subcontractor", f"{source} subcontractor", component)
-            return out
-    return []
 
 
 def _declared(party: DeclaredParty, role: str, source: str, component: str | None) -> list[Party]:
@@ -97,34 +71,11 @@ def parties_from_device_manifest(manifest: DeviceManifest) -> list[Party]:
 
 
 def parties_from_cyclonedx(bom: Mapping[str, object]) -> list[Party]:
-    """The organisations a CycloneDX SBOM or HBOM names: metadata supplier/manufacturer and each component's."""
-    out: list[Party] = []
-    metadata = bom.get("metadata")
-    metadata = metadata if isinstance(metadata, Mapping) else {}
-    for key in ("supplier", "manufacturer", "manufacture"):
-        out += _entity(metadata.get(key), "vendor", f"SBOM metadata {key}", None)
-    top = metadata.get("component")
-    if isinstance(top, Mapping):
-        for key in ("supplier", "manufacturer"):
-            out += _entity(top.get(key), "vendor", f"SBOM metadata component {key}", None)
-
-    def walk(components: object) -> None:
-        for component in components if isinstance(components, list) else []:
-            if not isinstance(component, Mapping):
-                continue
-            label = _text(component.get("name")) or _text(component.get("bom-ref")) or "unnamed component"
-            source = f"SBOM component {label}"
-            supplier = _entity(component.get("supplier"), "supplier", source, label)
-            maker = _entity(component.get("manufacturer"), "manufacturer", source, label)
-            if supplier and maker and _normal(supplier[0].name) == _normal(maker[0].name):
-                maker = []
-            out.extend(supplier + maker)
-            if not supplier and not maker:
-                out.extend(_entity(component.get("publisher"), "supplier", source, label))
-            walk(component.get("components"))
-
-    walk(bom.get("components"))
-    return out
+    """The organisations a CycloneDX SBOM or HBOM names (read by ``verifier.declared.hbom``, schema first)."""
+    return [
+        Party(p.name, p.country.upper() if p.country else None, p.role, p.source, p.component)
+        for p in parties_from_bom(bom)
+    ]
 
 
 def _distinct(parties: Sequence[Party]) -> list[Party]:

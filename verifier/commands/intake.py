@@ -56,7 +56,8 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write report.txt, report.json, report.sarif, report.html, evidence.json, the transcript and the VSA here.",
+    help="Write report.txt, report.json, report.sarif, report.html, report.cdx.json, evidence.json, the transcript "
+    "and the VSA here.",
 )
 @click.option("--vsa-key", type=_existing_file, help="Sign the result as a SLSA VSA v1 with this private key.")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase for an encrypted --vsa-key, from $VAR.")
@@ -69,7 +70,7 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures (as policy strict=true).")
 @click.option("--review", "reviews", multiple=True, type=_existing_file,
               help="An OCP S.A.F.E. short-form report on --firmware, judged by the policy's [reviews]; repeatable.")
-@format_option("sarif", "html")
+@format_option("sarif", "html", "cyclonedx")
 def intake(
     release: Path,
     policy_paths: tuple[Path, ...],

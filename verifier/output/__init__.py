@@ -26,6 +26,7 @@ _RENDERERS: dict[str, str] = {
     "sarif": "verifier.output.sarif:SarifRenderer",
     "junit": "verifier.output.junit:JunitRenderer",
     "html": "verifier.output.html:HtmlRenderer",
+    "cyclonedx": "verifier.output.cyclonedx:CycloneDxRenderer",
 }
 
 

@@ -1,9 +1,10 @@
 """An intake's report directory, written as one set: all of it, or none of it.
 
-The set is report.txt, report.json, report.sarif, report.html, the evidence, the signed VSA and the
-session transcript. Written file by file into the report directory, a crash half-way (a lone surrogate
-in the evidence, a full disk) left report.json and a signed VSA but no HTML and no history row; and in a
-reused directory report.json said FAIL while report.html still said PASS from an earlier intake.
+The set is report.txt, report.json, report.sarif, report.html, report.cdx.json (CycloneDX 1.6), the
+evidence, the signed VSA and the session transcript. Written file by file into the report directory, a
+crash half-way (a lone surrogate in the evidence, a full disk) left report.json and a signed VSA but no
+HTML and no history row; and in a reused directory report.json said FAIL while report.html still said
+PASS from an earlier intake.
 
 So a set is staged in a fresh temporary directory beside the target (same file system), every file is
 rendered and written there first, and only then is the staging directory renamed into place. An existing
@@ -47,6 +48,7 @@ REPORT_FILES: Mapping[str, str] = {
     "json": "report.json",
     "sarif": "report.sarif",
     "html": "report.html",
+    "cyclonedx": "report.cdx.json",
 }
 #: Written into every set, so that a later intake knows the directory is one it may replace.
 MARKER = ".provcheck-report-set"

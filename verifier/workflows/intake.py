@@ -37,7 +37,7 @@ from verifier.workflows.intake_device import (
 from verifier.workflows.intake_firmware import check_firmware
 from verifier.workflows.intake_reference_values import judge_reference_values, read_reference_values
 from verifier.workflows.intake_release import release_index, verify_release
-from verifier.workflows.intake_report import publish, report_metadata
+from verifier.workflows.intake_report import inventory_metadata, publish, report_metadata
 from verifier.workflows.intake_request import IntakeRequest, IntakeResult
 from verifier.workflows.intake_reviews import intake_reviews
 
@@ -103,6 +103,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     metadata: dict[str, Any] = report_metadata(request, started, release_index(vouched), vouched)
     metadata.update(device_metadata(manifest, device))
     metadata.update(reviewed.metadata)
+    metadata.update(inventory_metadata(device.judged, request.firmware, digests))
     report = Report(
         title, tuple(findings), strict=policy.strict or request.strict, subject=serial or "", metadata=metadata
     )

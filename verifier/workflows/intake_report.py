@@ -65,6 +65,26 @@ def report_metadata(
     }
 
 
+def inventory_metadata(
+    evidence: DeviceEvidence | None, firmware: Path | None, digests: Mapping[str, str]
+) -> dict[str, Any]:
+    """The report's ``inventory``: the device and its parts as seen (with the strengths provcheck derived), the
+    regions it measured, and the firmware file with its digests. The values are kept exact (report.json, the
+    CycloneDX BOM); what a person reads is escaped by the renderers."""
+    out: dict[str, Any] = {}
+    if evidence is not None:
+        device = {name: {"value": fact.value, "strength": fact.strength} for name, fact in evidence.identity.items()}
+        if evidence.identity_key is not None:
+            key = evidence.identity_key
+            device["identity_key_sha256"] = {"value": key.fingerprint_sha256, "strength": key.strength}
+        out["device"] = device
+        out["components"] = [component.to_json() for component in evidence.components]
+        out["regions"] = [region.to_json() for region in evidence.regions]
+    if firmware is not None and digests:
+        out["firmware"] = [{"name": firmware.name, "digests": dict(digests)}]
+    return {"inventory": out} if out else {}
+
+
 def publish(
     request: IntakeRequest,
     report: Report,
