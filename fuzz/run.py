@@ -75,6 +75,11 @@ HARNESSES: tuple[Harness, ...] = (
     Harness("corim", ("vectors:corim/**/*.cbor",), max_len=16 * 1024),
     # Short-form reports: the published JWS and JSON, and every form in fuzz/corpus/review (tests/attestations/sfr.py).
     Harness("review", ("vectors:ocp-safe/**/*.jws", "vectors:ocp-safe/Reports/**/*.json"), max_len=16 * 1024),
+    # Secure Boot: compact stores, lists and updates made by fuzz/seedgen.py, plus the vectors' lists, updates,
+    # efivarfs dumps, certificates and event logs (their stores are mostly padding, too large to mutate).
+    Harness("secureboot", ("vectors:uefi/**/*.esl", "vectors:uefi/**/*.auth", "vectors:uefi/**/*.bin",
+                           "vectors:uefi/**/*.p7", "vectors:uefi/**/*.der", "vectors:uefi/made-here/efivarfs/*",
+                           "vectors:uefi/tpm-eventlogs/*/*"), max_len=128 * 1024),
 )
 
 
@@ -97,7 +102,7 @@ def build_corpus(harness: Harness, into: Path) -> int:
         found = list(_expand(pattern))
         from_vectors += len(found) if pattern.startswith("vectors:") else 0
         sources.extend(found)
-    if from_vectors == 0 and harness.name in GENERATED:
+    if harness.name in ALWAYS_GENERATED or (from_vectors == 0 and harness.name in GENERATED):
         made = into.parent / f"{into.name}-generated"
         subprocess.run([sys.executable, str(FUZZ / "seedgen.py"), harness.name, str(made)], check=True,
                        env=_harness_env(), capture_output=True, timeout=300)
@@ -125,7 +130,10 @@ class Outcome:
 
 
 #: Harnesses that fuzz/seedgen.py can seed when the vectors are absent.
-GENERATED = ("sigstore_bundle", "layout", "corim")
+GENERATED = ("sigstore_bundle", "layout", "corim", "secureboot")
+#: Harnesses whose generated seeds are used even with the vectors present (they reach what the vectors' files,
+#: too large to mutate, do not).
+ALWAYS_GENERATED = ("secureboot",)
 
 
 def _harness_env() -> dict[str, str]:

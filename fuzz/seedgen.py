@@ -284,7 +284,63 @@ def corim_seeds(into: Path) -> None:
     (into / "generated-coev.cbor").write_bytes(encode_coev(coev))
 
 
-GENERATORS = {"sigstore_bundle": sigstore_bundles, "layout": layouts, "corim": corim_seeds}
+def secureboot(into: Path) -> None:
+    """UEFI Secure Boot inputs written with the package's own writers (EDK2 layout) and a key made here: compact
+    variable stores (authenticated and plain, with a deleted variable, inside a firmware volume and bare), signature
+    lists of every fixed-size type, a certificate list, a signed update (bare PKCS#7 SignedData) and the efivarfs
+    form. Always made, vectors or not: the vectors' stores are 128 KiB-4 MiB of padding, too large to mutate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    from verifier.firmware import der
+    from verifier.firmware.secureboot.auth import signed_bytes
+    from verifier.firmware.secureboot.guids import EFI_CERT_TYPE_PKCS7, EFI_GLOBAL_VARIABLE, guid_bytes
+    from verifier.firmware.secureboot.siglist import signature_list_bytes
+    from verifier.firmware.secureboot.varstore import store_bytes
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DO NOT TRUST - fuzz PK")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA256()))
+    cert_der = cert.public_bytes(serialization.Encoding.DER)
+    owner = "a0a0a0a0-0000-4000-8000-000000000001"
+    certs = signature_list_bytes("X509", owner, [cert_der])
+    hashes_list = signature_list_bytes("SHA256", owner, [hashlib.sha256(bytes([i])).digest() for i in range(4)])
+    image_db = "d719b2cb-3d3a-4596-a3bc-dad00e67656f"
+    variables = [("db", image_db, 0x27, certs + hashes_list), ("dbx", image_db, 0x27, hashes_list),
+                 ("KEK", EFI_GLOBAL_VARIABLE, 0x27, certs), ("PK", EFI_GLOBAL_VARIABLE, 0x27, certs),
+                 ("SecureBootEnable", "f0a30bc7-af08-4556-99c4-001009c93a44", 0x3, b"\x01")]
+    (into / "store-fv.fd").write_bytes(store_bytes(variables, size=0x2000, fv_size=0x2048))
+    (into / "store-bare.fd").write_bytes(store_bytes(variables, size=0x2000, in_volume=False))
+    (into / "store-deleted.fd").write_bytes(store_bytes(variables + variables[3:4], size=0x2000, fv_size=0x2048,
+                                                        states={3: 0x3C, 4: 0x3E}))
+    (into / "store-plain.fd").write_bytes(store_bytes(variables, size=0x2000, authenticated=False, fv_size=0x2048))
+    (into / "store-empty.fd").write_bytes(store_bytes([], size=0x200, fv_size=0x248))
+    (into / "certs.esl").write_bytes(certs)
+    sizes = {"SHA1": 20, "SHA224": 28, "SHA384": 48, "SHA512": 64, "RSA2048": 256, "X509_SHA256": 48}
+    (into / "types.esl").write_bytes(b"".join(signature_list_bytes(kind, owner, [bytes(size)])
+                                             for kind, size in sizes.items()))
+    timestamp = (2026).to_bytes(2, "little") + bytes([1, 1, 0, 0, 0]) + bytes(9)
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.NoAttributes, pkcs7.PKCS7Options.Binary]
+    for attrs, extra in ((0x27, options), (0x67, [options[0], options[2]])):  # the second with signed attributes
+        message = signed_bytes("KEK", attrs, timestamp, certs)
+        signed = pkcs7.PKCS7SignatureBuilder().set_data(message).add_signer(cert, key, hashes.SHA256()).sign(
+            serialization.Encoding.DER, extra)
+        bare = der.read(signed).child(1).child(0).raw
+        header = ((24 + len(bare)).to_bytes(4, "little") + (0x0200).to_bytes(2, "little")
+                  + (0x0EF1).to_bytes(2, "little") + guid_bytes(EFI_CERT_TYPE_PKCS7))
+        (into / f"KEK-{attrs:x}.auth").write_bytes(timestamp + header + bare + certs)
+    (into / "PK.efivarfs").write_bytes((0x27).to_bytes(4, "little") + certs)
+    (into / "cert.der").write_bytes(cert_der)
+
+
+GENERATORS = {"sigstore_bundle": sigstore_bundles, "layout": layouts, "corim": corim_seeds,
+              "secureboot": secureboot}
 
 
 if __name__ == "__main__":

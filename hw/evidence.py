@@ -17,7 +17,10 @@ exact lowercase words; "Signed" or "SIGNED" is rejected, not read as a strength.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +249,8 @@ class DeviceEvidence:
     observable: Observable | None = None
     #: The SPDM exchange (spdm profile), kept so that it can be verified again offline.
     spdm: SpdmRecord | None = None
+    #: Secure Boot efivarfs files as the device showed them (Name-GUID -> base64 of attributes + data); reported.
+    efivars: Mapping[str, str] = field(default_factory=dict)
     schema: str = EVIDENCE_SCHEMA
 
     def fact(self, name: str) -> Fact | None:
@@ -282,6 +287,8 @@ class DeviceEvidence:
             out["observable"] = self.observable.to_json()
         if self.spdm is not None:
             out["spdm"] = self.spdm.to_json()
+        if self.efivars:
+            out["efivars"] = dict(self.efivars)
         return out
 
     def to_bytes(self) -> bytes:
@@ -468,6 +475,7 @@ def _parse_evidence(data: Any, where: str = "<json>") -> DeviceEvidence:
         notes=tuple(r.req_text(n, "notes[]") for n in r.array(top.get("notes"), "notes")),
         observable=_parse_observable(r, top.get("observable")) if "observable" in top else None,
         spdm=_parse_spdm(r, top.get("spdm")) if top.get("spdm") is not None else None,
+        efivars=_parse_efivars(r, top.get("efivars", {})),
     )
 
 
@@ -479,6 +487,23 @@ def _parse_spdm(r: _Reader, value: Any) -> SpdmRecord:
     if not 0 <= slot <= 7:
         raise r.fail("'spdm.slot' must be 0 to 7")
     return SpdmRecord(messages, slot)
+
+
+_EFIVAR_NAME = re.compile(r"[A-Za-z0-9_]{1,64}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _parse_efivars(r: _Reader, value: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, encoded in r.obj(value, "efivars").items():
+        if not _EFIVAR_NAME.fullmatch(str(name)):
+            raise r.fail(f"'efivars' key {str(name)[:80]!r} is not an efivarfs name (Name-GUID)")
+        text = r.req_text(encoded, f"efivars.{name}")
+        try:
+            base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise r.fail(f"'efivars.{name}' is not base64") from exc
+        out[str(name)] = text
+    return out
 
 
 def _parse_observable(r: _Reader, value: Any) -> Observable:

@@ -41,6 +41,14 @@ _BLANK_DMI = {"", "to be filled by o.e.m.", "default string", "not specified", "
 QUOTE_PCRS = "0,1,2,3,4,5,6,7"
 DEFAULT_AK_HANDLE = "0x81010002"
 MAX_BLOB = 4 * 1024 * 1024
+EFIVARS = "/sys/firmware/efi/efivars"
+_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+_IMAGE_DB = "d719b2cb-3d3a-4596-a3bc-dad00e67656f"
+#: The Secure Boot variables read from efivarfs (Name-GUID): mode variables, then the key databases.
+SECURE_BOOT_EFIVARS = (
+    *(f"{name}-{_GLOBAL}" for name in ("SecureBoot", "SetupMode", "AuditMode", "DeployedMode", "PK", "KEK")),
+    f"db-{_IMAGE_DB}", f"dbx-{_IMAGE_DB}",
+)
 _BASE64_LINE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _SHA256_LINE = re.compile(r"[0-9a-f]{64}\s+-")
 
@@ -118,6 +126,7 @@ class LinuxReader:
             ("components", self.read_components),
             ("regions", self.read_regions),
             ("tpm", self.read_tpm),
+            ("secure-boot", self.read_secure_boot),
         ):
             started = time.monotonic()
             step()
@@ -225,6 +234,16 @@ class LinuxReader:
         if hashlib.sha256(blob).hexdigest() != declared:
             raise TransportError(f"{path} arrived garbled (sha256 differs from the device's)")
         return blob
+
+    def read_secure_boot(self) -> None:
+        """The Secure Boot variables as efivarfs shows them (attributes + data), each checked by its sha256."""
+        if not self.console.run(f"test -d {EFIVARS}").ok:
+            self.facts.notes.append(f"{EFIVARS} is absent: not booted with UEFI, or efivarfs not mounted")
+            return
+        for name in SECURE_BOOT_EFIVARS:
+            blob = self.fetch_file(f"{EFIVARS}/{name}")
+            if blob is not None:
+                self.facts.efivars[name] = base64.b64encode(blob).decode()
 
     def read_tpm(self) -> None:
         pcrs: dict[str, dict[str, str]] = {}

@@ -82,6 +82,9 @@ class ProfileFacts:
     attestation: SignedMeasurements | None = None
     spdm: SpdmRecord | None = None
     notes: list[str] = field(default_factory=list)
+    #: efivarfs files (Name-GUID) of the Secure Boot variables, base64 of what the device showed: 4-byte attributes
+    #: then the data. Judged by ``provcheck firmware secureboot EVIDENCE.json``.
+    efivars: dict[str, str] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)
     device_seconds: float = 0.0
 

@@ -124,4 +124,5 @@ def read_device(
         notes=tuple(facts.notes),
         observable=reader.observable,
         spdm=facts.spdm,
+        efivars=dict(facts.efivars),
     )

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from hw.linux import LINUX
 from hw.sim.config import DeviceConfig
 from hw.sim.device import STALE_NONCE, SimulatorState
+from hw.sim.efivars import efivars
 from hw.sim.shell import ConsoleDevice, Handler
 from hw.sim.tpm import EVENT_LOG, build_quote, pcr_values
 
@@ -31,6 +32,7 @@ class LinuxDevice(ConsoleDevice):
         self.pending_user: str | None = None
         self.files: dict[str, bytes] = {
             "/sys/kernel/security/tpm0/binary_bios_measurements": EVENT_LOG,
+            **efivars(self.cfg),
         }
         self.paths = {_device_file(i): r.data for i, r in enumerate(self.regions)}
         missing = "missing-commands" in sim.tamper
@@ -43,6 +45,7 @@ class LinuxDevice(ConsoleDevice):
              self.sha256sum),
             (r"for i in \$\(seq 0 23\); do printf '%s=' \$i; cat /sys/class/tpm/tpm0/pcr-(\w+)/.*", self.pcrs),
             (r"test -r (\S+) && base64 \S+ && sha256sum < \S+", self.base64_file),
+            (r"test -d (\S+)", self.directory),
             (r"for d in /sys/class/net/\*/device; do .*", self.pci_nics),
             (r"command -v tpm2_quote >/dev/null 2>&1", lambda m: ("", 1 if missing else 0)),
         ]
@@ -150,6 +153,10 @@ class LinuxDevice(ConsoleDevice):
         if m.group(1) != "sha256":
             return "".join(f"{i}=\n" for i in range(24)), 0
         return "".join(f"{i}={v.upper()}\n" for i, v in pcr_values().items()), 0
+
+    def directory(self, m: re.Match[str]) -> tuple[str, int]:
+        prefix = m.group(1).rstrip("/") + "/"
+        return "", 0 if any(path.startswith(prefix) for path in self.files) else 1
 
     def base64_file(self, m: re.Match[str]) -> tuple[str, int]:
         data = self.files.get(m.group(1))

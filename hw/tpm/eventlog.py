@@ -26,6 +26,7 @@ MAX_LOG_SIZE = 16 * 1024 * 1024
 MAX_EVENTS = 100_000
 MAX_EVENT_DATA = 1024 * 1024
 MAX_PCR_INDEX = 31
+NO_PCR = 0xFFFFFFFF
 SPEC_ID_SIGNATURE = b"Spec ID Event03\x00"
 STARTUP_LOCALITY_SIGNATURE = b"StartupLocality\x00"
 
@@ -237,7 +238,9 @@ def _parse_spec_id(data: bytes) -> tuple[dict[str, Any], tuple[HashAlgorithm, ..
 
 
 def _event(number: int, pcr: int, kind: int, digests: dict[str, bytes], data: bytes, r: Reader) -> Event:
-    if pcr > MAX_PCR_INDEX:
+    # Windows logs EV_NO_ACTION trust-point events with PCRIndex 0xFFFFFFFF (go-attestation's option_rom_eventlog):
+    # they extend nothing, so they are kept; any other PCR beyond 31 is malformed.
+    if pcr > MAX_PCR_INDEX and not (kind == EV_NO_ACTION and pcr == NO_PCR):
         raise r.fail(f"event #{number} targets PCR {pcr}")
     try:
         decoded = _decode(kind, data)

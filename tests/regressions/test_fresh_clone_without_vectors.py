@@ -46,7 +46,7 @@ def test_every_fuzz_harness_has_seeds_without_the_vectors(tmp_path: Path) -> Non
     assert all(count > 0 for count in counts.values()), counts
 
 
-@pytest.mark.parametrize("name", ["sigstore_bundle", "layout", "corim"])
+@pytest.mark.parametrize("name", ["sigstore_bundle", "layout", "corim", "secureboot"])
 def test_generated_seeds_survive_a_short_fuzz_run(name: str, tmp_path: Path) -> None:
     crashes = tmp_path / "crashes"
     proc = subprocess.run(

@@ -99,10 +99,16 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "reference_values.signers": ((Path("keys/vendor.pub"),), ()),
     "reference_values.required": (True, False),
     "reference_values.missing": (MissingReference.FAIL, MissingReference.WARN),
+    "secureboot.expected_pk": ("ab" * 32, None),
+    "secureboot.expected_kek": (("cd" * 32,), ()),
+    "secureboot.require_2023_ca": (True, False),
+    "secureboot.forbid_test_keys": (True, False),
+    "secureboot.expiring_days": (365, None),
+    "secureboot.dbx_reference": (Path("dbx.json"), None),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
 _NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",
-                "reference_values", "spdm"}
+                "reference_values", "spdm", "secureboot"}
 
 
 def test_strict_values_cover_every_rule_field() -> None:

@@ -73,6 +73,7 @@ _FW_MANIFEST = "verifier.declared.firmware_manifest"
 _CORIM = "verifier.checks.corim"
 _REVIEW = "verifier.checks.reviews"
 _REFVAL = "verifier.checks.reference_values"
+_SECUREBOOT = "verifier.checks.secureboot"
 
 _CHECKS: tuple[Check, ...] = (
     # --- attestations and releases ---
@@ -238,6 +239,27 @@ _CHECKS: tuple[Check, ...] = (
           "file's (a report without digests covers nothing).", _REVIEW),
     Check("review.signature", "The short-form report is signed, and an accepted SRP key verifies it (never a key "
           "it names or carries).", _REVIEW),
+    # --- UEFI Secure Boot keys ---
+    Check("secureboot.ca-2023-missing", "Every enrolled Microsoft 2011 CA has its 2023 successor (KEK 2K CA 2023, "
+          "Windows UEFI CA 2023, Microsoft UEFI CA 2023, Option ROM UEFI CA 2023).", _SECUREBOOT),
+    Check("secureboot.dbx-outdated", "dbx holds every hash of the reference dbx (Microsoft's, or --dbx-reference).",
+          _SECUREBOOT),
+    Check("secureboot.expired", "No PK, KEK or db certificate has expired at the evaluation time.", _SECUREBOOT),
+    Check("secureboot.expiring", "No PK, KEK or db certificate expires within the window (default 180 days).",
+          _SECUREBOOT),
+    Check("secureboot.not-enforcing", "A PK is enrolled and SecureBoot, SetupMode, AuditMode do not turn "
+          "enforcement off.", _SECUREBOOT),
+    Check("secureboot.pcr7-mismatch", "An event log's Secure Boot variables hash to their digests and replay to the "
+          "quoted PCR 7, and the variables a device reports are the ones measured.", _SECUREBOOT),
+    Check("secureboot.revoked-in-db", "No db certificate or hash is revoked by dbx or by the reference's "
+          "revoked certificates.", _SECUREBOOT),
+    Check("secureboot.test-key", "No PK or KEK (nor an update's signer) is a known test or placeholder key "
+          "(PKfail), by fingerprint or by a DO NOT TRUST / DO NOT SHIP subject.", _SECUREBOOT),
+    Check("secureboot.unexpected-owner", "PK and KEK hold exactly the keys the policy expects.", _SECUREBOOT),
+    Check("secureboot.update-signature", "A signed variable update's PKCS#7 verifies as firmware checks it "
+          "(name, GUID, attributes, time and data).", _SECUREBOOT),
+    Check("secureboot.weak-key", "No PK, KEK or db certificate has an RSA key below 2048 bits, or a SHA-1 or MD5 "
+          "signature.", _SECUREBOOT),
     # --- suppliers ---
     Check("supply.blocked-country", "No named supplier is from a blocked country.", _SUPPLY),
     Check("supply.blocked-supplier", "No named supplier is a blocked one.", _SUPPLY),

@@ -140,3 +140,122 @@ def diff(old: Path, new: Path, output_format: str, max_size: int) -> int:
     report = Report(f"firmware diff: {old.name} -> {new.name}", tuple(findings), subject=new.name,
                     metadata={"old": str(old), "new": str(new)})
     return emit(report, output_format)
+
+
+def _print_databases(facts: list[dict[str, Any]], at: str) -> None:
+    """Each input's databases with their entries' facts. Subjects, names and sources are the input's text: escaped."""
+    out = sys.stdout
+    out.write(f"Secure Boot key databases (evaluated at {at})\n")
+    for state in facts:
+        out.write(display(f"{state['source']} ({state['kind']})") + "\n")
+        if state["modes"]:
+            out.write(display("  modes: " + " ".join(f"{k}={v or '(empty)'}" for k, v in state["modes"].items()))
+                      + "\n")
+        if state.get("update"):
+            signature = state["update"]["signature"]
+            out.write(display(f"  signed update, time {state['update']['timestamp']}: {signature['result']}"
+                              + (f" for {signature['variable']} {signature.get('attributes', '')}"
+                                 if signature.get("variable") else "")) + "\n")
+        if not state["databases"] and state["kind"] in ("edk2-varstore", "efivarfs", "tcg-eventlog"):
+            out.write("  no PK, KEK, db or dbx\n")
+        for name, database in state["databases"].items():
+            attributes = f" (attributes {database['attributes']})" if database["attributes"] else ""
+            out.write(display(f"  {name}{attributes}: {len(database['entries'])} entries") + "\n")
+            for entry in database["entries"]:
+                _print_entry(entry)
+        for cert in state.get("certificates", []) if state["kind"] != "auth2" else []:
+            _print_entry({"type": "X509", "owner": "", **cert})
+    out.write("\n")
+
+
+def _print_entry(entry: dict[str, Any]) -> None:
+    out = sys.stdout
+    owner = f" owner {entry['owner']}" if entry.get("owner") else ""
+    if "subject" in entry:
+        out.write(display(f"    {entry['type']}{owner}: {entry['subject']}") + "\n")
+        out.write(display(f"      issuer {entry['issuer']}; serial {entry['serial_der_hex']}; {entry['not_before']} "
+                          f"-> {entry['not_after']}; {entry['key']}, {entry['sig_hash']}") + "\n")
+        out.write(f"      sha256 {entry['sha256']}  sha1 {entry['sha1']}\n")
+    else:
+        shown = ", ".join(v[:16] + "..." for v in entry["values"][:3])
+        more = f" (+{entry['count'] - 3})" if entry["count"] > 3 else ""
+        out.write(display(f"    {entry['type']}{owner}: {entry['count']} hash(es) {shown}{more}") + "\n")
+
+
+@firmware.command("secureboot")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--at", "at", metavar="DATE",
+              help="Judge expiry at this date or ISO 8601 time (UTC), not now: reports can be reproduced.")
+@click.option("--test-keys", "test_keys", type=_existing_file, multiple=True,
+              help="More known test keys: CSV (match,value,...), the JSON the package ships, or one SHA-256/SHA-1 "
+                   "fingerprint per line. Extends the shipped PKfail list; repeatable.")
+@click.option("--dbx-reference", type=_existing_file,
+              help="Reference dbx instead of the shipped Microsoft list: dbx_info_msft_latest.json, or a signed "
+                   "dbx update / EFI_SIGNATURE_LIST.")
+@click.option("--expiring-days", type=click.IntRange(0, 36500), default=None,
+              help="Warn about certificates expiring within this many days (default: the policy's, else 180).")
+@click.option("--arch", type=click.Choice(["x64", "ia32", "aarch64", "arm"]), default="x64", show_default=True,
+              help="Architecture of the reference dbx hashes to compare with.")
+@click.option("--expected-pk", metavar="SHA256", help="SHA-256 of the PK certificate the platform must hold.")
+@click.option("--expected-kek", "expected_kek", metavar="SHA256", multiple=True,
+              help="SHA-256 of a KEK certificate the platform must hold (repeatable: the whole set).")
+@click.option("--pcrs", "pcr_file", type=_existing_file,
+              help="Quoted PCR values (JSON, tpm2_pcrread output or 'bank index hex' lines): an event log's PCR 7 "
+                   "must replay to PCR 7 there (secureboot.pcr7-mismatch).")
+@click.option("--policy", "policy_paths", type=_existing_file, multiple=True,
+              help="Policy file(s) whose [secureboot] table sets expected_pk, expected_kek, require_2023_ca, "
+                   "forbid_test_keys, expiring_days and dbx_reference; options given here take precedence.")
+@click.option("--strict", is_flag=True, help="Count warnings and skipped checks as failures.")
+@format_option()
+def secureboot(files: tuple[Path, ...], at: str | None, test_keys: tuple[Path, ...], dbx_reference: Path | None,
+               expiring_days: int | None, arch: str, expected_pk: str | None, expected_kek: tuple[str, ...],
+               pcr_file: Path | None, policy_paths: tuple[Path, ...], strict: bool, output_format: str) -> int:
+    """Judge UEFI Secure Boot keys: PK, KEK, db, dbx from FILES.
+
+    FILES: EDK2/OVMF variable stores or flash images holding one, efivarfs dumps (Name-GUID files, or their
+    directory), TPM event logs, signed updates (.auth), EFI_SIGNATURE_LISTs, certificates. Prints each database
+    (owners, subjects, issuers, serials, validity, keys, fingerprints) and the findings: test keys (PKfail), Secure
+    Boot not enforced, expired or expiring keys, the 2023 Microsoft CAs missing, weak keys, an outdated dbx, db
+    entries dbx revokes, keys other than the expected ones. Exit 0 clean, 1 a finding failed, 2 bad input.
+    """
+    from verifier.workflows.secureboot import describe, evaluated_at, make_rules, parse_time, run_secureboot
+
+    for value in (expected_pk, *expected_kek):
+        if value is not None and (len(value) != 64 or not all(c in "0123456789abcdefABCDEF" for c in value)):
+            raise click.BadParameter(f"{value!r} is not a SHA-256 hex fingerprint")
+    from verifier.policy.model import SecureBootKeyRules
+
+    declared = SecureBootKeyRules()
+    if policy_paths:
+        from verifier.policy.loading import load_policies
+
+        policy = load_policies(policy_paths)
+        declared = policy.secureboot
+        strict = strict or policy.strict
+    window = next(d for d in (expiring_days, declared.expiring_days, 180) if d is not None)
+    quoted: dict[str, bytes] | None = None
+    if pcr_file is not None:
+        from attestations.files import read_limited
+        from verifier.commands.tpm import parse_pcr_file
+
+        values = parse_pcr_file(read_limited(pcr_file, limit=1 << 20, what="PCR file"), f"PCR file {pcr_file}")
+        quoted = {bank: pcrs[7] for bank, pcrs in values.items() if 7 in pcrs}
+        if not quoted:
+            raise click.BadParameter(f"{pcr_file} holds no PCR 7 value", param_hint="--pcrs")
+    rules = make_rules(parse_time(at), test_keys=test_keys, dbx_reference=dbx_reference or declared.dbx_reference,
+                       expected_pk=expected_pk.lower() if expected_pk else declared.expected_pk,
+                       expected_kek=[k.lower() for k in expected_kek] or list(declared.expected_kek) or None,
+                       expiring_days=window,
+                       require_2023_ca=declared.require_2023_ca, forbid_test_keys=declared.forbid_test_keys,
+                       arch=arch, quoted_pcr7=quoted)
+    result = run_secureboot(files, rules)
+    facts = [describe(state) for state in result.states]
+    when = evaluated_at(rules)
+    if output_format == "text":
+        _print_databases(facts, when)
+    subject = files[0].name if len(files) == 1 else f"{len(files)} inputs"
+    report = Report(f"firmware secureboot: {subject}", result.findings, strict=strict, subject=subject,
+                    metadata={"evaluated_at": when, "secureboot": facts,
+                              "test_keys": list(rules.test_keys.origins),
+                              "dbx_reference": rules.dbx_reference.origin if rules.dbx_reference else None})
+    return emit(report, output_format)

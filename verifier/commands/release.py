@@ -61,6 +61,8 @@ def release() -> None:
 @click.option("--name", help="Release name [default: the first firmware's file name].")
 @click.option("--version", "version", help="Release version.")
 @click.option("--passphrase-env", metavar="VAR", help="Passphrase for encrypted keys, from $VAR.")
+@click.option("--insecure-allow-test-keys", is_flag=True,
+              help="Sign even when an image's Secure Boot PK or KEK is a known test key (PKfail); for test builds.")
 @click.option(
     "-o",
     "--out",
@@ -81,6 +83,7 @@ def sign(
     name: str | None,
     version: str | None,
     passphrase_env: str | None,
+    insecure_allow_test_keys: bool,
     out_dir: Path,
     output_format: str,
 ) -> int:
@@ -104,6 +107,7 @@ def sign(
             name=name,
             version=version,
             corim=corim,
+            allow_test_keys=insecure_allow_test_keys,
         ),
         signers,
         out_dir,

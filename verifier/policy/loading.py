@@ -32,6 +32,7 @@ from verifier.policy.model import (
     Policy,
     ReferenceValueRules,
     ReviewRules,
+    SecureBootKeyRules,
     SignerRule,
     SigstoreIdentity,
     SpdmRules,
@@ -84,7 +85,7 @@ def _normal(name: str) -> str:
 
 
 _TOP_KEYS = ("version", "strict", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",
-             "reference_values", "spdm")
+             "reference_values", "spdm", "secureboot")
 
 
 def parse_policy(text: str, path: Path) -> Policy:
@@ -124,6 +125,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
     spdm = _spdm(r, data.get("spdm", {}))
     reviews = _reviews(r, data.get("reviews", {}))
     reference_values = _reference_values(r, data.get("reference_values", {}))
+    secureboot = _secureboot(r, data.get("secureboot", {}))
 
     policy = Policy(
         sources=(path,),
@@ -138,6 +140,7 @@ def _policy(text: str, data: dict[str, object], path: Path) -> Policy:
         spdm=spdm,
         reviews=reviews,
         reference_values=reference_values,
+        secureboot=secureboot,
     )
     if not policy.requires_something():
         raise PolicyError(
@@ -337,4 +340,27 @@ def _reviews(r: TomlReader, value: object) -> ReviewRules:
         srp_keys=keys,
         max_cvss=float(max_cvss) if max_cvss is not None else None,
         max_age_days=r.integer(t, "max_age_days", where, minimum=1, default=None),
+    )
+
+
+def _fingerprint(value: str) -> str | None:
+    if re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        return None
+    return "is not a SHA-256 certificate fingerprint (64 hex digits)"
+
+
+def _secureboot(r: TomlReader, value: object) -> SecureBootKeyRules:
+    where: Where = ("secureboot",)
+    t = r.table(value, where, _keys(SecureBootKeyRules))
+    pk = r.string(t, "expected_pk", where)
+    if pk is not None and _fingerprint(pk):
+        raise r.error((*where, "expected_pk"), f"{pk!r} {_fingerprint(pk)}")
+    reference = r.string(t, "dbx_reference", where)
+    return SecureBootKeyRules(
+        expected_pk=pk.lower() if pk else None,
+        expected_kek=tuple(k.lower() for k in r.strings(t, "expected_kek", where, _fingerprint)),
+        require_2023_ca=r.boolean(t, "require_2023_ca", where, True),
+        forbid_test_keys=r.boolean(t, "forbid_test_keys", where, True),
+        expiring_days=r.integer(t, "expiring_days", where, minimum=0, default=None),
+        dbx_reference=r.file(reference, (*where, "dbx_reference")) if reference else None,
     )

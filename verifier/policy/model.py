@@ -204,6 +204,22 @@ class SpdmRules:
 
 
 @dataclass(frozen=True)
+class SecureBootKeyRules:
+    """``[secureboot]``: how a platform's Secure Boot keys are judged (verifier.checks.secureboot).
+
+    ``expected_pk`` and ``expected_kek`` are SHA-256 fingerprints of certificates; ``expiring_days`` None means 180;
+    ``dbx_reference`` None means the Microsoft list the package ships.
+    """
+
+    expected_pk: str | None = field(default=None, metadata=merge_rule(Merge.AGREE))
+    expected_kek: tuple[str, ...] = field(default=(), metadata=merge_rule(Merge.NARROWEST))
+    require_2023_ca: bool = field(default=True, metadata=merge_rule(Merge.ANY))
+    forbid_test_keys: bool = field(default=True, metadata=merge_rule(Merge.ANY))
+    expiring_days: int | None = field(default=None, metadata=merge_rule(Merge.AGREE))
+    dbx_reference: Path | None = field(default=None, metadata=merge_rule(Merge.AGREE))
+
+
+@dataclass(frozen=True)
 class SupplierRule:
     """Allowed and blocked suppliers and countries, for the vendor and everyone the manifests name.
 
@@ -284,6 +300,8 @@ class Policy:
     reference_values: ReferenceValueRules = field(
         default_factory=ReferenceValueRules, metadata=merge_rule(Merge.FIELDWISE)
     )
+    secureboot: SecureBootKeyRules = field(default_factory=SecureBootKeyRules,
+                                           metadata=merge_rule(Merge.FIELDWISE))
 
     @property
     def name(self) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.checks.firmware import judge_image, not_analysed
+from verifier.checks.secureboot import SecureBootRules
 from verifier.declared.fields import JsonObject
 from verifier.declared.firmware_manifest import DeclaredManifest, read_declared_firmware
 from verifier.errors import BadInputError
@@ -19,6 +20,7 @@ from verifier.firmware.inventory import analyse
 from verifier.firmware.limits import DEFAULT_LIMITS, Limits
 from verifier.firmware.loader import load_file
 from verifier.model import Finding
+from verifier.workflows.secureboot import image_findings
 
 
 def load_manifest(path: Path, image: Path | None = None) -> dict[str, Any]:
@@ -40,7 +42,9 @@ def _declared(manifest: DeclaredManifest | JsonObject) -> DeclaredManifest:
 
 def scan_firmware(path: Path, *, manifest: DeclaredManifest | JsonObject | None = None, baseline: Path | None = None,
                   rules: Path | None = None, trust_anchors: Sequence[Path] = (),
-                  limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+                  limits: Limits = DEFAULT_LIMITS, secureboot: SecureBootRules | None = None) -> list[Finding]:
+    """The image's findings; for a flash image holding a variable store, its Secure Boot keys' too, judged by
+    ``secureboot`` (default: now, the shipped test keys and dbx reference)."""
     declared = _declared(manifest) if manifest is not None else None
     anchors = load_trust_anchors(trust_anchors)
     compiled = compile_rules(rules)
@@ -56,4 +60,5 @@ def scan_firmware(path: Path, *, manifest: DeclaredManifest | JsonObject | None 
         if base_image.kind == "too-large":
             raise BadInputError(f"baseline {baseline}: {base_image.events[0].detail}")
         references.append(("baseline", analyse(base_image, rules=compiled, declare_bytes=True).predicate))
-    return judge_image(actual, image.events, references, subject=path.name, anchors=anchors)
+    findings = judge_image(actual, image.events, references, subject=path.name, anchors=anchors)
+    return findings + image_findings(image.data, path.name, secureboot)

@@ -17,6 +17,7 @@ from verifier.declared.fields import JsonObject
 from verifier.model import Finding, failed
 from verifier.policy.model import Policy
 from verifier.workflows.firmware_scan import scan_firmware
+from verifier.workflows.secureboot import policy_rules
 
 
 def _declared_manifest(
@@ -51,5 +52,6 @@ def check_firmware(
                 subject,
             )
         ]
-    findings = scan_firmware(path, manifest=manifest, baseline=None, rules=None, trust_anchors=())
+    findings = scan_firmware(path, manifest=manifest, baseline=None, rules=None, trust_anchors=(),
+                             secureboot=policy_rules(policy.secureboot))
     return apply_firmware_policy(findings, policy)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -37,6 +38,9 @@ from verifier.firmware.inventory import build_manifest
 from verifier.firmware.loader import load_file
 from verifier.model import Status
 from verifier.workflows.release_corim import corim_name, release_corim
+from verifier.workflows.secureboot import refuse_test_keys
+
+logger = logging.getLogger(__name__)
 
 BUNDLE_NAME = "release.intoto.jsonl"
 INDEX_NAME = "index.json"
@@ -56,6 +60,8 @@ class ReleaseRequest:
     created: datetime | None = None
     #: also write NAME.corim: the declared measurements as a signed CoRIM (``verifier.workflows.release_corim``)
     corim: bool = False
+    #: sign even when an image's Secure Boot PK or KEK is a known test key (--insecure-allow-test-keys)
+    allow_test_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,8 @@ def sign_release(request: ReleaseRequest, signers: Sequence[Signer], out_dir: Pa
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise UsageError(f"{out_dir} already exists and is not empty; choose a new release directory")
 
+    for finding in refuse_test_keys(request.firmware, allow=request.allow_test_keys):
+        logger.warning("signing anyway (--insecure-allow-test-keys): %s: %s", finding.subject, finding.message)
     shipped = [subject_for_file(path) for path in request.firmware]
     names = [s.name for s in shipped]
     if len(set(names)) != len(names):
