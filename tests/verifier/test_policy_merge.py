@@ -105,6 +105,7 @@ _STRICT_AND_LAX: dict[str, tuple[object, object]] = {
     "secureboot.forbid_test_keys": (True, False),
     "secureboot.expiring_days": (365, None),
     "secureboot.dbx_reference": (Path("dbx.json"), None),
+    "secureboot.judge_device": (True, False),
 }
 #: Fields that are not one rule value: whole rules kept side by side, and where the policy came from.
 _NOT_A_VALUE = {"sources", "digest", "signers", "attestations", "firmware", "device", "tpm", "suppliers", "reviews",

@@ -363,4 +363,5 @@ def _secureboot(r: TomlReader, value: object) -> SecureBootKeyRules:
         forbid_test_keys=r.boolean(t, "forbid_test_keys", where, True),
         expiring_days=r.integer(t, "expiring_days", where, minimum=0, default=None),
         dbx_reference=r.file(reference, (*where, "dbx_reference")) if reference else None,
+        judge_device=r.boolean(t, "judge_device", where, False),
     )

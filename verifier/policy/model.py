@@ -208,7 +208,8 @@ class SecureBootKeyRules:
     """``[secureboot]``: how a platform's Secure Boot keys are judged (verifier.checks.secureboot).
 
     ``expected_pk`` and ``expected_kek`` are SHA-256 fingerprints of certificates; ``expiring_days`` None means 180;
-    ``dbx_reference`` None means the Microsoft list the package ships.
+    ``dbx_reference`` None means the Microsoft list the package ships. ``judge_device``: intake also judges the
+    Secure Boot variables a device reports (the linux profile's efivarfs read), an explicit opt-in.
     """
 
     expected_pk: str | None = field(default=None, metadata=merge_rule(Merge.AGREE))
@@ -217,6 +218,7 @@ class SecureBootKeyRules:
     forbid_test_keys: bool = field(default=True, metadata=merge_rule(Merge.ANY))
     expiring_days: int | None = field(default=None, metadata=merge_rule(Merge.AGREE))
     dbx_reference: Path | None = field(default=None, metadata=merge_rule(Merge.AGREE))
+    judge_device: bool = field(default=False, metadata=merge_rule(Merge.ANY))
 
 
 @dataclass(frozen=True)
