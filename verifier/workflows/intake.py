@@ -40,6 +40,7 @@ from verifier.workflows.intake_release import release_index, verify_release
 from verifier.workflows.intake_report import inventory_metadata, publish, report_metadata
 from verifier.workflows.intake_request import IntakeRequest, IntakeResult
 from verifier.workflows.intake_reviews import intake_reviews
+from verifier.workflows.intake_secureboot import judge_device_secureboot
 
 __all__ = ["IntakeRequest", "IntakeResult", "run_intake"]
 
@@ -83,6 +84,7 @@ def run_intake(request: IntakeRequest, *, now: datetime | None = None) -> Intake
     device = read_and_judge_device(request, manifest, vouched, os.urandom(NONCE_BYTES), reports)
     findings += device.findings
     findings += judge_reference_values(corims, policy, request.firmware, digests, device.judged, manifest, started)
+    findings += guard("secureboot", "device", lambda: judge_device_secureboot(device.judged, policy, started))
 
     # 4. suppliers
     if policy.suppliers:
