@@ -13,6 +13,8 @@ APT_PACKAGES=(
   gcc gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 sbsigntool cpio chromium
   # assembling the measured-boot test disk (GPT + FAT ESP without root)
   mtools fdisk openssl
+  # Secure Boot signed variable updates made by the tools vendors use
+  efitools
 )
 
 missing=()
