@@ -32,8 +32,6 @@ from hw.tpm.bootstate import boot_facts
 from hw.tpm.eventlog import parse_event_log
 from hw.tpm.replay import compare
 from verifier.checks.measured_boot import tpm_inputs
-from verifier.checks.spdm import anchors_from_pem, judge_spdm
-from verifier.checks.strength import recorded_nonce
 from verifier.checks.reference_values import (
     EVENTS_MEASUREMENT,
     PCR_MEASUREMENT,
@@ -45,13 +43,15 @@ from verifier.checks.reference_values import (
     ReferenceValues,
     check_reference_values,
     event_key,
-    spdm_key,
     image_key,
     loaded_sections,
     pcr_key,
     region_key,
     section_key,
+    spdm_key,
 )
+from verifier.checks.spdm import anchors_from_pem, judge_spdm
+from verifier.checks.strength import recorded_nonce
 from verifier.declared.device_manifest import DeviceManifest
 from verifier.errors import BadInputError
 from verifier.firmware.inventory import build_manifest
