@@ -129,3 +129,37 @@ def test_blocks_whose_signature_does_not_verify_contribute_nothing(
     assert not _spdm(report)
     notes = [f for f in report["findings"] if f["check"] == "refval.match" and f["subject"] == "spdm"]
     assert notes and "did not verify" in notes[0]["message"]
+
+
+def test_an_evidence_file_with_an_edited_block_contributes_nothing(
+    workspace: Workspace, spdm_release: Path, simulator: Any, tmp_path: Path
+) -> None:
+    """Offline, the blocks are matched only after the recorded exchange verifies again: a block edited in the file
+    (to the declared value or any other) never reaches the judge, whatever the file says of its strength."""
+    import base64
+
+    policy = workspace.write_policy("spdm-refval-offline.toml", policy_text(
+        *SPDM_POLICY, ("require_nonce = true", "require_nonce = false")) + REFERENCE_POLICY)
+    corim = spdm_release / "rtu9.corim"
+    common: list[object] = ["intake", "--release", spdm_release, "--policy", policy, "--firmware", workspace.firmware,
+                            "--reference-values", corim, "--timeout", "30", "--no-history", "--format", "json"]
+    live = run_cli([*common, "--port", simulator(profile="spdm").port, "--profile", "spdm",
+                    "--report-dir", tmp_path / "reports"])
+    assert live.returncode == 0, live.stdout
+    evidence = tmp_path / "reports" / "evidence.json"
+    offline = run_cli([*common, "--evidence", evidence])
+    assert offline.returncode == 0, offline.stdout
+    assert {f["check"] for f in _spdm(json.loads(offline.stdout)).values()} == {"refval.match"}
+    data = json.loads(evidence.read_text())
+    messages = data["spdm"]["messages_b64"]
+    last = bytearray(base64.b64decode(messages[-1]))
+    last[20] ^= 0x01
+    messages[-1] = base64.b64encode(bytes(last)).decode()
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    result = run_cli([*common, "--evidence", edited])
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert not _spdm(report)
+    assert any(f["check"] == "spdm.signature" and f["status"] == "fail" for f in report["findings"])
