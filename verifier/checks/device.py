@@ -132,6 +132,12 @@ def check_identity_fields(evidence: DeviceEvidence, manifest: DeviceManifest) ->
         fact = evidence.fact(name)
         label = name.replace("_", " ")
         if fact is None or not fact.value:
+            if evidence.profile == "spdm" and name != "board_revision":
+                # An SPDM responder proves its chain and measurements, never a vendor or model string: the class is
+                # the release's (a CoRIM's device class), not a shortfall of this device.
+                out.append(skipped(check, f"the {label} is declared; an SPDM responder does not report one (its "
+                                   "certificate chain and measurements are what it proves)", label, required=False))
+                continue
             out.append(skipped(check, f"the {label} is declared but the device did not give one", label))
         elif norm(fact.value) == norm(declared):
             out.append(passed(check, f"{label} is {fact.value!r} ({fact.strength})", label, strength=fact.strength))

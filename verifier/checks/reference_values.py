@@ -4,9 +4,11 @@ Checks: ``refval.match``, ``refval.mismatch``, ``refval.missing`` (``refval.sign
 at all, is judged in ``verifier.checks.corim``). The inputs are facts, never files:
 
 - ``DeviceClass``: the class of the device being taken in, from what the device itself gave (its identity facts)
-  or, when no device was read, from the release's verified device manifest; never from a label the image carries.
+  or, when it gave none (no device was read; an SPDM responder reports no vendor or model), from the release's
+  verified device manifest; never from a label the image carries.
 - ``MeasuredComponent``: a digest provcheck computed itself (the image file, its sections), or that it verified
-  (a region the device measured, a PCR a verified quote covers), with every algorithm it computed.
+  (a region the device measured, a PCR a verified quote covers, an SPDM
+  measurement block whose MEASUREMENTS signature and chain verified), with every algorithm it computed.
 - ``ReferenceValues``: the environment and measurements of one CoMID triple of a CoRIM whose signature verified
   with a key the policy allows; the caller passes nothing else (an entry without a signer is ignored here too).
 
@@ -40,6 +42,9 @@ IMAGE_PREFIX = "image/"
 SECTION_INFIX = "/section/"
 REGION_PREFIX = "region/"
 PCR_PREFIX = "pcr/"
+#: An SPDM measurement block, by its index (DSP0274): the digest the responder signed, under the negotiated
+#: measurement hash. The responder reports no vendor or model: its class is the release's verified device manifest.
+SPDM_PREFIX = "spdm/"
 #: The mkey of the measurement whose integrity registers are TPM PCRs (a measurement without mkey counts too).
 PCR_MEASUREMENT = "tpm/pcrs"
 #: The mkey of the measurement whose digests are the allowed event digests of the TPM event log (a set: each boot
@@ -57,6 +62,15 @@ def section_key(image: str, section: str) -> str:
 
 def region_key(name: str) -> str:
     return f"{REGION_PREFIX}{name}"
+
+
+def spdm_key(index: int) -> str:
+    return f"{SPDM_PREFIX}{index}"
+
+
+#: The digest length of each algorithm provcheck writes, to tell a declared digest's algorithm by its length (a
+#: device manifest's ``spdm_measurements`` give values only; the negotiated hash decides at intake).
+DIGEST_LENGTHS: Mapping[int, str] = {32: "sha256", 48: "sha384", 64: "sha512"}
 
 
 def pcr_key(index: int) -> str:

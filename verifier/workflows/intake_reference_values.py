@@ -7,7 +7,8 @@
    manifest; never from the image;
 3. collect what provcheck measured: the image's sha256/384/512 and its sections' sha256 (computed here from the
    file), the firmware regions the device measured, the PCRs of its TPM evidence and the boot images and firmware
-   blobs of an event log that replays to them;
+   blobs of an event log that replays to them, and the digest blocks of an SPDM exchange whose MEASUREMENTS
+   signature and certificate chain provcheck verified again here;
 4. judge them (``verifier.checks.reference_values``).
 """
 
@@ -47,7 +48,10 @@ from verifier.checks.reference_values import (
     pcr_key,
     region_key,
     section_key,
+    spdm_key,
 )
+from verifier.checks.spdm import anchors_from_pem, judge_spdm
+from verifier.checks.strength import recorded_nonce
 from verifier.declared.device_manifest import DeviceManifest
 from verifier.errors import BadInputError
 from verifier.firmware.inventory import build_manifest
@@ -122,6 +126,9 @@ def judge_reference_values(
         measured += region_components(evidence)
         measured += pcr_components(evidence)
         measured += event_components(evidence)
+        spdm, notes = spdm_components(evidence, manifest)
+        measured += spdm
+        findings += notes
     findings += check_reference_values(device_class(evidence, manifest), measured, references,
                                        missing=rules.missing.value)
     return findings
@@ -236,6 +243,54 @@ def event_components(evidence: DeviceEvidence) -> list[MeasuredComponent]:
             event_key(event.number), digests, f"TPM event log ({tpm.strength}, replays to the PCRs)",
             {"event": event.label(), "strength": tpm.strength}, reference_key=EVENTS_MEASUREMENT, member=True))
     return out
+
+
+#: SPDM measurement hash names (hw.spdm.messages) as the judge names algorithms.
+_SPDM_HASHES = {"SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
+
+
+def spdm_components(
+    evidence: DeviceEvidence, manifest: DeviceManifest | BadInputError | None
+) -> tuple[list[MeasuredComponent], list[Finding]]:
+    """Each digest block of the device's SPDM MEASUREMENTS as ``spdm/INDEX``, under the negotiated measurement hash,
+    and a note for what is left out. The strength is derived here, never read: the recorded exchange is replayed and
+    its signatures verified again (``verifier.checks.spdm``) against the trust anchor of the release's verified
+    device manifest and the nonce the evidence was read with (whether that read was this intake's is
+    ``hw.nonce``'s finding). Blocks of an exchange that does not verify contribute nothing; raw bit-stream blocks
+    are not compared (a CoRIM raw value is not judged yet)."""
+    if evidence.profile != "spdm" or evidence.spdm is None:
+        return [], []
+    subject = "spdm"
+    ca_pem = manifest.identity.ca_pem if isinstance(manifest, DeviceManifest) and manifest.identity else None
+    try:
+        anchors = anchors_from_pem([ca_pem]) if ca_pem else []
+    except ValueError:
+        anchors = []
+    verdict = judge_spdm(evidence, anchors, nonce=recorded_nonce(evidence))
+    exchange = verdict.exchange
+    if not (verdict.signature_ok and verdict.chain_ok) or exchange is None or exchange.algorithms is None:
+        return [], [skipped("refval.match", "the SPDM measurement blocks are not compared with reference values: "
+                            "their signature or certificate chain did not verify (see spdm.signature, spdm.chain)",
+                            subject, required=False)]
+    algorithm = _SPDM_HASHES.get(exchange.algorithms.measurement_hash_name)
+    out: list[MeasuredComponent] = []
+    left: list[int] = []
+    for block in verdict.blocks:
+        value = bytes.fromhex(block.value)
+        if block.strength != "signed" or block.form != "digest" or algorithm is None \
+                or len(value) != _LENGTHS[algorithm]:
+            left.append(block.index)
+            continue
+        out.append(MeasuredComponent(
+            spdm_key(block.index), {algorithm: value}, "SPDM measurement block (signed)",
+            {"type": block.type_name, "algorithm": exchange.algorithms.measurement_hash_name, "strength": "signed"}))
+    notes = []
+    if left:
+        notes.append(skipped("refval.match", f"SPDM measurement blocks {left} are raw values (or not a digest of a "
+                             "hash provcheck compares), which are not compared with reference values", subject,
+                             required=False))
+    return out, notes
 
 
 def _reset(value: bytes) -> bool:

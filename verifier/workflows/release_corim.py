@@ -26,12 +26,14 @@ from attestations.keys import Signer
 from attestations.statement import digest_file
 from verifier.checks.reference_values import (
     ALGORITHM_IDS,
+    DIGEST_LENGTHS,
     EVENTS_MEASUREMENT,
     PCR_MEASUREMENT,
     image_key,
     loaded_sections,
     region_key,
     section_key,
+    spdm_key,
 )
 from verifier.declared.device_manifest import DeviceManifest
 from verifier.errors import UsageError
@@ -72,6 +74,11 @@ def release_corim(
     for region in device.firmware_regions:
         if region.sha256:
             measurements.append(ReferenceMeasurement(region_key(region.name), {"sha256": bytes.fromhex(region.sha256)}))
+    for declared in device.spdm_measurements:
+        value = bytes.fromhex(declared.value)
+        spdm_alg = DIGEST_LENGTHS.get(len(value))
+        if spdm_alg is not None:
+            measurements.append(ReferenceMeasurement(spdm_key(declared.index), {spdm_alg: value}))
     by_index: dict[int, dict[str, bytes]] = {}
     for bank, bank_values in device.boot.pcrs.items():
         bank_name = bank.lower().replace("-", "")
