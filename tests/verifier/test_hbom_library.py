@@ -45,10 +45,19 @@ def _bad(bom: object, match: str) -> str:
 # --- what was read before is read the same ------------------------------------------------------------------
 
 
+def _as_recorded(read: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """``read`` without the manifest fields added after the recording (e.g. spdm_measurements), each still empty:
+    a CycloneDX BOM declares none of them, so a field appearing with a value would be a change the test reports."""
+    manifest = dict(read["manifest"])
+    for key in set(manifest) - set(before["manifest"]):
+        assert manifest.pop(key) in ([], {}, None, ""), f"field {key} added after the recording has a value"
+    return {**read, "manifest": manifest}
+
+
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_every_bom_the_tests_accepted_is_read_to_the_same_declarations(name: str) -> None:
     before = json.loads(BEFORE.read_text())["cases"][name]
-    assert _declarations(cases()[name]) == before
+    assert _as_recorded(_declarations(cases()[name]), before) == before
 
 
 @pytest.mark.vectors
@@ -57,7 +66,7 @@ def test_the_official_hbom_example_is_read_as_before(vectors: Path) -> None:
     bom = json.loads((vectors / VECTOR_HBOM).read_text())
     assert bom["specVersion"] == "1.4"
     before = json.loads(BEFORE.read_text())["cases"]["vector:HBOM/PCIe-SATA-adapter-board"]
-    assert _declarations(bom) == before
+    assert _as_recorded(_declarations(bom), before) == before
 
 
 @pytest.mark.vectors
