@@ -189,13 +189,9 @@ def _env_claims(env: Environment, ms: Sequence[Measurement]) -> dict[str, Any]:
     return {"environment": _environment(env), "measurements": [_measurement(m) for m in ms]}
 
 
-def describe_comid(c: ComID) -> dict[str, Any]:
-    t = c.triples
+def _key_and_domain_triples(t: Any) -> dict[str, Any]:
+    """The identity, attest-key, dependency and membership triples, which CoMID and CoEV share."""
     triples: dict[str, Any] = {}
-    if t.reference:
-        triples["reference"] = [_env_claims(r.environment, r.measurements) for r in t.reference]
-    if t.endorsed:
-        triples["endorsed"] = [_env_claims(r.environment, r.measurements) for r in t.endorsed]
     for name, keyed in (("identity", t.identity), ("attest_key", t.attest_key)):
         if keyed:
             triples[name] = [
@@ -206,6 +202,17 @@ def describe_comid(c: ComID) -> dict[str, Any]:
             triples[name] = [
                 {"domain": _environment(d.domain), "members": [_environment(m) for m in d.members]} for d in domains
             ]
+    return triples
+
+
+def describe_comid(c: ComID) -> dict[str, Any]:
+    t = c.triples
+    triples: dict[str, Any] = {}
+    if t.reference:
+        triples["reference"] = [_env_claims(r.environment, r.measurements) for r in t.reference]
+    if t.endorsed:
+        triples["endorsed"] = [_env_claims(r.environment, r.measurements) for r in t.endorsed]
+    triples.update(_key_and_domain_triples(t))
     if t.coswid:
         triples["coswid"] = [
             {"environment": _environment(r.environment), "tag_ids": [_value(i) for i in r.tag_ids]} for r in t.coswid
@@ -296,16 +303,7 @@ def describe_coev(e: ConciseEvidence) -> dict[str, Any]:
     triples: dict[str, Any] = {}
     if t.evidence:
         triples["evidence"] = [_env_claims(r.environment, r.measurements) for r in t.evidence]
-    for name, keyed in (("identity", t.identity), ("attest_key", t.attest_key)):
-        if keyed:
-            triples[name] = [
-                {"environment": _environment(k.environment), "keys": [_key(x) for x in k.keys]} for k in keyed
-            ]
-    for name, domains in (("dependency", t.dependency), ("membership", t.membership)):
-        if domains:
-            triples[name] = [
-                {"domain": _environment(d.domain), "members": [_environment(m) for m in d.members]} for d in domains
-            ]
+    triples.update(_key_and_domain_triples(t))
     if t.coswid:
         triples["coswid"] = [
             {"environment": _environment(r.environment), "evidence": [_value(x) for x in r.evidence]} for r in t.coswid
